@@ -1,0 +1,164 @@
+// qk/fixed_point.hpp - integer requantization exactly as TFLite and ONNX define it.
+//
+// TFLite represents a real multiplier M > 0 as a Q0.31 integer and a power-of-two exponent:
+//   M ~= quantized_multiplier * 2^(shift - 31),  quantized_multiplier in [2^30, 2^31).
+// Applying it to an int32 accumulator (MultiplyByQuantizedMultiplier) has two variants:
+//  - double rounding (TFLite's default, gemmlowp's): x << max(shift,0), then
+//    SaturatingRoundingDoublingHighMul (rounds to nearest, ties toward +infinity), then
+//    RoundingDivideByPOT by max(-shift,0) (rounds to nearest, ties away from zero);
+//  - single rounding (TFLITE_SINGLE_ROUNDING, XNNPACK, ruy): one 64-bit product, one
+//    rounding right shift by 31 - shift (ties toward +infinity).
+// The two differ on a few results per thousand; the TFLite conformance vectors tell them apart.
+//
+// ONNX instead rescales in float: y = saturate(round_half_to_even(acc * scale) + zero_point).
+//
+// These scalar functions are the definition every SIMD requantization in qk is tested against.
+// Arithmetic that C++ leaves undefined (signed overflow of x << shift) is done in unsigned
+// arithmetic, i.e. it wraps in two's complement exactly as vpsllvd / vshl do.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "qk/core/status.hpp"
+
+namespace qk {
+
+// Shift range accepted by multiply_by_quantized_multiplier (TFLite's own limits).
+constexpr int kMinRequantShift = -31;
+constexpr int kMaxRequantShift = 30;
+
+enum class RequantRounding : int {
+  double_rounding = 0,  // TFLite default (reference kernels, gemmlowp)
+  single_rounding = 1,  // TFLITE_SINGLE_ROUNDING, XNNPACK, ruy
+};
+
+// gemmlowp SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties toward +infinity;
+// the only overflow, INT32_MIN * INT32_MIN, saturates to INT32_MAX.
+inline std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std::int32_t b) noexcept {
+  const bool overflow = a == b && a == std::numeric_limits<std::int32_t>::min();
+  const std::int64_t ab = static_cast<std::int64_t>(a) * static_cast<std::int64_t>(b);
+  const std::int64_t nudge = ab >= 0 ? (std::int64_t{1} << 30) : (1 - (std::int64_t{1} << 30));
+  // C++ integer division truncates toward zero, which together with the sign-dependent nudge
+  // gives round-half-up; this is the defining formula, not an optimisation.
+  const std::int32_t high = static_cast<std::int32_t>((ab + nudge) / (std::int64_t{1} << 31));
+  return overflow ? std::numeric_limits<std::int32_t>::max() : high;
+}
+
+// gemmlowp RoundingDivideByPOT: round(x / 2^exponent), ties away from zero. exponent in [0, 31].
+inline std::int32_t rounding_divide_by_pot(std::int32_t x, int exponent) noexcept {
+  const std::uint32_t mask = static_cast<std::uint32_t>((std::uint64_t{1} << exponent) - 1);
+  const std::int32_t remainder = static_cast<std::int32_t>(static_cast<std::uint32_t>(x) & mask);
+  const std::int32_t threshold = static_cast<std::int32_t>(mask >> 1) + (x < 0 ? 1 : 0);
+  // Arithmetic right shift of a negative value is implementation-defined before C++20;
+  // GCC, Clang and MSVC all shift arithmetically, which is what gemmlowp relies on too.
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+// Wrapping left shift (two's complement), as SIMD shifts behave. shift in [0, 31].
+inline std::int32_t wrapping_shift_left(std::int32_t x, int shift) noexcept {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(x) << shift);
+}
+
+// TFLite MultiplyByQuantizedMultiplier, default (double rounding) variant.
+// Requires shift in [kMinRequantShift, kMaxRequantShift].
+inline std::int32_t multiply_by_quantized_multiplier_double_rounding(std::int32_t x, std::int32_t multiplier,
+                                                                     int shift) noexcept {
+  const int left_shift = shift > 0 ? shift : 0;
+  const int right_shift = shift > 0 ? 0 : -shift;
+  return rounding_divide_by_pot(
+      saturating_rounding_doubling_high_mul(wrapping_shift_left(x, left_shift), multiplier), right_shift);
+}
+
+// TFLite MultiplyByQuantizedMultiplier under TFLITE_SINGLE_ROUNDING: round(x * m / 2^(31-shift)),
+// ties toward +infinity, result saturated to int32 (TFLite only DCHECKs that it fits).
+// Requires multiplier >= 0 and shift in [kMinRequantShift, kMaxRequantShift].
+inline std::int32_t multiply_by_quantized_multiplier_single_rounding(std::int32_t x, std::int32_t multiplier,
+                                                                     int shift) noexcept {
+  const int total_shift = 31 - shift;  // in [1, 62]
+  const std::int64_t round = std::int64_t{1} << (total_shift - 1);
+  const std::int64_t result = (static_cast<std::int64_t>(x) * multiplier + round) >> total_shift;
+  if (result > std::numeric_limits<std::int32_t>::max()) return std::numeric_limits<std::int32_t>::max();
+  if (result < std::numeric_limits<std::int32_t>::min()) return std::numeric_limits<std::int32_t>::min();
+  return static_cast<std::int32_t>(result);
+}
+
+inline std::int32_t multiply_by_quantized_multiplier(std::int32_t x, std::int32_t multiplier, int shift,
+                                                     RequantRounding rounding = RequantRounding::double_rounding) noexcept {
+  return rounding == RequantRounding::double_rounding
+             ? multiply_by_quantized_multiplier_double_rounding(x, multiplier, shift)
+             : multiply_by_quantized_multiplier_single_rounding(x, multiplier, shift);
+}
+
+// TFLite QuantizeMultiplier: real multiplier -> (Q0.31 multiplier, shift).
+//  - 0 gives (0, 0);
+//  - frexp's mantissa rounded half away from zero; a mantissa that rounds up to 2^31 is halved
+//    and the shift incremented;
+//  - shift < -31 flushes to (0, 0) (every result would be zero anyway);
+//  - shift > 30 cannot be applied without overflow: refused (TFLite would overflow silently),
+//    as are NaN, infinity and negative multipliers (no qk requantization has a negative scale).
+inline Status quantize_multiplier(double real_multiplier, std::int32_t* quantized_multiplier, int* shift) noexcept {
+  if (quantized_multiplier == nullptr || shift == nullptr)
+    return Status(StatusCode::null_pointer, "quantize_multiplier: null output");
+  if (!std::isfinite(real_multiplier)) return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier is NaN or infinite");
+  if (real_multiplier < 0) return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier is negative");
+  if (real_multiplier == 0) {
+    *quantized_multiplier = 0;
+    *shift = 0;
+    return Status::success();
+  }
+  int exponent = 0;
+  const double mantissa = std::frexp(real_multiplier, &exponent);  // in [0.5, 1)
+  std::int64_t q = static_cast<std::int64_t>(std::round(mantissa * static_cast<double>(std::int64_t{1} << 31)));
+  if (q == (std::int64_t{1} << 31)) {
+    q /= 2;
+    ++exponent;
+  }
+  if (exponent < kMinRequantShift) {
+    q = 0;
+    exponent = 0;
+  }
+  if (exponent > kMaxRequantShift)
+    return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier >= 2^30 cannot be applied to int32");
+  *quantized_multiplier = static_cast<std::int32_t>(q);
+  *shift = exponent;
+  return Status::success();
+}
+
+// Validates a (multiplier, shift) pair for multiply_by_quantized_multiplier.
+inline Status validate_quantized_multiplier(std::int32_t multiplier, int shift, RequantRounding rounding) noexcept {
+  if (shift < kMinRequantShift || shift > kMaxRequantShift)
+    return Status(StatusCode::invalid_argument, "requantization shift outside [-31, 30]");
+  if (rounding == RequantRounding::single_rounding && multiplier < 0)
+    return Status(StatusCode::invalid_argument, "single-rounding requantization needs a non-negative multiplier");
+  return Status::success();
+}
+
+// Round half to even in the default floating-point environment (round-to-nearest), the rounding
+// ONNX specifies and the one cvtps2dq / fcvtns perform.
+inline float round_half_to_even(float v) noexcept { return std::nearbyint(v); }
+
+// ONNX float requantization of an int32 accumulator: saturate(round_half_even(acc * scale) + zp)
+// into [qmin, qmax]. Clamping before rounding is equivalent (the bounds are integers) and keeps
+// the float -> int conversion in range. `scale` must be finite and positive.
+inline std::int32_t requantize_float(std::int32_t acc, float scale, std::int32_t zero_point, std::int32_t qmin,
+                                     std::int32_t qmax) noexcept {
+  float v = static_cast<float>(acc) * scale;
+  const float lo = static_cast<float>(qmin - zero_point), hi = static_cast<float>(qmax - zero_point);
+  v = v < lo ? lo : (v > hi ? hi : v);
+  return static_cast<std::int32_t>(round_half_to_even(v)) + zero_point;
+}
+
+// TFLite fixed-point requantization of an accumulator to an output type:
+// clamp(MultiplyByQuantizedMultiplier(acc) + zero_point, qmin, qmax).
+inline std::int32_t requantize_fixed_point(std::int32_t acc, std::int32_t multiplier, int shift, std::int32_t zero_point,
+                                           std::int32_t qmin, std::int32_t qmax,
+                                           RequantRounding rounding = RequantRounding::double_rounding) noexcept {
+  // The scaled value is in int32; adding the zero point is done in 64 bits so that an extreme
+  // accumulator cannot overflow before the clamp.
+  const std::int64_t v = static_cast<std::int64_t>(multiply_by_quantized_multiplier(acc, multiplier, shift, rounding)) + zero_point;
+  return static_cast<std::int32_t>(v < qmin ? qmin : (v > qmax ? qmax : v));
+}
+
+}  // namespace qk
