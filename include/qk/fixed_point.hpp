@@ -140,14 +140,21 @@ inline Status validate_quantized_multiplier(std::int32_t multiplier, int shift, 
 inline float round_half_to_even(float v) noexcept { return std::nearbyint(v); }
 
 // ONNX float requantization of an int32 accumulator: saturate(round_half_even(acc * scale) + zp)
-// into [qmin, qmax]. Clamping before rounding is equivalent (the bounds are integers) and keeps
-// the float -> int conversion in range. `scale` must be finite and positive.
+// into [qmin, qmax]. The product is a float, as ONNX computes it. The clamp and the rounding are
+// done in double, where every int32 bound and every bound minus zero point is exact: in float,
+// INT32_MAX rounds up to 2^31 and qmin - zero_point can overflow int32, so a full-int32 output
+// range used to wrap to INT32_MIN. For 8/16-bit outputs the result is identical to clamping and
+// rounding in float (what the SIMD kernels do), since those bounds are exact floats.
+// `scale` must be finite and positive.
 inline std::int32_t requantize_float(std::int32_t acc, float scale, std::int32_t zero_point, std::int32_t qmin,
                                      std::int32_t qmax) noexcept {
-  float v = static_cast<float>(acc) * scale;
-  const float lo = static_cast<float>(qmin - zero_point), hi = static_cast<float>(qmax - zero_point);
-  v = v < lo ? lo : (v > hi ? hi : v);
-  return static_cast<std::int32_t>(round_half_to_even(v)) + zero_point;
+  const double v = static_cast<double>(static_cast<float>(acc) * scale);
+  const double lo = static_cast<double>(qmin) - static_cast<double>(zero_point);
+  const double hi = static_cast<double>(qmax) - static_cast<double>(zero_point);
+  const double clamped = v < lo ? lo : (v > hi ? hi : v);
+  // nearbyint: round half to even in the default rounding mode; the result lies in
+  // [qmin - zp, qmax - zp], so adding zero_point in 64 bits lands in [qmin, qmax].
+  return static_cast<std::int32_t>(static_cast<std::int64_t>(std::nearbyint(clamped)) + zero_point);
 }
 
 // TFLite fixed-point requantization of an accumulator to an output type:
