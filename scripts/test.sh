@@ -4,7 +4,7 @@
 #   gcc    GCC, Release, everything (tests, examples, and the benchmarks, built only to prove
 #          they compile; they are not run here);
 #   clang  Clang, Release, tests and examples;
-#   asan   GCC, RelWithDebInfo, -DQK_SANITIZE=ON (AddressSanitizer + UndefinedBehaviorSanitizer,
+#   asan   Clang, RelWithDebInfo, -DQK_SANITIZE=ON (AddressSanitizer + UndefinedBehaviorSanitizer,
 #          any report is fatal), tests and examples.
 # Warnings are errors in every pass (cmake/QkWarnings.cmake). Every pass runs even if an
 # earlier one failed; a summary line per pass is printed at the end and the exit status is
@@ -66,7 +66,7 @@ fi
 if want asan; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-  run_pass asan cmake_pass asan g++ RelWithDebInfo -DQK_SANITIZE=ON -DQK_BUILD_BENCHMARKS=OFF
+  run_pass asan cmake_pass asan clang++ RelWithDebInfo -DQK_SANITIZE=ON -DQK_BUILD_BENCHMARKS=OFF
 fi
 
 # ---- HOOK: aarch64 pass ---------------------------------------------------------------------
