@@ -1,0 +1,117 @@
+// qk/core/threading.hpp - how qk runs work in parallel, if at all.
+//
+// Kernels never create threads. A run call takes an optional Executor; null means serial on the
+// calling thread. The executor only decides *where* each index range runs: the partition of the
+// work into ranges is fixed by the operator, and every range writes a disjoint part of the
+// output with the same arithmetic, so results are identical for any executor and thread count.
+//
+// Users with their own pool (an inference engine's) implement Executor; ThreadPool is a small
+// ready-made one for everybody else.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace qk {
+
+class Executor {
+ public:
+  using Task = void (*)(void* context, std::size_t begin, std::size_t end);
+  virtual ~Executor() = default;
+  // Calls task(context, b, e) over disjoint ranges covering [0, count), possibly concurrently,
+  // and returns when all have finished. `grain` is the smallest range worth a separate call.
+  virtual void parallel_for(std::size_t count, std::size_t grain, Task task, void* context) = 0;
+  // How many ranges may run at once; operators use it to size their partition.
+  virtual std::size_t concurrency() const = 0;
+};
+
+// Runs everything on the calling thread.
+class SerialExecutor final : public Executor {
+ public:
+  void parallel_for(std::size_t count, std::size_t, Task task, void* context) override {
+    if (count > 0) task(context, 0, count);
+  }
+  std::size_t concurrency() const override { return 1; }
+};
+
+// A fixed pool of worker threads; the calling thread takes a share of every parallel_for too.
+// Work is split into one contiguous range per participant: qk's operators already hand it
+// balanced units, and contiguous ranges keep each thread on neighbouring weight panels.
+class ThreadPool final : public Executor {
+ public:
+  explicit ThreadPool(std::size_t threads) : threads_(threads == 0 ? 1 : threads) {
+    for (std::size_t i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+  }
+  ~ThreadPool() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+      ++generation_;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  std::size_t concurrency() const override { return threads_; }
+
+  void parallel_for(std::size_t count, std::size_t grain, Task task, void* context) override {
+    if (count == 0) return;
+    if (grain == 0) grain = 1;
+    std::size_t parts = (count + grain - 1) / grain;
+    if (parts > threads_) parts = threads_;
+    if (parts <= 1) {
+      task(context, 0, count);
+      return;
+    }
+    std::unique_lock<std::mutex> call_lock(call_mutex_);  // one parallel_for at a time
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      task_ = task;
+      context_ = context;
+      count_ = count;
+      parts_ = parts;
+      pending_ = parts - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    run_part(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+  }
+
+ private:
+  void run_part(std::size_t part) {
+    const std::size_t begin = count_ * part / parts_, end = count_ * (part + 1) / parts_;
+    if (begin < end) task_(context_, begin, end);
+  }
+  void worker(std::size_t index) {
+    std::size_t seen = 0;
+    for (;;) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return generation_ != seen; });
+      seen = generation_;
+      if (stop_) return;
+      if (index >= parts_) continue;
+      lock.unlock();
+      run_part(index);
+      lock.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::size_t threads_;
+  std::vector<std::thread> workers_;
+  std::mutex call_mutex_, mutex_;
+  std::condition_variable wake_, done_;
+  std::size_t generation_ = 0, pending_ = 0, count_ = 0, parts_ = 0;
+  Task task_ = nullptr;
+  void* context_ = nullptr;
+  bool stop_ = false;
+};
+
+}  // namespace qk

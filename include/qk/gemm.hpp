@@ -1,0 +1,393 @@
+// qk/gemm.hpp - int8 GEMM (and its fp32 twin) with weights packed once per runtime-chosen kernel.
+//
+//   C[m][n] = output_stage( sum_k (A[m][k] - za) * (B[k][n] - zb[n]) + bias[n] )
+//
+// A: activations, int8 or uint8, row-major with any row stride. B: weights, int8 or uint8, any
+// (k, n) strides, packed once into the layout of the kernel family active_isa() names at pack
+// time (the packed object keeps that kernel; later force_isa() calls do not affect it).
+// Running takes no allocation: the only scratch memory (row sums of A, needed only when a weight
+// zero point is non-zero) comes from the caller, sized by gemm_s8_workspace_size().
+//
+//   qk::GemmS8Weights w;
+//   QK_RETURN_IF_ERROR(w.pack(qk::GemmS8WeightsDesc::n_by_k(N, K, weights, bias)));
+//   QK_RETURN_IF_ERROR(qk::gemm_s8(w, M, a, lda, qk::OutputStage::fixed_point_requant(...), c, ldc));
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "qk/core/checked.hpp"
+#include "qk/core/isa.hpp"
+#include "qk/core/output_stage.hpp"
+#include "qk/core/status.hpp"
+#include "qk/core/threading.hpp"
+#include "qk/kernels/gemm_registry.hpp"
+
+namespace qk {
+
+enum class ElementType : int { s8 = 0, u8 };
+
+// Unpacked weights and the constants packing folds in.
+struct GemmS8WeightsDesc {
+  std::size_t k = 0, n = 0;
+  const void* data = nullptr;      // B[k][n] at data[k * stride_k + n * stride_n] (elements)
+  std::size_t stride_k = 0, stride_n = 0;
+  ElementType b_type = ElementType::s8;
+  const std::int32_t* bias = nullptr;        // n values, or null for none
+  const std::int32_t* zero_point = nullptr;  // weight zero point(s), or null for 0
+  bool zero_point_per_column = false;
+  ElementType a_type = ElementType::s8;      // activation type the weights will meet
+  std::int32_t a_zero_point = 0;
+
+  // B stored K x N row-major (ONNX MatMul).
+  static GemmS8WeightsDesc k_by_n(std::size_t k, std::size_t n, const std::int8_t* b, const std::int32_t* bias = nullptr) {
+    GemmS8WeightsDesc d;
+    d.k = k, d.n = n, d.data = b, d.stride_k = n, d.stride_n = 1, d.bias = bias;
+    return d;
+  }
+  // B stored N x K row-major, i.e. one row per output channel (TFLite FullyConnected, OHWI conv).
+  static GemmS8WeightsDesc n_by_k(std::size_t n, std::size_t k, const std::int8_t* b, const std::int32_t* bias = nullptr) {
+    GemmS8WeightsDesc d;
+    d.k = k, d.n = n, d.data = b, d.stride_k = 1, d.stride_n = k, d.bias = bias;
+    return d;
+  }
+};
+
+namespace detail {
+constexpr std::size_t kPackAlign = 64;
+inline std::int32_t element_value(const void* p, std::size_t index, ElementType t) noexcept {
+  const std::uint8_t raw = static_cast<const std::uint8_t*>(p)[index];
+  return t == ElementType::s8 ? static_cast<std::int32_t>(static_cast<std::int8_t>(raw)) : static_cast<std::int32_t>(raw);
+}
+inline std::int32_t type_lo(ElementType t) noexcept { return t == ElementType::s8 ? -128 : 0; }
+inline std::int32_t type_hi(ElementType t) noexcept { return t == ElementType::s8 ? 127 : 255; }
+}  // namespace detail
+
+// Packed int8 weights. Movable, not copyable; owns its memory unless packed into a caller buffer.
+class GemmS8Weights {
+ public:
+  GemmS8Weights() = default;
+  GemmS8Weights(GemmS8Weights&&) = default;
+  GemmS8Weights& operator=(GemmS8Weights&&) = default;
+
+  // Bytes pack_into() needs for `desc` with the kernel of `isa`.
+  static Status packed_size(const GemmS8WeightsDesc& desc, Isa isa, std::size_t* bytes) noexcept {
+    if (bytes == nullptr) return Status(StatusCode::null_pointer, "packed_size: null output");
+    const kernels::GemmS8Kernel* kernel = kernels::gemm_s8_kernel_for(isa);
+    if (kernel == nullptr || !isa_supported(isa)) return Status(StatusCode::unsupported, "packed_size: ISA not supported");
+    Sizes s;
+    QK_RETURN_IF_ERROR(compute_sizes(desc.k, desc.n, kernel->layout, &s));
+    *bytes = s.total;
+    return Status::success();
+  }
+
+  // Packs with the kernel of active_isa(), into memory this object owns.
+  Status pack(const GemmS8WeightsDesc& desc) noexcept { return pack(desc, active_isa()); }
+  Status pack(const GemmS8WeightsDesc& desc, Isa isa) noexcept {
+    std::size_t bytes = 0;
+    QK_RETURN_IF_ERROR(packed_size(desc, isa, &bytes));
+    QK_RETURN_IF_ERROR(validate(desc));
+    std::unique_ptr<std::uint8_t[]> storage(new std::uint8_t[bytes + detail::kPackAlign]);
+    void* aligned = align(storage.get());
+    QK_RETURN_IF_ERROR(pack_into(desc, isa, aligned, bytes));
+    owned_ = std::move(storage);
+    return Status::success();
+  }
+  // Packs into caller memory (at least packed_size() bytes, 64-byte alignment recommended),
+  // which must outlive this object. Embedded users keep weights in static buffers this way.
+  Status pack_into(const GemmS8WeightsDesc& desc, Isa isa, void* buffer, std::size_t buffer_bytes) noexcept {
+    std::size_t bytes = 0;
+    QK_RETURN_IF_ERROR(packed_size(desc, isa, &bytes));
+    QK_RETURN_IF_ERROR(validate(desc));
+    if (buffer == nullptr) return Status(StatusCode::null_pointer, "pack_into: null buffer");
+    if (buffer_bytes < bytes) return Status(StatusCode::buffer_too_small, "pack_into: buffer smaller than packed_size()");
+    kernel_ = kernels::gemm_s8_kernel_for(isa);
+    owned_.reset();
+    (void)compute_sizes(desc.k, desc.n, kernel_->layout, &sizes_);  // succeeded in packed_size()
+    k_ = desc.k;
+    n_ = desc.n;
+    a_type_ = desc.a_type;
+    base_ = static_cast<std::uint8_t*>(buffer);
+    write_panels(desc);
+    write_column_constants(desc);
+    return Status::success();
+  }
+
+  // Re-folds the activation zero point (dynamic quantization) without repacking B: O(N).
+  Status set_activation_zero_point(std::int32_t za) noexcept {
+    if (!packed()) return Status(StatusCode::invalid_argument, "set_activation_zero_point: weights not packed");
+    if (za < detail::type_lo(a_type_) || za > detail::type_hi(a_type_))
+      return Status(StatusCode::invalid_argument, "activation zero point outside the activation type");
+    fold_column_offsets(za);
+    return Status::success();
+  }
+
+  bool packed() const noexcept { return kernel_ != nullptr; }
+  Isa isa() const noexcept { return kernel_ != nullptr ? kernel_->isa : Isa::scalar; }
+  std::size_t k() const noexcept { return k_; }
+  std::size_t n() const noexcept { return n_; }
+  ElementType activation_type() const noexcept { return a_type_; }
+  std::int32_t activation_zero_point() const noexcept { return za_; }
+  bool has_weight_zero_point() const noexcept { return has_zb_; }
+  std::size_t packed_bytes() const noexcept { return packed() ? sizes_.total : 0; }
+  const kernels::GemmS8Kernel& kernel() const noexcept { return *kernel_; }
+
+  // Internal views for the driver.
+  const std::uint8_t* panels() const noexcept { return base_; }
+  std::size_t panel_bytes() const noexcept { return sizes_.panel; }
+  const std::int32_t* col_offset() const noexcept { return int32_at(sizes_.col_offset_at); }
+  const std::int32_t* col_zero_point() const noexcept { return has_zb_ ? int32_at(sizes_.zb_at) : nullptr; }
+
+ private:
+  struct Sizes {
+    std::size_t panels = 0, panel = 0, padded_n = 0;
+    // Column blocks after the panels: folded offsets, column sums, zero points, bias.
+    std::size_t col_offset_at = 0, colsum_at = 0, zb_at = 0, bias_at = 0, total = 0;
+  };
+
+  static void* align(void* p) noexcept {
+    const auto v = reinterpret_cast<std::uintptr_t>(p);
+    return reinterpret_cast<void*>((v + detail::kPackAlign - 1) / detail::kPackAlign * detail::kPackAlign);
+  }
+
+  static Status compute_sizes(std::size_t k, std::size_t n, const kernels::GemmS8Layout& l, Sizes* s) noexcept {
+    if (k == 0 || n == 0) return Status(StatusCode::bad_shape, "gemm weights: K and N must be > 0");
+    if (k > (std::numeric_limits<std::size_t>::max() >> 4) || n > (std::numeric_limits<std::size_t>::max() >> 4))
+      return Status(StatusCode::size_overflow, "gemm weights: K or N too large");
+    s->panels = detail::div_up(n, l.panel_width);
+    s->padded_n = s->panels * l.panel_width;
+    std::size_t bytes = 0, total = 0;
+    if (!detail::checked_mul3(detail::round_up(k, l.k_group), l.panel_width, l.elem_bytes, &bytes))
+      return Status(StatusCode::size_overflow, "gemm weights: packed size overflows");
+    s->panel = detail::round_up(bytes, detail::kPackAlign);
+    if (!detail::checked_mul(s->panel, s->panels, &total)) return Status(StatusCode::size_overflow, "gemm weights: packed size overflows");
+    std::size_t col_bytes = 0;
+    if (!detail::checked_mul(s->padded_n, sizeof(std::int32_t), &col_bytes))
+      return Status(StatusCode::size_overflow, "gemm weights: packed size overflows");
+    col_bytes = detail::round_up(col_bytes, detail::kPackAlign);
+    s->col_offset_at = total;
+    s->colsum_at = total + col_bytes;
+    s->zb_at = total + 2 * col_bytes;
+    s->bias_at = total + 3 * col_bytes;
+    if (!detail::checked_add(total, 4 * col_bytes, &s->total)) return Status(StatusCode::size_overflow, "gemm weights: packed size overflows");
+    return Status::success();
+  }
+
+  static Status validate(const GemmS8WeightsDesc& d) noexcept {
+    if (d.data == nullptr) return Status(StatusCode::null_pointer, "gemm weights: null B");
+    if (d.stride_k == 0 && d.k > 1) return Status(StatusCode::bad_shape, "gemm weights: stride_k is 0");
+    if (d.stride_n == 0 && d.n > 1) return Status(StatusCode::bad_shape, "gemm weights: stride_n is 0");
+    std::size_t last = 0, t = 0;  // index of B[k-1][n-1] must be representable
+    if (!detail::checked_mul(d.k - 1, d.stride_k, &last) || !detail::checked_mul(d.n - 1, d.stride_n, &t) ||
+        !detail::checked_add(last, t, &last))
+      return Status(StatusCode::size_overflow, "gemm weights: B extent overflows");
+    if (d.a_zero_point < detail::type_lo(d.a_type) || d.a_zero_point > detail::type_hi(d.a_type))
+      return Status(StatusCode::invalid_argument, "gemm weights: activation zero point outside the activation type");
+    if (d.zero_point != nullptr) {
+      const std::size_t count = d.zero_point_per_column ? d.n : 1;
+      for (std::size_t i = 0; i < count; ++i)
+        if (d.zero_point[i] < detail::type_lo(d.b_type) || d.zero_point[i] > detail::type_hi(d.b_type))
+          return Status(StatusCode::invalid_argument, "gemm weights: weight zero point outside the weight type");
+    }
+    return Status::success();
+  }
+
+  // Packed B holds int8 values; uint8 weights are stored as B - 128 with the zero point moved by
+  // -128 too, which leaves every (B - zb) unchanged.
+  std::int32_t stored_weight(const GemmS8WeightsDesc& d, std::size_t kk, std::size_t nn) const noexcept {
+    const std::int32_t v = detail::element_value(d.data, kk * d.stride_k + nn * d.stride_n, d.b_type);
+    return d.b_type == ElementType::u8 ? v - 128 : v;
+  }
+  std::int32_t stored_zero_point(const GemmS8WeightsDesc& d, std::size_t nn) const noexcept {
+    const std::int32_t z = d.zero_point == nullptr ? 0 : d.zero_point[d.zero_point_per_column ? nn : 0];
+    return d.b_type == ElementType::u8 ? z - 128 : z;
+  }
+
+  void write_panels(const GemmS8WeightsDesc& d) noexcept {
+    const kernels::GemmS8Layout& l = kernel_->layout;
+    const std::size_t kgroups = detail::div_up(k_, l.k_group);
+    for (std::size_t p = 0; p < sizes_.panels; ++p) {
+      std::uint8_t* panel = base_ + p * sizes_.panel;
+      std::memset(panel, 0, sizes_.panel);
+      for (std::size_t g = 0; g < kgroups; ++g)
+        for (std::size_t j = 0; j < l.panel_width; ++j) {
+          const std::size_t nn = p * l.panel_width + j;
+          if (nn >= n_) continue;
+          for (std::size_t r = 0; r < l.k_group; ++r) {
+            const std::size_t kk = g * l.k_group + r;
+            if (kk >= k_) break;
+            const std::int32_t v = stored_weight(d, kk, nn);
+            const std::size_t idx = (g * l.panel_width + j) * l.k_group + r;
+            if (l.elem_bytes == 1) {
+              panel[idx] = static_cast<std::uint8_t>(static_cast<std::int8_t>(v));
+            } else {
+              const auto w16 = static_cast<std::int16_t>(v);
+              std::memcpy(panel + 2 * idx, &w16, 2);
+            }
+          }
+        }
+    }
+  }
+
+  void write_column_constants(const GemmS8WeightsDesc& d) noexcept {
+    std::int32_t* colsum = int32_at(sizes_.colsum_at);
+    std::int32_t* zb = int32_at(sizes_.zb_at);
+    std::int32_t* bias = int32_at(sizes_.bias_at);  // kept so that offsets can be re-folded for a new za
+    has_zb_ = false;
+    for (std::size_t nn = 0; nn < sizes_.padded_n; ++nn) {
+      std::int32_t s = 0, z = 0, b = 0;
+      if (nn < n_) {
+        for (std::size_t kk = 0; kk < k_; ++kk) s += stored_weight(d, kk, nn);
+        z = stored_zero_point(d, nn);
+        b = d.bias != nullptr ? d.bias[nn] : 0;
+      }
+      colsum[nn] = s;
+      zb[nn] = z;
+      has_zb_ = has_zb_ || z != 0;
+      bias[nn] = b;
+    }
+    fold_column_offsets(d.a_zero_point);
+  }
+
+  // col_offset = bias - (za + s8 offset) * colsum + K * za * zb, wrapping.
+  void fold_column_offsets(std::int32_t za) noexcept {
+    za_ = za;
+    const std::int32_t* colsum = int32_at(sizes_.colsum_at);
+    const std::int32_t* zb = int32_at(sizes_.zb_at);
+    const std::int32_t* bias = int32_at(sizes_.bias_at);
+    std::int32_t* off = int32_at(sizes_.col_offset_at);
+    const std::uint32_t a_off =
+        static_cast<std::uint32_t>(za) +
+        (a_type_ == ElementType::s8 ? static_cast<std::uint32_t>(kernel_->layout.s8_activation_offset) : 0u);
+    for (std::size_t nn = 0; nn < sizes_.padded_n; ++nn) {
+      const std::uint32_t v = static_cast<std::uint32_t>(bias[nn]) - a_off * static_cast<std::uint32_t>(colsum[nn]) +
+                              static_cast<std::uint32_t>(k_) * static_cast<std::uint32_t>(za) * static_cast<std::uint32_t>(zb[nn]);
+      off[nn] = static_cast<std::int32_t>(v);
+    }
+  }
+
+  std::int32_t* int32_at(std::size_t offset) const noexcept {
+    return reinterpret_cast<std::int32_t*>(base_ + offset);
+  }
+
+  const kernels::GemmS8Kernel* kernel_ = nullptr;
+  std::unique_ptr<std::uint8_t[]> owned_;
+  std::uint8_t* base_ = nullptr;
+  Sizes sizes_;
+  std::size_t k_ = 0, n_ = 0;
+  ElementType a_type_ = ElementType::s8;
+  std::int32_t za_ = 0;
+  bool has_zb_ = false;
+};
+
+
+// Scratch bytes gemm_s8() needs for m rows: the row sums of A when a weight zero point is
+// non-zero, else 0.
+inline std::size_t gemm_s8_workspace_size(const GemmS8Weights& w, std::size_t m) noexcept {
+  return w.has_weight_zero_point() ? m * sizeof(std::int32_t) : 0;
+}
+
+namespace detail {
+
+struct GemmS8Job {
+  kernels::GemmS8Args args;
+  kernels::GemmS8TileFn run = nullptr;
+  std::size_t panels = 0, max_panels = 1;
+  std::size_t groups = 0;        // panel groups, balanced sizes <= max_panels
+  std::size_t row_chunks = 1;    // rows split this many ways (threads)
+};
+
+// Panel group g covers panels [g * P / G, (g + 1) * P / G): sizes differ by at most one, so a
+// 4-panel N with 3-panel tiles runs as 2 + 2 rather than 3 + 1.
+inline void gemm_s8_units(void* context, std::size_t begin, std::size_t end) {
+  const auto& job = *static_cast<const GemmS8Job*>(context);
+  for (std::size_t u = begin; u < end; ++u) {
+    const std::size_t g = u / job.row_chunks, chunk = u % job.row_chunks;
+    const std::size_t p0 = g * job.panels / job.groups, p1 = (g + 1) * job.panels / job.groups;
+    const std::size_t m0 = chunk * job.args.m / job.row_chunks, m1 = (chunk + 1) * job.args.m / job.row_chunks;
+    if (m0 < m1 && p0 < p1) job.run(job.args, m0, m1, p0, p1);
+  }
+}
+
+inline void row_sums(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
+                     std::int32_t* out) noexcept {
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::uint8_t* row = a + i * lda;
+    std::int32_t s = 0;
+    if (a_signed)
+      for (std::size_t kk = 0; kk < k; ++kk) s += static_cast<std::int8_t>(row[kk]);
+    else
+      for (std::size_t kk = 0; kk < k; ++kk) s += row[kk];
+    out[i] = s;
+  }
+}
+
+}  // namespace detail
+
+// C = output_stage(A * B): m rows of A (lda elements apart), C rows ldc elements apart.
+// Validates everything first; on error nothing is written.
+inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std::size_t lda, const OutputStage& out,
+                      void* c, std::size_t ldc, void* workspace = nullptr, std::size_t workspace_bytes = 0,
+                      Executor* executor = nullptr) noexcept {
+  if (!w.packed()) return Status(StatusCode::invalid_argument, "gemm_s8: weights not packed");
+  if (!isa_supported(w.isa())) return Status(StatusCode::unsupported, "gemm_s8: weights packed for an ISA this CPU lacks");
+  QK_RETURN_IF_ERROR(detail::validate_output_stage(out, w.n()));
+  if (m == 0) return Status::success();
+  if (a == nullptr) return Status(StatusCode::null_pointer, "gemm_s8: null A");
+  if (c == nullptr) return Status(StatusCode::null_pointer, "gemm_s8: null C");
+  if (lda < w.k()) return Status(StatusCode::bad_shape, "gemm_s8: lda < K");
+  if (ldc < w.n()) return Status(StatusCode::bad_shape, "gemm_s8: ldc < N");
+  const std::size_t esize = output_type_size(out.type);
+  std::size_t extent = 0, c_row_bytes = 0;
+  if (!detail::checked_mul(m, lda, &extent) || !detail::checked_mul(ldc, esize, &c_row_bytes) ||
+      !detail::checked_mul(m, c_row_bytes, &extent))
+    return Status(StatusCode::size_overflow, "gemm_s8: A or C extent overflows");
+  const std::size_t need = gemm_s8_workspace_size(w, m);
+  if (need > 0 && workspace == nullptr) return Status(StatusCode::null_pointer, "gemm_s8: null workspace");
+  if (workspace_bytes < need) return Status(StatusCode::buffer_too_small, "gemm_s8: workspace smaller than gemm_s8_workspace_size()");
+
+  const kernels::GemmS8Kernel& kernel = w.kernel();
+  detail::GemmS8Job job;
+  job.args.m = m;
+  job.args.n = w.n();
+  job.args.k = w.k();
+  job.args.a = static_cast<const std::uint8_t*>(a);
+  job.args.lda = lda;
+  job.args.a_signed = w.activation_type() == ElementType::s8;
+  job.args.packed_b = w.panels();
+  job.args.panel_bytes = w.panel_bytes();
+  job.args.col_offset = w.col_offset();
+  job.args.col_zero_point = w.col_zero_point();
+  job.args.out = out;
+  job.args.c = static_cast<std::uint8_t*>(c);
+  job.args.ldc_bytes = c_row_bytes;
+  if (job.args.col_zero_point != nullptr) {
+    auto* sums = static_cast<std::int32_t*>(workspace);
+    detail::row_sums(job.args.a, lda, job.args.a_signed, m, w.k(), sums);
+    job.args.row_sum = sums;
+  }
+  job.run = kernel.run;
+  job.max_panels = kernel.layout.max_panels;
+  job.panels = detail::div_up(w.n(), kernel.layout.panel_width);
+  job.groups = detail::div_up(job.panels, job.max_panels);
+  const std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
+  if (threads > 1 && job.groups < 4 * threads) {
+    // Few column groups: split rows as well, in chunks of at least 16 rows.
+    std::size_t chunks = detail::div_up(4 * threads, job.groups);
+    const std::size_t max_chunks = detail::div_up(m, 16);
+    job.row_chunks = chunks < max_chunks ? chunks : max_chunks;
+    if (job.row_chunks == 0) job.row_chunks = 1;
+  }
+  const std::size_t units = job.groups * job.row_chunks;
+  if (executor == nullptr || threads <= 1)
+    detail::gemm_s8_units(&job, 0, units);
+  else
+    executor->parallel_for(units, 1, &detail::gemm_s8_units, &job);
+  return Status::success();
+}
+
+}  // namespace qk

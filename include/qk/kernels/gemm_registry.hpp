@@ -1,0 +1,39 @@
+// qk/kernels/gemm_registry.hpp - the GEMM kernel family for each ISA.
+//
+// The only place that knows which header implements which ISA. Returns null for an ISA this
+// build has no kernels for; callers check isa_supported() for the CPU side.
+#pragma once
+
+#include "qk/core/isa.hpp"
+#include "qk/kernels/gemm_s8_contract.hpp"
+#include "qk/kernels/scalar/gemm_s8.hpp"
+#if defined(QK_HAVE_X86_KERNELS)
+#include "qk/kernels/x86/gemm_s8_x86.hpp"
+#endif
+#if defined(QK_HAVE_ARM_KERNELS) && __has_include("qk/kernels/arm/gemm_s8_arm.hpp")
+#include "qk/kernels/arm/gemm_s8_arm.hpp"
+#endif
+
+namespace qk {
+namespace kernels {
+
+inline const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::scalar: return &scalar::gemm_s8_kernel();
+#if defined(QK_HAVE_X86_KERNELS)
+    case Isa::avx2: return &avx2::gemm_s8_kernel();
+    case Isa::avx512bw: return &avx512bw::gemm_s8_kernel();
+    case Isa::avxvnni: return &avxvnni::gemm_s8_kernel();
+    case Isa::avx512vnni: return &avx512vnni::gemm_s8_kernel();
+#endif
+#if defined(QK_HAVE_ARM_KERNELS) && defined(QK_HAVE_ARM_GEMM_S8)
+    case Isa::neon: return &neon::gemm_s8_kernel();
+    case Isa::neon_dot: return &neon_dot::gemm_s8_kernel();
+    case Isa::neon_i8mm: return &neon_i8mm::gemm_s8_kernel();
+#endif
+    default: return nullptr;
+  }
+}
+
+}  // namespace kernels
+}  // namespace qk

@@ -1,0 +1,76 @@
+// qk/kernels/gemm_s8_contract.hpp - what an int8 GEMM kernel family promises and receives.
+//
+// A kernel family (one per ISA) is three things chosen together, as in XNNPACK's gemm configs:
+//  - a packed layout for B: panels of `panel_width` columns; inside a panel, K is split in groups
+//    of `k_group` rows, stored group after group as [column][k_group] blocks of int8 or int16
+//    (elem_bytes), zero padded in K and N. So a panel is round_up(K, k_group) * panel_width
+//    elements and one vector load reads one K group of `panel_width` columns.
+//  - how it treats signed activations: u8 x s8 dot-product instructions (vpdpbusd) cannot take
+//    s8 A, so those kernels add 128 to A (xor 0x80) and the packer folds -128 * colsum(B) into the
+//    column offsets (`s8_activation_offset` = 128); widening kernels use 0.
+//  - a tile function computing rows [m_begin, m_end) x panels [panel_begin, panel_end) of C,
+//    with panel_end - panel_begin <= max_panels.
+// Everything constant per column is folded at pack time into col_offset:
+//   col_offset[n] = bias[n] - (za + s8_activation_offset) * colsum[n] + K * za * zb[n]
+// and the row term -zb[n] * rowsum[m] is applied only when some zb[n] != 0 (row sums computed by
+// the driver into the caller's workspace). All of it in wrapping 32-bit arithmetic.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "qk/core/isa.hpp"
+#include "qk/core/output_stage.hpp"
+
+namespace qk {
+namespace kernels {
+
+struct GemmS8Layout {
+  std::uint32_t panel_width = 0;  // columns per panel (= int32 lanes of one accumulator vector)
+  std::uint32_t k_group = 0;      // K rows interleaved per column
+  std::uint32_t elem_bytes = 0;   // 1: int8 B, 2: int8 B pre-widened to int16
+  std::int32_t s8_activation_offset = 0;
+  std::uint32_t max_panels = 0;   // panels one tile covers at most
+};
+
+struct GemmS8Args {
+  std::size_t m = 0, n = 0, k = 0;
+  const std::uint8_t* a = nullptr;  // A bytes (s8 or u8 per a_signed)
+  std::size_t lda = 0;              // bytes between rows of A
+  bool a_signed = false;
+  const std::uint8_t* packed_b = nullptr;  // panel 0
+  std::size_t panel_bytes = 0;             // bytes from one panel to the next
+  const std::int32_t* col_offset = nullptr;  // padded to whole panels
+  const std::int32_t* col_zero_point = nullptr;  // null when every zb is 0
+  const std::int32_t* row_sum = nullptr;         // m values when col_zero_point != null
+  OutputStage out;
+  std::uint8_t* c = nullptr;  // C bytes
+  std::size_t ldc_bytes = 0;
+};
+
+using GemmS8TileFn = void (*)(const GemmS8Args& args, std::size_t m_begin, std::size_t m_end,
+                              std::size_t panel_begin, std::size_t panel_end);
+
+struct GemmS8Kernel {
+  Isa isa = Isa::scalar;
+  GemmS8Layout layout;
+  GemmS8TileFn run = nullptr;
+};
+
+// Finishes one row of a tile: acc[j] is the kernel's sum for column n0 + j, *without* col_offset.
+// Portable; SIMD families use it for the columns their vector epilogue does not cover.
+inline void finish_row_scalar(const GemmS8Args& args, std::size_t m, std::size_t n0, std::size_t count,
+                              const std::int32_t* acc) noexcept {
+  void* row = args.c + m * args.ldc_bytes;
+  const std::int32_t rs = args.col_zero_point != nullptr ? args.row_sum[m] : 0;
+  for (std::size_t j = 0; j < count; ++j) {
+    const std::size_t n = n0 + j;
+    std::uint32_t v = static_cast<std::uint32_t>(acc[j]) + static_cast<std::uint32_t>(args.col_offset[n]);
+    if (args.col_zero_point != nullptr)
+      v -= static_cast<std::uint32_t>(args.col_zero_point[n]) * static_cast<std::uint32_t>(rs);
+    detail::output_element(static_cast<std::int32_t>(v), n, args.out, row, n);
+  }
+}
+
+}  // namespace kernels
+}  // namespace qk

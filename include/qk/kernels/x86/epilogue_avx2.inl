@@ -1,0 +1,92 @@
+// qk/kernels/x86/epilogue_avx2.inl - finish_row() for AVX2 families (avx2, avxvnni): as the
+// AVX-512 epilogue, 8 columns at a time. AVX2 has no masked byte stores, so a partial vector is
+// computed in full (parameters read with fault-free masked loads) and its valid lanes copied out.
+// Single-rounding requantization needs 64-bit arithmetic shifts and saturating narrowing that
+// AVX2 lacks; rows in that mode take the portable finish_row_scalar() (the definition itself).
+
+QK_KERNEL_INLINE __m256i epi_srdhm(__m256i x, __m256i m) noexcept {
+  const __m256i nudge = _mm256_set1_epi64x(std::int64_t{1} << 30);
+  const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), nudge), 31);
+  const __m256i odd = _mm256_slli_epi64(
+      _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), nudge), 1);
+  const __m256i r = _mm256_blend_epi32(even, odd, 0xAA);
+  const __m256i int_min = _mm256_set1_epi32(std::numeric_limits<std::int32_t>::min());
+  const __m256i sat = _mm256_and_si256(_mm256_cmpeq_epi32(x, int_min), _mm256_cmpeq_epi32(m, int_min));
+  return _mm256_blendv_epi8(r, _mm256_set1_epi32(std::numeric_limits<std::int32_t>::max()), sat);
+}
+
+QK_KERNEL_INLINE __m256i epi_rdpot(__m256i x, __m256i exponent) noexcept {
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, exponent), one);
+  const __m256i remainder = _mm256_and_si256(x, mask);
+  const __m256i threshold = _mm256_add_epi32(_mm256_srli_epi32(mask, 1), _mm256_srli_epi32(x, 31));
+  // cmpgt gives -1 where the remainder is past the threshold: subtracting it adds one.
+  return _mm256_sub_epi32(_mm256_srav_epi32(x, exponent), _mm256_cmpgt_epi32(remainder, threshold));
+}
+
+QK_KERNEL_INLINE __m256i epi_mask(std::size_t left) noexcept {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left < 8 ? left : 8)), lane);
+}
+QK_KERNEL_INLINE __m256i epi_param_i32(const std::int32_t* p, bool per_channel, std::size_t n, __m256i mask) noexcept {
+  return per_channel ? _mm256_maskload_epi32(reinterpret_cast<const int*>(p + n), mask) : _mm256_set1_epi32(p[0]);
+}
+QK_KERNEL_INLINE __m256 epi_param_f32(const float* p, bool per_channel, std::size_t n, __m256i mask) noexcept {
+  return per_channel ? _mm256_maskload_ps(p + n, mask) : _mm256_set1_ps(p[0]);
+}
+
+QK_KERNEL_INLINE void finish_row(const GemmS8Args& args, std::size_t m, std::size_t n0, std::size_t count,
+                                 const std::int32_t* acc) noexcept {
+  const OutputStage& s = args.out;
+  if (s.kind == OutputStage::Kind::fixed_point && s.rounding == RequantRounding::single_rounding) {
+    finish_row_scalar(args, m, n0, count, acc);
+    return;
+  }
+  std::uint8_t* row = args.c + m * args.ldc_bytes;
+  const bool has_zb = args.col_zero_point != nullptr;
+  const __m256i row_sum = _mm256_set1_epi32(has_zb ? args.row_sum[m] : 0);
+  const __m256i lo = _mm256_set1_epi32(s.qmin - s.zero_point), hi = _mm256_set1_epi32(s.qmax - s.zero_point);
+  const __m256i zp = _mm256_set1_epi32(s.zero_point);
+  const __m256 lo_f = _mm256_set1_ps(static_cast<float>(s.qmin - s.zero_point));
+  const __m256 hi_f = _mm256_set1_ps(static_cast<float>(s.qmax - s.zero_point));
+  for (std::size_t j = 0; j < count; j += 8) {
+    const std::size_t n = n0 + j;
+    const std::size_t left = count - j < 8 ? count - j : 8;
+    const __m256i mask = epi_mask(left);
+    __m256i x = _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc + j)),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(args.col_offset + n)));
+    if (has_zb)
+      x = _mm256_sub_epi32(
+          x, _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(args.col_zero_point + n)), row_sum));
+    if (s.kind == OutputStage::Kind::raw_int32) {
+      _mm256_maskstore_epi32(reinterpret_cast<int*>(row + 4 * n), mask, x);
+      continue;
+    }
+    if (s.kind == OutputStage::Kind::dequantize) {
+      _mm256_maskstore_ps(reinterpret_cast<float*>(row + 4 * n), mask,
+                          _mm256_mul_ps(_mm256_cvtepi32_ps(x), epi_param_f32(s.scale, s.per_channel, n, mask)));
+      continue;
+    }
+    if (s.kind == OutputStage::Kind::fixed_point) {
+      const __m256i mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
+      const __m256i shift = epi_param_i32(s.shift, s.per_channel, n, mask);
+      const __m256i zero = _mm256_setzero_si256();
+      x = _mm256_sllv_epi32(x, _mm256_max_epi32(shift, zero));
+      x = epi_rdpot(epi_srdhm(x, mult), _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero));
+    } else {
+      __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(x), epi_param_f32(s.scale, s.per_channel, n, mask));
+      f = _mm256_min_ps(_mm256_max_ps(f, lo_f), hi_f);
+      x = _mm256_cvtps_epi32(f);
+    }
+    x = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, lo), hi), zp);
+    // Narrow 8 int32 (already in [-128, 255]) to bytes: pack to int16, then to 8-bit.
+    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    const __m128i b8 = s.type == OutputType::s8 ? _mm_packs_epi16(w16, w16) : _mm_packus_epi16(w16, w16);
+    alignas(16) std::uint8_t bytes[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(bytes), b8);
+    if (left == 8)
+      std::memcpy(row + n, bytes, 8);
+    else
+      for (std::size_t t = 0; t < left; ++t) row[n + t] = bytes[t];
+  }
+}

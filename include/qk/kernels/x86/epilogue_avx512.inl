@@ -1,0 +1,100 @@
+// qk/kernels/x86/epilogue_avx512.inl - finish_row() for AVX-512 families: column offsets, the
+// weight-zero-point row term, and the output stage, 16 columns at a time with masked tails.
+// Included inside an AVX-512 target region. Reproduces detail::output_element() bit for bit:
+//  - fixed point: x << left; SRDHM as floor((x*m + 2^30) / 2^31) (equal to gemmlowp's
+//    sign-dependent nudge with truncation), INT32_MIN*INT32_MIN -> INT32_MAX; RDPOT with the
+//    remainder/threshold test; clamp to [qmin - zp, qmax - zp] before adding zp (as the scalar
+//    code clamps in 64 bits);
+//  - float: float(acc) * scale, clamp, cvtps2dq (round half to even in the default MXCSR), + zp.
+
+QK_KERNEL_INLINE __m512i epi_srdhm(__m512i x, __m512i m) noexcept {
+  const __m512i nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
+  const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);
+  const __m512i odd = _mm512_slli_epi64(
+      _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)), nudge), 1);
+  __m512i r = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, odd);
+  const __m512i int_min = _mm512_set1_epi32(std::numeric_limits<std::int32_t>::min());
+  const __mmask16 sat = _mm512_cmpeq_epi32_mask(x, int_min) & _mm512_cmpeq_epi32_mask(m, int_min);
+  return _mm512_mask_mov_epi32(r, sat, _mm512_set1_epi32(std::numeric_limits<std::int32_t>::max()));
+}
+
+QK_KERNEL_INLINE __m512i epi_rdpot(__m512i x, __m512i exponent) noexcept {
+  const __m512i one = _mm512_set1_epi32(1);
+  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, exponent), one);
+  const __m512i remainder = _mm512_and_si512(x, mask);
+  const __m512i threshold = _mm512_add_epi32(_mm512_srli_epi32(mask, 1), _mm512_srli_epi32(x, 31));
+  const __mmask16 up = _mm512_cmpgt_epi32_mask(remainder, threshold);
+  return _mm512_mask_add_epi32(_mm512_srav_epi32(x, exponent), up, _mm512_srav_epi32(x, exponent), one);
+}
+
+// Single rounding: (x * m + 2^(30 - shift)) >> (31 - shift) in 64 bits, saturated to int32.
+QK_KERNEL_INLINE __m512i epi_single_rounding(__m512i x, __m512i m, __m512i shift) noexcept {
+  const __m512i total = _mm512_sub_epi32(_mm512_set1_epi32(31), shift);
+  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF);
+  const __m512i one64 = _mm512_set1_epi64(1);
+  const __m512i lo64 = _mm512_set1_epi64(std::numeric_limits<std::int32_t>::min());
+  const __m512i hi64 = _mm512_set1_epi64(std::numeric_limits<std::int32_t>::max());
+  const __m512i t_even = _mm512_and_si512(total, low32), t_odd = _mm512_srli_epi64(total, 32);
+  __m512i even = _mm512_mul_epi32(x, m);
+  __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32));
+  even = _mm512_srav_epi64(_mm512_add_epi64(even, _mm512_sllv_epi64(one64, _mm512_sub_epi64(t_even, one64))), t_even);
+  odd = _mm512_srav_epi64(_mm512_add_epi64(odd, _mm512_sllv_epi64(one64, _mm512_sub_epi64(t_odd, one64))), t_odd);
+  even = _mm512_min_epi64(_mm512_max_epi64(even, lo64), hi64);
+  odd = _mm512_min_epi64(_mm512_max_epi64(odd, lo64), hi64);
+  return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, _mm512_slli_epi64(odd, 32));
+}
+
+QK_KERNEL_INLINE __m512i epi_param_i32(const std::int32_t* p, bool per_channel, std::size_t n, __mmask16 mask) noexcept {
+  return per_channel ? _mm512_maskz_loadu_epi32(mask, p + n) : _mm512_set1_epi32(p[0]);
+}
+QK_KERNEL_INLINE __m512 epi_param_f32(const float* p, bool per_channel, std::size_t n, __mmask16 mask) noexcept {
+  return per_channel ? _mm512_maskz_loadu_ps(mask, p + n) : _mm512_set1_ps(p[0]);
+}
+
+QK_KERNEL_INLINE void finish_row(const GemmS8Args& args, std::size_t m, std::size_t n0, std::size_t count,
+                                 const std::int32_t* acc) noexcept {
+  const OutputStage& s = args.out;
+  std::uint8_t* row = args.c + m * args.ldc_bytes;
+  const bool has_zb = args.col_zero_point != nullptr;
+  const __m512i row_sum = _mm512_set1_epi32(has_zb ? args.row_sum[m] : 0);
+  const __m512i lo = _mm512_set1_epi32(s.qmin - s.zero_point), hi = _mm512_set1_epi32(s.qmax - s.zero_point);
+  const __m512i zp = _mm512_set1_epi32(s.zero_point);
+  const __m512 lo_f = _mm512_set1_ps(static_cast<float>(s.qmin - s.zero_point));
+  const __m512 hi_f = _mm512_set1_ps(static_cast<float>(s.qmax - s.zero_point));
+  for (std::size_t j = 0; j < count; j += 16) {
+    const std::size_t n = n0 + j;
+    const std::size_t left = count - j;
+    const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+    // col_offset and col_zero_point are padded to whole panels: plain loads are in bounds.
+    __m512i x = _mm512_add_epi32(_mm512_load_si512(acc + j), _mm512_loadu_si512(args.col_offset + n));
+    if (has_zb) x = _mm512_sub_epi32(x, _mm512_mullo_epi32(_mm512_loadu_si512(args.col_zero_point + n), row_sum));
+    switch (s.kind) {
+      case OutputStage::Kind::raw_int32:
+        _mm512_mask_storeu_epi32(row + 4 * n, mask, x);
+        continue;
+      case OutputStage::Kind::dequantize:
+        _mm512_mask_storeu_ps(row + 4 * n, mask, _mm512_mul_ps(_mm512_cvtepi32_ps(x), epi_param_f32(s.scale, s.per_channel, n, mask)));
+        continue;
+      case OutputStage::Kind::fixed_point: {
+        const __m512i mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
+        const __m512i shift = epi_param_i32(s.shift, s.per_channel, n, mask);
+        if (s.rounding == RequantRounding::double_rounding) {
+          const __m512i zero = _mm512_setzero_si512();
+          x = _mm512_sllv_epi32(x, _mm512_max_epi32(shift, zero));
+          x = epi_rdpot(epi_srdhm(x, mult), _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero));
+        } else {
+          x = epi_single_rounding(x, mult, shift);
+        }
+        break;
+      }
+      case OutputStage::Kind::float_scale: {
+        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), epi_param_f32(s.scale, s.per_channel, n, mask));
+        f = _mm512_min_ps(_mm512_max_ps(f, lo_f), hi_f);
+        x = _mm512_cvtps_epi32(f);  // already inside [lo, hi]: the integer clamp below is a no-op
+        break;
+      }
+    }
+    x = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, lo), hi), zp);
+    _mm_mask_storeu_epi8(row + n, mask, _mm512_cvtepi32_epi8(x));
+  }
+}

@@ -1,0 +1,132 @@
+// qk/kernels/x86/gemm_s8_tile.inl - the int8 GEMM tile loop, written once for every x86 family.
+//
+// Included (never on its own) inside an ISA's target region and namespace, after that region
+// has defined:
+//   struct Traits {
+//     using Vec;                       // one accumulator vector of int32 lanes
+//     kLanes                           // int32 lanes = packed panel width
+//     kKGroup                          // K values per lane (4: u8 x s8 dot product, 2: int16 pairs)
+//     kMaxPanels, kMaxRows             // register tile: up to kMaxRows x (kMaxPanels * kLanes)
+//     zero(), load_b(p), bcast_a<Signed>(p), bcast_a_tail<Signed>(p, count), madd(acc, a, b),
+//     store(int32* p, Vec)
+//   };
+//   finish_row(args, m, n0, count, const int32_t* acc): the vectorised epilogue.
+// Being textually included keeps every function inside the target region (GCC will not inline a
+// function without the target into one with it, and vice versa), and lets each ISA get its own
+// instantiation with its own register allocation. No standard headers may be included here.
+
+// One register tile: ROWS rows x NB panels, all of K.
+//
+// The accumulators are named variables (c<row><panel>), not an array: GCC will not scalarise a
+// 1.5 KB array of vectors (it exceeds its SRA size limit) and then spills accumulators on every
+// K step; named variables stay in registers with both GCC and Clang. `if constexpr` removes the
+// rows and panels a tile does not have.
+#define QK_TILE_DECL_ROW(r)                                                                       \
+  [[maybe_unused]] Vec c##r##0 = Traits::zero(), c##r##1 = Traits::zero(), c##r##2 = Traits::zero(), \
+                       c##r##3 = Traits::zero();
+#define QK_TILE_MADD_ROW(r, BCAST)                                          \
+  if constexpr (ROWS > r) {                                                  \
+    const Vec av = BCAST(arow + r * lda);                                    \
+    c##r##0 = Traits::madd(c##r##0, av, b0);                                 \
+    if constexpr (NB > 1) c##r##1 = Traits::madd(c##r##1, av, b1);           \
+    if constexpr (NB > 2) c##r##2 = Traits::madd(c##r##2, av, b2);           \
+    if constexpr (NB > 3) c##r##3 = Traits::madd(c##r##3, av, b3);           \
+  }
+#define QK_TILE_MADD_ALL(BCAST)                                                                 \
+  QK_TILE_MADD_ROW(0, BCAST) QK_TILE_MADD_ROW(1, BCAST) QK_TILE_MADD_ROW(2, BCAST)              \
+  QK_TILE_MADD_ROW(3, BCAST) QK_TILE_MADD_ROW(4, BCAST) QK_TILE_MADD_ROW(5, BCAST)              \
+  QK_TILE_MADD_ROW(6, BCAST) QK_TILE_MADD_ROW(7, BCAST)
+#define QK_TILE_STORE_ROW(r)                                                           \
+  if constexpr (ROWS > r) {                                                             \
+    Traits::store(&tile[r][0], c##r##0);                                                \
+    if constexpr (NB > 1) Traits::store(&tile[r][Traits::kLanes], c##r##1);             \
+    if constexpr (NB > 2) Traits::store(&tile[r][2 * Traits::kLanes], c##r##2);         \
+    if constexpr (NB > 3) Traits::store(&tile[r][3 * Traits::kLanes], c##r##3);         \
+  }
+
+template <std::size_t ROWS, std::size_t NB, bool Signed>
+QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, std::size_t m0, std::size_t p0) noexcept {
+  static_assert(ROWS >= 1 && ROWS <= 8 && NB >= 1 && NB <= 4, "register tile up to 8 rows x 4 panels");
+  using Vec = typename Traits::Vec;
+  constexpr std::size_t KG = Traits::kKGroup;
+  constexpr std::size_t kBStep = Traits::kLanes * KG * Traits::kElemBytes;  // bytes per K group
+  QK_TILE_DECL_ROW(0) QK_TILE_DECL_ROW(1) QK_TILE_DECL_ROW(2) QK_TILE_DECL_ROW(3)
+  QK_TILE_DECL_ROW(4) QK_TILE_DECL_ROW(5) QK_TILE_DECL_ROW(6) QK_TILE_DECL_ROW(7)
+  // A is addressed as one advancing pointer plus a row stride and B as one pointer plus a panel
+  // stride, so that rows and panels become addressing modes: eight row pointers and four panel
+  // pointers would not fit in the general registers beside the loop state.
+  const std::uint8_t* arow = args.a + m0 * args.lda;
+  std::size_t lda = args.lda;
+  const std::uint8_t* pb = args.packed_b + p0 * args.panel_bytes;
+  const std::size_t pstride = args.panel_bytes;
+
+  // The K loop runs twice at most: over the whole K groups reading A in place, then, if K is not
+  // a multiple of KG, once more over a zero-padded stack copy of each row's last partial group
+  // (the padding meets zero-padded B). One copy of the loop body, deliberately: a separate tail
+  // block keeps every accumulator live across two loops and GCC then spills them on each step.
+  alignas(16) std::uint8_t tail[ROWS][KG] = {};
+  const std::size_t full = args.k / KG, rest = args.k - full * KG;
+  std::size_t g_end = full;
+  for (std::size_t g = 0;;) {
+    for (; g < g_end; ++g, pb += kBStep, arow += KG) {
+      const Vec b0 = Traits::load_b(pb);
+      [[maybe_unused]] const Vec b1 = NB > 1 ? Traits::load_b(pb + pstride) : b0;
+      [[maybe_unused]] const Vec b2 = NB > 2 ? Traits::load_b(pb + 2 * pstride) : b0;
+      [[maybe_unused]] const Vec b3 = NB > 3 ? Traits::load_b(pb + 3 * pstride) : b0;
+#define QK_BCAST(ptr) Traits::template bcast_a<Signed>(ptr)
+      QK_TILE_MADD_ALL(QK_BCAST)
+#undef QK_BCAST
+    }
+    if (rest == 0 || g_end != full) break;
+    for (std::size_t r = 0; r < ROWS; ++r)
+      for (std::size_t i = 0; i < rest; ++i) tail[r][i] = arow[r * lda + i];
+    arow = &tail[0][0];
+    lda = KG;
+    ++g_end;
+  }
+
+  alignas(64) std::int32_t tile[ROWS][NB * Traits::kLanes];
+  QK_TILE_STORE_ROW(0) QK_TILE_STORE_ROW(1) QK_TILE_STORE_ROW(2) QK_TILE_STORE_ROW(3)
+  QK_TILE_STORE_ROW(4) QK_TILE_STORE_ROW(5) QK_TILE_STORE_ROW(6) QK_TILE_STORE_ROW(7)
+  const std::size_t n0 = p0 * Traits::kLanes;
+  const std::size_t cols = args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes;
+  for (std::size_t r = 0; r < ROWS; ++r) finish_row(args, m0 + r, n0, cols, tile[r]);
+}
+#undef QK_TILE_DECL_ROW
+#undef QK_TILE_MADD_ROW
+#undef QK_TILE_MADD_ALL
+#undef QK_TILE_STORE_ROW
+
+// Rows [m_begin, m_end) of one panel group: full tiles of kMaxRows rows, then the remainder in
+// power-of-two tiles so that a 1-row GEMV does one row of work, not kMaxRows.
+template <std::size_t NB, bool Signed>
+QK_KERNEL_INLINE void gemm_s8_rows(const GemmS8Args& args, std::size_t m_begin, std::size_t m_end, std::size_t p0) noexcept {
+  constexpr std::size_t MR = Traits::kMaxRows;
+  std::size_t m = m_begin;
+  for (; m + MR <= m_end; m += MR) gemm_s8_tile_rows<MR, NB, Signed>(args, m, p0);
+  if (MR > 4 && m + 4 <= m_end) { gemm_s8_tile_rows<(MR > 4 ? 4 : 1), NB, Signed>(args, m, p0); m += (MR > 4 ? 4 : 1); }
+  if (MR > 2 && m + 2 <= m_end) { gemm_s8_tile_rows<(MR > 2 ? 2 : 1), NB, Signed>(args, m, p0); m += (MR > 2 ? 2 : 1); }
+  for (; m < m_end; ++m) gemm_s8_tile_rows<1, NB, Signed>(args, m, p0);
+}
+
+template <bool Signed>
+QK_KERNEL_INLINE void gemm_s8_group(const GemmS8Args& args, std::size_t m_begin, std::size_t m_end, std::size_t p0,
+                                    std::size_t np) noexcept {
+  static_assert(Traits::kMaxPanels >= 1 && Traits::kMaxPanels <= 4, "tile widths 1 to 4 panels");
+  switch (np) {
+    case 1: gemm_s8_rows<1, Signed>(args, m_begin, m_end, p0); break;
+    case 2: gemm_s8_rows<(Traits::kMaxPanels >= 2 ? 2 : 1), Signed>(args, m_begin, m_end, p0); break;
+    case 3: gemm_s8_rows<(Traits::kMaxPanels >= 3 ? 3 : 1), Signed>(args, m_begin, m_end, p0); break;
+    default: gemm_s8_rows<Traits::kMaxPanels, Signed>(args, m_begin, m_end, p0); break;
+  }
+}
+
+// The GemmS8TileFn of this family.
+inline void gemm_s8_run(const GemmS8Args& args, std::size_t m_begin, std::size_t m_end, std::size_t panel_begin,
+                        std::size_t panel_end) noexcept {
+  const std::size_t np = panel_end - panel_begin;
+  if (args.a_signed)
+    gemm_s8_group<true>(args, m_begin, m_end, panel_begin, np);
+  else
+    gemm_s8_group<false>(args, m_begin, m_end, panel_begin, np);
+}

@@ -1,0 +1,253 @@
+// qk/kernels/x86/gemm_s8_x86.hpp - the four x86 int8 GEMM kernel families.
+//
+//   family      instruction                      panel  K group  B stored  s8 A       tile
+//   avx512vnni  vpdpbusd zmm (u8 x s8 -> s32)     16     4        int8      xor 0x80   8 x 48
+//   avxvnni     vpdpbusd ymm (VEX)                8      4        int8      xor 0x80   6 x 16
+//   avx512bw    vpmaddwd zmm (s16 x s16 -> s32)   16     2        int16     widened    8 x 48
+//   avx2        vpmaddwd ymm                      8      2        int16     widened    6 x 16
+//
+// Why no vpmaddubsw: it adds two u8 x s8 products into a *saturating* int16, and 255 * 127 * 2
+// does not fit, so it silently clips exactly at the extremes users feed it (oneDNN #476,
+// ORT #16105). Without VNNI qk widens both operands to int16 and uses vpmaddwd, whose pair sums
+// (at most 2 * 255 * 128) always fit in int32; B is widened once, at packing.
+//
+// Each family is compiled inside its own target region (GCC push_options/target, Clang
+// attribute push), so a binary built without -m flags carries all four and dispatches at run
+// time; the kernel descriptors are defined outside the regions and only hold function pointers.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "qk/kernels/gemm_s8_contract.hpp"
+
+// GCC 12's AVX-512 intrinsic headers build vectors from a deliberately uninitialised variable
+// (_mm512_undefined_epi32), which -Wmaybe-uninitialized reports once inlined (GCC bug 105593).
+// Silenced for the kernel headers only; the matching pop is at the end of this file.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define QK_KERNEL_INLINE inline __attribute__((always_inline))
+#else
+#define QK_KERNEL_INLINE inline
+#endif
+#if defined(__clang__)
+#define QK_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define QK_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 VNNI
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
+#endif
+namespace qk {
+namespace kernels {
+namespace avx512vnni {
+struct Traits {
+  using Vec = __m512i;
+  static constexpr std::size_t kLanes = 16, kKGroup = 4, kElemBytes = 1, kMaxPanels = 3, kMaxRows = 8;
+  static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
+  static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_load_si512(p); }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec from_u32(std::uint32_t v) noexcept {
+    return _mm512_set1_epi32(static_cast<int>(Signed ? v ^ 0x80808080u : v));
+  }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return from_u32<Signed>(v);
+  }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec bcast_a_tail(const std::uint8_t* p, std::size_t count) noexcept {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < count; ++i) v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
+    return from_u32<Signed>(v);  // padding bytes meet zero weights
+  }
+  static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm512_dpbusd_epi32(acc, a, b); }
+  static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept { _mm512_store_si512(p, v); }
+};
+#include "qk/kernels/x86/epilogue_avx512.inl"
+#include "qk/kernels/x86/gemm_s8_tile.inl"
+}  // namespace avx512vnni
+}  // namespace kernels
+}  // namespace qk
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 BW (no VNNI): int16 x int16 pairs
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl")
+#endif
+namespace qk {
+namespace kernels {
+namespace avx512bw {
+struct Traits {
+  using Vec = __m512i;
+  static constexpr std::size_t kLanes = 16, kKGroup = 2, kElemBytes = 2, kMaxPanels = 3, kMaxRows = 8;
+  static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
+  static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_load_si512(p); }
+  // Two activations widened to int16 and placed in every 32-bit lane.
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec pair(std::uint32_t a0, std::uint32_t a1) noexcept {
+    const std::uint32_t lo = Signed ? static_cast<std::uint32_t>(static_cast<std::int8_t>(a0)) & 0xFFFFu : a0;
+    const std::uint32_t hi = Signed ? static_cast<std::uint32_t>(static_cast<std::int8_t>(a1)) & 0xFFFFu : a1;
+    return _mm512_set1_epi32(static_cast<int>(lo | (hi << 16)));
+  }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept { return pair<Signed>(p[0], p[1]); }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec bcast_a_tail(const std::uint8_t* p, std::size_t) noexcept { return pair<Signed>(p[0], 0); }
+  static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b)); }
+  static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept { _mm512_store_si512(p, v); }
+};
+#include "qk/kernels/x86/epilogue_avx512.inl"
+#include "qk/kernels/x86/gemm_s8_tile.inl"
+}  // namespace avx512bw
+}  // namespace kernels
+}  // namespace qk
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// AVX-VNNI (VEX vpdpbusd on ymm; 16 vector registers)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,avxvnni"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi2,avxvnni")
+#endif
+namespace qk {
+namespace kernels {
+namespace avxvnni {
+struct Traits {
+  using Vec = __m256i;
+  static constexpr std::size_t kLanes = 8, kKGroup = 4, kElemBytes = 1, kMaxPanels = 2, kMaxRows = 6;
+  static QK_KERNEL_INLINE Vec zero() noexcept { return _mm256_setzero_si256(); }
+  static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept {
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+  }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec from_u32(std::uint32_t v) noexcept {
+    return _mm256_set1_epi32(static_cast<int>(Signed ? v ^ 0x80808080u : v));
+  }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return from_u32<Signed>(v);
+  }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec bcast_a_tail(const std::uint8_t* p, std::size_t count) noexcept {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < count; ++i) v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
+    return from_u32<Signed>(v);
+  }
+  static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm256_dpbusd_avx_epi32(acc, a, b); }
+  static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p), v);
+  }
+};
+#include "qk/kernels/x86/epilogue_avx2.inl"
+#include "qk/kernels/x86/gemm_s8_tile.inl"
+}  // namespace avxvnni
+}  // namespace kernels
+}  // namespace qk
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// AVX2: int16 x int16 pairs on ymm
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,bmi2")
+#endif
+namespace qk {
+namespace kernels {
+namespace avx2 {
+struct Traits {
+  using Vec = __m256i;
+  static constexpr std::size_t kLanes = 8, kKGroup = 2, kElemBytes = 2, kMaxPanels = 2, kMaxRows = 6;
+  static QK_KERNEL_INLINE Vec zero() noexcept { return _mm256_setzero_si256(); }
+  static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept {
+    return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+  }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec pair(std::uint32_t a0, std::uint32_t a1) noexcept {
+    const std::uint32_t lo = Signed ? static_cast<std::uint32_t>(static_cast<std::int8_t>(a0)) & 0xFFFFu : a0;
+    const std::uint32_t hi = Signed ? static_cast<std::uint32_t>(static_cast<std::int8_t>(a1)) & 0xFFFFu : a1;
+    return _mm256_set1_epi32(static_cast<int>(lo | (hi << 16)));
+  }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept { return pair<Signed>(p[0], p[1]); }
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec bcast_a_tail(const std::uint8_t* p, std::size_t) noexcept { return pair<Signed>(p[0], 0); }
+  static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+  static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p), v);
+  }
+};
+#include "qk/kernels/x86/epilogue_avx2.inl"
+#include "qk/kernels/x86/gemm_s8_tile.inl"
+}  // namespace avx2
+}  // namespace kernels
+}  // namespace qk
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+// Descriptors: outside every target region, they only take the kernels' addresses.
+namespace qk {
+namespace kernels {
+#define QK_X86_GEMM_S8_DESCRIPTOR(ns, isa_value, offset)                                                   \
+  namespace ns {                                                                                          \
+  inline const GemmS8Kernel& gemm_s8_kernel() noexcept {                                                  \
+    static const GemmS8Kernel kernel = {                                                                  \
+        isa_value,                                                                                        \
+        GemmS8Layout{static_cast<std::uint32_t>(Traits::kLanes), static_cast<std::uint32_t>(Traits::kKGroup), \
+                     static_cast<std::uint32_t>(Traits::kElemBytes), offset,                              \
+                     static_cast<std::uint32_t>(Traits::kMaxPanels)},                                     \
+        &gemm_s8_run};                                                                                    \
+    return kernel;                                                                                        \
+  }                                                                                                       \
+  }
+QK_X86_GEMM_S8_DESCRIPTOR(avx512vnni, Isa::avx512vnni, 128)
+QK_X86_GEMM_S8_DESCRIPTOR(avx512bw, Isa::avx512bw, 0)
+QK_X86_GEMM_S8_DESCRIPTOR(avxvnni, Isa::avxvnni, 128)
+QK_X86_GEMM_S8_DESCRIPTOR(avx2, Isa::avx2, 0)
+#undef QK_X86_GEMM_S8_DESCRIPTOR
+}  // namespace kernels
+}  // namespace qk
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

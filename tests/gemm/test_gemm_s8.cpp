@@ -1,0 +1,183 @@
+// Every int8 GEMM kernel family this machine can run, forced in turn, against the reference:
+// random shapes with every M/N/K tail, strides, all zero-point combinations, every output stage,
+// and operands at the extremes (the vpmaddubsw saturation trap).
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "common/isa_sweep.hpp"
+#include "qk/gemm.hpp"
+#include "qk/reference/gemm.hpp"
+
+namespace {
+
+enum class Fill { random, extreme_hi, extreme_lo, mixed_extremes };
+
+struct Case {
+  std::size_t m, n, k, lda_pad, ldc_pad;
+  qk::ElementType a_type, b_type;
+  std::int32_t za;
+  bool zb_nonzero, zb_per_column, has_bias;
+  Fill fill;
+  int stage;  // 0 raw, 1 fixed double, 2 fixed single, 3 float requant, 4 dequantize
+  qk::OutputType out_type;
+  bool per_channel;
+};
+
+std::uint8_t draw(std::mt19937& rng, qk::ElementType t, Fill fill) {
+  const bool s = t == qk::ElementType::s8;
+  const int lo = s ? -128 : 0, hi = s ? 127 : 255;
+  int v;
+  switch (fill) {
+    case Fill::extreme_hi: v = hi; break;
+    case Fill::extreme_lo: v = lo; break;
+    case Fill::mixed_extremes: v = (rng() & 1) ? hi : lo; break;
+    default: v = std::uniform_int_distribution<int>(lo, hi)(rng);
+  }
+  return static_cast<std::uint8_t>(v);
+}
+
+void run_case(const Case& c, std::mt19937& rng) {
+  const std::size_t lda = c.k + c.lda_pad, ldc = c.n + c.ldc_pad;
+  std::vector<std::uint8_t> a(c.m * lda + 1), b(c.k * c.n);
+  for (auto& v : a) v = draw(rng, c.a_type, c.fill);
+  for (auto& v : b) v = draw(rng, c.b_type, c.fill == Fill::random ? Fill::random : Fill::mixed_extremes);
+  std::vector<std::int32_t> bias(c.n), zb(c.n), mult(c.n), shift(c.n);
+  std::vector<float> scale(c.n);
+  const int zlo = c.b_type == qk::ElementType::s8 ? -128 : 0, zhi = c.b_type == qk::ElementType::s8 ? 127 : 255;
+  for (std::size_t j = 0; j < c.n; ++j) {
+    bias[j] = std::uniform_int_distribution<std::int32_t>(-200000, 200000)(rng);
+    zb[j] = c.zb_nonzero ? std::uniform_int_distribution<int>(zlo, zhi)(rng) : 0;
+    const double real = std::uniform_real_distribution<double>(1e-5, 0.02)(rng);
+    REQUIRE(qk::quantize_multiplier(real, &mult[j], reinterpret_cast<int*>(&shift[j])).ok());
+    scale[j] = static_cast<float>(real);
+  }
+  if (c.stage == 1 || c.stage == 2) {  // also exercise left shifts and the shift limits
+    shift[0] = 2;
+    if (c.n > 1) shift[1] = -31;
+  }
+  qk::OutputStage out;
+  const bool pc = c.per_channel;
+  const std::int32_t ozp = c.out_type == qk::OutputType::s8 ? -3 : 120;
+  const std::int32_t qmin = c.out_type == qk::OutputType::s8 ? -120 : 5, qmax = c.out_type == qk::OutputType::s8 ? 127 : 250;
+  switch (c.stage) {
+    case 0: out = qk::OutputStage::int32(); break;
+    case 1: out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax); break;
+    case 2:
+      out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax,
+                                                 qk::RequantRounding::single_rounding);
+      break;
+    case 3: out = qk::OutputStage::float_requant(c.out_type, scale.data(), pc, ozp, qmin, qmax); break;
+    default: out = qk::OutputStage::dequantize(scale.data(), pc); break;
+  }
+  const std::size_t es = qk::output_type_size(out.type);
+
+  qk::GemmS8WeightsDesc d;
+  d.k = c.k, d.n = c.n, d.data = b.data(), d.stride_k = c.n, d.stride_n = 1, d.b_type = c.b_type;
+  d.bias = c.has_bias ? bias.data() : nullptr;
+  d.zero_point = zb.data(), d.zero_point_per_column = c.zb_per_column;
+  d.a_type = c.a_type, d.a_zero_point = c.za;
+  qk::GemmS8Weights w;
+  REQUIRE(w.pack(d).ok());
+  REQUIRE(w.isa() == qk::active_isa());
+
+  std::vector<std::uint8_t> got(c.m * ldc * es, 0xCD), want(c.m * ldc * es, 0xCD);
+  std::vector<std::int32_t> ws(qk::gemm_s8_workspace_size(w, c.m) / 4 + 1);
+  REQUIRE(qk::gemm_s8(w, c.m, a.data(), lda, out, got.data(), ldc, ws.data(), ws.size() * 4).ok());
+  qk::reference::gemm_int8(c.m, c.n, c.k, a.data(), lda, c.a_type == qk::ElementType::s8, c.za, b.data(), c.n, 1,
+                           c.b_type == qk::ElementType::s8, zb.data(), c.zb_per_column, d.bias, out, want.data(), ldc);
+  INFO("m=" << c.m << " n=" << c.n << " k=" << c.k << " stage=" << c.stage << " a_s8=" << (c.a_type == qk::ElementType::s8)
+            << " b_s8=" << (c.b_type == qk::ElementType::s8) << " za=" << c.za << " zb=" << c.zb_nonzero
+            << " pc=" << c.per_channel << " fill=" << static_cast<int>(c.fill));
+  // Whole buffers, padding included: the kernel must not touch C beyond N in each row.
+  REQUIRE(std::memcmp(got.data(), want.data(), got.size()) == 0);
+}
+
+Case random_case(std::mt19937& rng, std::size_t max_dim) {
+  auto dim = [&] { return std::uniform_int_distribution<std::size_t>(1, max_dim)(rng); };
+  Case c{};
+  c.m = dim(), c.n = dim(), c.k = dim();
+  c.lda_pad = rng() % 3 == 0 ? rng() % 7 : 0;
+  c.ldc_pad = rng() % 3 == 0 ? rng() % 5 : 0;
+  c.a_type = rng() & 1 ? qk::ElementType::s8 : qk::ElementType::u8;
+  c.b_type = rng() % 4 == 0 ? qk::ElementType::u8 : qk::ElementType::s8;
+  const int alo = c.a_type == qk::ElementType::s8 ? -128 : 0, ahi = c.a_type == qk::ElementType::s8 ? 127 : 255;
+  const int zsel = static_cast<int>(rng() % 4);
+  c.za = zsel == 0 ? 0 : zsel == 1 ? alo : zsel == 2 ? ahi : std::uniform_int_distribution<int>(alo, ahi)(rng);
+  c.zb_nonzero = rng() % 3 == 0;
+  c.zb_per_column = rng() & 1;
+  c.has_bias = rng() % 4 != 0;
+  c.fill = static_cast<Fill>(rng() % 4 == 0 ? 1 + rng() % 3 : 0);
+  c.stage = static_cast<int>(rng() % 5);
+  c.out_type = rng() & 1 ? qk::OutputType::s8 : qk::OutputType::u8;
+  c.per_channel = rng() & 1;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("gemm_s8: every kernel matches the reference on small exhaustive tails") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(1234);
+    // Every (M, N, K) tail combination around the tile and K-group sizes.
+    for (std::size_t m : {1u, 2u, 3u, 5u, 7u, 8u, 9u, 13u, 17u})
+      for (std::size_t n : {1u, 7u, 8u, 9u, 15u, 16u, 17u, 33u, 48u, 49u, 64u, 65u})
+        for (std::size_t k : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 9u, 31u}) {
+          Case c = random_case(rng, 8);
+          c.m = m, c.n = n, c.k = k;
+          run_case(c, rng);
+        }
+  }
+}
+
+TEST_CASE("gemm_s8: every kernel matches the reference on random shapes up to 300") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(99);
+    for (int i = 0; i < 60; ++i) run_case(random_case(rng, 300), rng);
+  }
+}
+
+TEST_CASE("gemm_s8: extreme operands at large K (saturation trap)") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(7);
+    for (Fill f : {Fill::extreme_hi, Fill::extreme_lo, Fill::mixed_extremes})
+      for (auto at : {qk::ElementType::s8, qk::ElementType::u8})
+        for (auto bt : {qk::ElementType::s8, qk::ElementType::u8}) {
+          Case c = random_case(rng, 4);
+          c.m = 9, c.n = 33, c.k = 1031, c.fill = f, c.a_type = at, c.b_type = bt, c.stage = 0, c.za = 0;
+          c.zb_nonzero = false, c.has_bias = false;
+          run_case(c, rng);
+          c.za = at == qk::ElementType::s8 ? -128 : 255, c.zb_nonzero = true, c.stage = 1;
+          run_case(c, rng);
+        }
+  }
+}
+
+TEST_CASE("gemm_s8: thread count does not change results") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(5);
+    for (int i = 0; i < 6; ++i) {
+      Case c = random_case(rng, 200);
+      c.stage = 1;
+      std::vector<std::uint8_t> a(c.m * c.k), b(c.k * c.n);
+      for (auto& v : a) v = draw(rng, c.a_type, Fill::random);
+      for (auto& v : b) v = draw(rng, qk::ElementType::s8, Fill::random);
+      std::vector<std::int32_t> mult(c.n, 1 << 30), shift(c.n, -8);
+      qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::k_by_n(c.k, c.n, reinterpret_cast<const std::int8_t*>(b.data()));
+      d.a_type = c.a_type;
+      qk::GemmS8Weights w;
+      REQUIRE(w.pack(d).ok());
+      const auto out = qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, 0, -128, 127);
+      std::vector<std::int8_t> serial(c.m * c.n), pooled(c.m * c.n, 1);
+      REQUIRE(qk::gemm_s8(w, c.m, a.data(), c.k, out, serial.data(), c.n).ok());
+      for (std::size_t t : {2u, 3u, 5u}) {
+        qk::ThreadPool pool(t);
+        REQUIRE(qk::gemm_s8(w, c.m, a.data(), c.k, out, pooled.data(), c.n, nullptr, 0, &pool).ok());
+        REQUIRE(serial == pooled);
+      }
+    }
+  }
+}
