@@ -260,9 +260,10 @@ class GemmS8Weights {
     const std::int32_t* zb = int32_at(sizes_.zb_at);
     const std::int32_t* bias = int32_at(sizes_.bias_at);
     std::int32_t* off = int32_at(sizes_.col_offset_at);
-    const std::uint32_t a_off =
-        static_cast<std::uint32_t>(za) +
-        (a_type_ == ElementType::s8 ? static_cast<std::uint32_t>(kernel_->layout.s8_activation_offset) : 0u);
+    const kernels::GemmS8Layout& l = kernel_->layout;
+    const std::uint32_t a_off = static_cast<std::uint32_t>(za) +
+                                static_cast<std::uint32_t>(a_type_ == ElementType::s8 ? l.s8_activation_offset
+                                                                                      : l.u8_activation_offset);
     for (std::size_t nn = 0; nn < sizes_.padded_n; ++nn) {
       const std::uint32_t v = static_cast<std::uint32_t>(bias[nn]) - a_off * static_cast<std::uint32_t>(colsum[nn]) +
                               static_cast<std::uint32_t>(k_) * static_cast<std::uint32_t>(za) * static_cast<std::uint32_t>(zb[nn]);

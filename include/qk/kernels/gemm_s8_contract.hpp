@@ -5,13 +5,14 @@
 //    of `k_group` rows, stored group after group as [column][k_group] blocks of int8 or int16
 //    (elem_bytes), zero padded in K and N. So a panel is round_up(K, k_group) * panel_width
 //    elements and one vector load reads one K group of `panel_width` columns.
-//  - how it treats signed activations: u8 x s8 dot-product instructions (vpdpbusd) cannot take
-//    s8 A, so those kernels add 128 to A (xor 0x80) and the packer folds -128 * colsum(B) into the
-//    column offsets (`s8_activation_offset` = 128); widening kernels use 0.
+//  - how it treats activations whose signedness its instruction cannot take: x86 vpdpbusd is
+//    u8 x s8, so s8 A is fed as A + 128 (xor 0x80) and `s8_activation_offset` = 128; ARM sdot is
+//    s8 x s8, so u8 A is fed as A - 128 (xor 0x80) and `u8_activation_offset` = -128. The packer
+//    folds -offset * colsum(B) into the column offsets; widening kernels use 0 for both.
 //  - a tile function computing rows [m_begin, m_end) x panels [panel_begin, panel_end) of C,
 //    with panel_end - panel_begin <= max_panels.
 // Everything constant per column is folded at pack time into col_offset:
-//   col_offset[n] = bias[n] - (za + s8_activation_offset) * colsum[n] + K * za * zb[n]
+//   col_offset[n] = bias[n] - (za + activation_offset) * colsum[n] + K * za * zb[n]
 // and the row term -zb[n] * rowsum[m] is applied only when some zb[n] != 0 (row sums computed by
 // the driver into the caller's workspace). All of it in wrapping 32-bit arithmetic.
 #pragma once
@@ -29,8 +30,9 @@ struct GemmS8Layout {
   std::uint32_t panel_width = 0;  // columns per panel (= int32 lanes of one accumulator vector)
   std::uint32_t k_group = 0;      // K rows interleaved per column
   std::uint32_t elem_bytes = 0;   // 1: int8 B, 2: int8 B pre-widened to int16
-  std::int32_t s8_activation_offset = 0;
+  std::int32_t s8_activation_offset = 0;  // added to s8 activations by the kernel
   std::uint32_t max_panels = 0;   // panels one tile covers at most
+  std::int32_t u8_activation_offset = 0;  // added to u8 activations by the kernel
 };
 
 struct GemmS8Args {
