@@ -5,6 +5,7 @@
 // (scalar, avx2, avx512bw, avxvnni, avx512vnni, neon, neon_dot, neon_i8mm) to force a kernel
 // family.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +31,60 @@ bool section_isa() {
     if (qk::isa_supported(isa)) std::printf(" %s", qk::isa_name(isa));
   }
   std::printf("\n");
+  return true;
+}
+
+// Quantization parameters of a calibration range, then quantize / dequantize a few values,
+// as int8 (ONNX rounding, half to even) and as packed int4 (two values a byte, low nibble first).
+bool section_quantize() {
+  const float rmin = -1.0f, rmax = 3.0f;
+  const float x[] = {-1.0f, -0.25f, 0.0f, 0.1f, 1.0f, 2.5f, 3.0f, 7.0f};
+  constexpr std::size_t n = sizeof(x) / sizeof(x[0]);
+
+  qk::QuantParams p8;
+  qk::Status st = qk::choose_quant_params<std::int8_t>(rmin, rmax, qk::QuantScheme::asymmetric, 0, &p8);
+  if (!st) {
+    print_status_failure("choose_quant_params<int8>", st);
+    return false;
+  }
+  std::int8_t q8[n];
+  float back8[n];
+  st = qk::quantize<std::int8_t>(x, n, p8, q8);
+  if (st) st = qk::dequantize<std::int8_t>(q8, n, p8.scale, p8.zero_point, back8);
+  if (!st) {
+    print_status_failure("int8 quantize/dequantize", st);
+    return false;
+  }
+  std::printf("  range [%g, %g] as int8, asymmetric: scale %.6g, zero point %d, q in [%d, %d]\n",
+              static_cast<double>(rmin), static_cast<double>(rmax), static_cast<double>(p8.scale),
+              static_cast<int>(p8.zero_point), static_cast<int>(p8.qmin), static_cast<int>(p8.qmax));
+
+  qk::QuantParams p4;
+  st = qk::choose_quant_params<qk::int4>(rmin, rmax, qk::QuantScheme::asymmetric, 0, &p4);
+  if (!st) {
+    print_status_failure("choose_quant_params<int4>", st);
+    return false;
+  }
+  std::uint8_t packed4[(n + 1) / 2];
+  float back4[n];
+  std::int8_t q4[n];
+  st = qk::quantize<qk::int4>(x, n, p4, packed4);
+  if (st) st = qk::dequantize<qk::int4>(packed4, n, p4.scale, p4.zero_point, back4);
+  if (st) st = qk::unpack_int4(packed4, n, q4);
+  if (!st) {
+    print_status_failure("int4 quantize/dequantize", st);
+    return false;
+  }
+  std::printf("  same range as int4:                scale %.6g, zero point %d, q in [%d, %d]\n",
+              static_cast<double>(p4.scale), static_cast<int>(p4.zero_point), static_cast<int>(p4.qmin),
+              static_cast<int>(p4.qmax));
+  std::printf("  %8s | %5s %10s | %5s %10s\n", "x", "int8", "back", "int4", "back");
+  for (std::size_t i = 0; i < n; ++i)
+    std::printf("  %8g | %5d %10.6g | %5d %10.6g\n", static_cast<double>(x[i]), static_cast<int>(q8[i]),
+                static_cast<double>(back8[i]), static_cast<int>(q4[i]), static_cast<double>(back4[i]));
+  std::printf("  int4 bytes:");
+  for (std::uint8_t b : packed4) std::printf(" %02x", static_cast<unsigned>(b));
+  std::printf("  (7.0 is outside the range: it saturates)\n");
   return true;
 }
 
@@ -100,6 +155,7 @@ struct Section {
 // Add new sections here (quantize / dequantize, GEMM, convolution ...).
 constexpr Section kSections[] = {
     {"Instruction set", section_isa},
+    {"Quantization of a float range (qk/quantize.hpp)", section_quantize},
     {"Requantization multiplier (TFLite QuantizeMultiplier)", section_multiplier},
     {"Requantizing int32 accumulators to int8", section_requantize},
 };
