@@ -133,6 +133,9 @@ class GemmS8Weights {
   ElementType activation_type() const noexcept { return a_type_; }
   std::int32_t activation_zero_point() const noexcept { return za_; }
   bool has_weight_zero_point() const noexcept { return has_zb_; }
+  // True when running needs the row sums of A (a weight zero point, or the kernel's s8 weight
+  // offset): then gemm_s8_workspace_size() is non-zero.
+  bool needs_row_sums() const noexcept { return row_term_; }
   std::size_t packed_bytes() const noexcept { return packed() ? sizes_.total : 0; }
   const kernels::GemmS8Kernel& kernel() const noexcept { return *kernel_; }
 
@@ -140,7 +143,8 @@ class GemmS8Weights {
   const std::uint8_t* panels() const noexcept { return base_; }
   std::size_t panel_bytes() const noexcept { return sizes_.panel; }
   const std::int32_t* col_offset() const noexcept { return int32_at(sizes_.col_offset_at); }
-  const std::int32_t* col_zero_point() const noexcept { return has_zb_ ? int32_at(sizes_.zb_at) : nullptr; }
+  // Row-term coefficients (zb + weight offset), or null when there is no row term.
+  const std::int32_t* col_zero_point() const noexcept { return row_term_ ? int32_at(sizes_.zb_at) : nullptr; }
 
  private:
   struct Sizes {
@@ -207,8 +211,15 @@ class GemmS8Weights {
     return d.b_type == ElementType::u8 ? z - 128 : z;
   }
 
+  // Added to every packed weight (and to the row-term coefficient) when the kernel takes s8
+  // activations as its signed operand (see gemm_s8_contract.hpp).
+  std::int32_t weight_offset() const noexcept {
+    return a_type_ == ElementType::s8 ? kernel_->layout.s8_weight_offset : 0;
+  }
+
   void write_panels(const GemmS8WeightsDesc& d) noexcept {
     const kernels::GemmS8Layout& l = kernel_->layout;
+    const std::int32_t offset = weight_offset();
     const std::size_t kgroups = detail::div_up(k_, l.k_group);
     for (std::size_t p = 0; p < sizes_.panels; ++p) {
       std::uint8_t* panel = base_ + p * sizes_.panel;
@@ -220,10 +231,10 @@ class GemmS8Weights {
           for (std::size_t r = 0; r < l.k_group; ++r) {
             const std::size_t kk = g * l.k_group + r;
             if (kk >= k_) break;
-            const std::int32_t v = stored_weight(d, kk, nn);
+            const std::int32_t v = stored_weight(d, kk, nn) + offset;
             const std::size_t idx = (g * l.panel_width + j) * l.k_group + r;
             if (l.elem_bytes == 1) {
-              panel[idx] = static_cast<std::uint8_t>(static_cast<std::int8_t>(v));
+              panel[idx] = static_cast<std::uint8_t>(v);  // int8, or uint8 with the weight offset
             } else {
               const auto w16 = static_cast<std::int16_t>(v);
               std::memcpy(panel + 2 * idx, &w16, 2);
@@ -238,6 +249,7 @@ class GemmS8Weights {
     std::int32_t* zb = int32_at(sizes_.zb_at);
     std::int32_t* bias = int32_at(sizes_.bias_at);  // kept so that offsets can be re-folded for a new za
     has_zb_ = false;
+    row_term_ = false;
     for (std::size_t nn = 0; nn < sizes_.padded_n; ++nn) {
       std::int32_t s = 0, z = 0, b = 0;
       if (nn < n_) {
@@ -246,14 +258,17 @@ class GemmS8Weights {
         b = d.bias != nullptr ? d.bias[nn] : 0;
       }
       colsum[nn] = s;
-      zb[nn] = z;
       has_zb_ = has_zb_ || z != 0;
+      if (nn < n_) z += weight_offset();
+      zb[nn] = z;
+      row_term_ = row_term_ || z != 0;
       bias[nn] = b;
     }
     fold_column_offsets(d.a_zero_point);
   }
 
-  // col_offset = bias - (za + s8 offset) * colsum + K * za * zb, wrapping.
+  // col_offset = bias - (za + activation offset) * colsum + K * za * zb, wrapping. The stored
+  // row-term coefficient holds zb + weight offset on real columns; K * za * zb needs zb alone.
   void fold_column_offsets(std::int32_t za) noexcept {
     za_ = za;
     const std::int32_t* colsum = int32_at(sizes_.colsum_at);
@@ -265,8 +280,9 @@ class GemmS8Weights {
                                 static_cast<std::uint32_t>(a_type_ == ElementType::s8 ? l.s8_activation_offset
                                                                                       : l.u8_activation_offset);
     for (std::size_t nn = 0; nn < sizes_.padded_n; ++nn) {
+      const std::int32_t zb_only = nn < n_ ? zb[nn] - weight_offset() : zb[nn];
       const std::uint32_t v = static_cast<std::uint32_t>(bias[nn]) - a_off * static_cast<std::uint32_t>(colsum[nn]) +
-                              static_cast<std::uint32_t>(k_) * static_cast<std::uint32_t>(za) * static_cast<std::uint32_t>(zb[nn]);
+                              static_cast<std::uint32_t>(k_) * static_cast<std::uint32_t>(za) * static_cast<std::uint32_t>(zb_only);
       off[nn] = static_cast<std::int32_t>(v);
     }
   }
@@ -282,48 +298,59 @@ class GemmS8Weights {
   std::size_t k_ = 0, n_ = 0;
   ElementType a_type_ = ElementType::s8;
   std::int32_t za_ = 0;
-  bool has_zb_ = false;
+  bool has_zb_ = false;     // some weight zero point is non-zero
+  bool row_term_ = false;   // some row-term coefficient is non-zero
 };
 
 
-// Scratch bytes gemm_s8() needs for m rows: the row sums of A when a weight zero point is
-// non-zero, else 0.
+// Optional scratch for m rows: when the packing has a row term (a weight zero point, or s8
+// activations on a VNNI family) the driver can precompute the row sums of A once into it;
+// without it each tile sums its own rows (a few percent slower when N spans many tiles).
+// Either way the results are identical.
 inline std::size_t gemm_s8_workspace_size(const GemmS8Weights& w, std::size_t m) noexcept {
-  return w.has_weight_zero_point() ? m * sizeof(std::int32_t) : 0;
+  return w.needs_row_sums() ? m * sizeof(std::int32_t) : 0;
 }
 
 namespace detail {
 
 struct GemmS8Job {
   kernels::GemmS8Args args;
-  kernels::GemmS8TileFn run = nullptr;
-  std::size_t panels = 0, max_panels = 1;
-  std::size_t groups = 0;        // panel groups, balanced sizes <= max_panels
-  std::size_t row_chunks = 1;    // rows split this many ways (threads)
+  const kernels::GemmS8Kernel* kernel = nullptr;
+  std::size_t panels = 0;
+  std::size_t groups = 0;      // panel groups, balanced sizes <= layout.max_panels
+  std::size_t row_block = 0;   // rows per block (a multiple of every family's row tile)
+  std::size_t blocks = 0;
 };
 
-// Panel group g covers panels [g * P / G, (g + 1) * P / G): sizes differ by at most one, so a
-// 4-panel N with 3-panel tiles runs as 2 + 2 rather than 3 + 1.
+// Most rows a block may have: its row sums live in a stack array of this size.
+constexpr std::size_t kGemmMaxRowBlock = 512;
+
+// Work unit u is (row block u / groups, panel group u % groups): row blocks outer, so a block of
+// A (sized for L2) is reused by every panel group while B streams through, and its row sums are
+// computed once per block. Panel group g covers panels [g * P / G, (g + 1) * P / G): sizes
+// differ by at most one, so a 4-panel N with 3-panel tiles runs as 2 + 2 rather than 3 + 1.
 inline void gemm_s8_units(void* context, std::size_t begin, std::size_t end) {
   const auto& job = *static_cast<const GemmS8Job*>(context);
+  kernels::GemmS8Args args = job.args;
+  std::int32_t sums[kGemmMaxRowBlock];
+  const bool own_sums = args.col_zero_point != nullptr && args.row_sum == nullptr;
+  std::size_t summed_block = static_cast<std::size_t>(-1);
   for (std::size_t u = begin; u < end; ++u) {
-    const std::size_t g = u / job.row_chunks, chunk = u % job.row_chunks;
+    const std::size_t block = u / job.groups, g = u % job.groups;
+    const std::size_t m0 = block * job.row_block;
+    const std::size_t m1 = m0 + job.row_block < args.m ? m0 + job.row_block : args.m;
     const std::size_t p0 = g * job.panels / job.groups, p1 = (g + 1) * job.panels / job.groups;
-    const std::size_t m0 = chunk * job.args.m / job.row_chunks, m1 = (chunk + 1) * job.args.m / job.row_chunks;
-    if (m0 < m1 && p0 < p1) job.run(job.args, m0, m1, p0, p1);
-  }
-}
-
-inline void row_sums(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
-                     std::int32_t* out) noexcept {
-  for (std::size_t i = 0; i < m; ++i) {
-    const std::uint8_t* row = a + i * lda;
-    std::int32_t s = 0;
-    if (a_signed)
-      for (std::size_t kk = 0; kk < k; ++kk) s += static_cast<std::int8_t>(row[kk]);
-    else
-      for (std::size_t kk = 0; kk < k; ++kk) s += row[kk];
-    out[i] = s;
+    if (own_sums && block != summed_block) {
+      const kernels::GemmS8RowSumsFn fn = job.kernel->row_sums != nullptr ? job.kernel->row_sums : &kernels::row_sums_scalar;
+      fn(job.args.a + m0 * args.lda, args.lda, args.a_signed, m1 - m0, args.k, sums);
+      summed_block = block;
+    }
+    // The tile function sees the block as rows [0, m1 - m0): A, C and the row sums rebased.
+    args.a = job.args.a + m0 * args.lda;
+    args.c = job.args.c + m0 * args.ldc_bytes;
+    args.m = m1 - m0;
+    args.row_sum = own_sums ? sums : (job.args.row_sum != nullptr ? job.args.row_sum + m0 : nullptr);
+    if (m0 < m1 && p0 < p1) job.kernel->run(args, 0, m1 - m0, p0, p1);
   }
 }
 
@@ -348,8 +375,9 @@ inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std:
       !detail::checked_mul(m, c_row_bytes, &extent))
     return Status(StatusCode::size_overflow, "gemm_s8: A or C extent overflows");
   const std::size_t need = gemm_s8_workspace_size(w, m);
-  if (need > 0 && workspace == nullptr) return Status(StatusCode::null_pointer, "gemm_s8: null workspace");
-  if (workspace_bytes < need) return Status(StatusCode::buffer_too_small, "gemm_s8: workspace smaller than gemm_s8_workspace_size()");
+  if (workspace != nullptr && workspace_bytes < need)
+    return Status(StatusCode::buffer_too_small, "gemm_s8: workspace smaller than gemm_s8_workspace_size()");
+  if (workspace == nullptr && workspace_bytes != 0) return Status(StatusCode::null_pointer, "gemm_s8: null workspace with a size");
 
   const kernels::GemmS8Kernel& kernel = w.kernel();
   detail::GemmS8Job job;
@@ -366,24 +394,27 @@ inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std:
   job.args.out = out;
   job.args.c = static_cast<std::uint8_t*>(c);
   job.args.ldc_bytes = c_row_bytes;
-  if (job.args.col_zero_point != nullptr) {
+  if (job.args.col_zero_point != nullptr && workspace != nullptr) {
     auto* sums = static_cast<std::int32_t*>(workspace);
-    detail::row_sums(job.args.a, lda, job.args.a_signed, m, w.k(), sums);
+    if (kernel.row_sums != nullptr)
+      kernel.row_sums(job.args.a, lda, job.args.a_signed, m, w.k(), sums);
+    else
+      kernels::row_sums_scalar(job.args.a, lda, job.args.a_signed, m, w.k(), sums);
     job.args.row_sum = sums;
   }
-  job.run = kernel.run;
-  job.max_panels = kernel.layout.max_panels;
+  job.kernel = &kernel;
   job.panels = detail::div_up(w.n(), kernel.layout.panel_width);
-  job.groups = detail::div_up(job.panels, job.max_panels);
+  job.groups = detail::div_up(job.panels, kernel.layout.max_panels);
+  // A row block of about 256 KiB of A (half of a Zen 5 / Skylake-SP L2), 8 to 512 rows, a
+  // multiple of 8 (every family's row tile divides 8 or runs its remainder tiles at the end).
+  std::size_t rows = (std::size_t{256} << 10) / (lda == 0 ? 1 : lda);
+  rows = rows < 8 ? 8 : (rows > detail::kGemmMaxRowBlock ? detail::kGemmMaxRowBlock : rows / 8 * 8);
   const std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
-  if (threads > 1 && job.groups < 4 * threads) {
-    // Few column groups: split rows as well, in chunks of at least 16 rows.
-    std::size_t chunks = detail::div_up(4 * threads, job.groups);
-    const std::size_t max_chunks = detail::div_up(m, 16);
-    job.row_chunks = chunks < max_chunks ? chunks : max_chunks;
-    if (job.row_chunks == 0) job.row_chunks = 1;
-  }
-  const std::size_t units = job.groups * job.row_chunks;
+  // With threads and few panel groups, shrink blocks so that every thread gets work.
+  while (threads > 1 && rows > 16 && detail::div_up(m, rows) * job.groups < 4 * threads) rows = rows / 2 / 8 * 8;
+  job.row_block = rows;
+  job.blocks = detail::div_up(m, rows);
+  const std::size_t units = job.blocks * job.groups;
   if (executor == nullptr || threads <= 1)
     detail::gemm_s8_units(&job, 0, units);
   else

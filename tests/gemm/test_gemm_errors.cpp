@@ -49,7 +49,7 @@ TEST_CASE("gemm_s8: invalid run arguments write nothing") {
   CHECK(qk::gemm_s8(w, 2, a.data(), 3, good, nullptr, 4, ws.data(), 8).code() == qk::StatusCode::null_pointer);
   CHECK(qk::gemm_s8(w, 2, a.data(), 2, good, c.data(), 4, ws.data(), 8).code() == qk::StatusCode::bad_shape);
   CHECK(qk::gemm_s8(w, 2, a.data(), 3, good, c.data(), 3, ws.data(), 8).code() == qk::StatusCode::bad_shape);
-  CHECK(qk::gemm_s8(w, 2, a.data(), 3, good, c.data(), 4, nullptr, 0).code() == qk::StatusCode::null_pointer);
+  CHECK(qk::gemm_s8(w, 2, a.data(), 3, good, c.data(), 4, nullptr, 8).code() == qk::StatusCode::null_pointer);
   CHECK(qk::gemm_s8(w, 2, a.data(), 3, good, c.data(), 4, ws.data(), 4).code() == qk::StatusCode::buffer_too_small);
   CHECK(qk::gemm_s8(w, SIZE_MAX / 2, a.data(), 3, good, c.data(), 4, ws.data(), 8).code() != qk::StatusCode::ok);
   auto bad = qk::OutputStage::fixed_point_requant(qk::OutputType::s8, &mult, &bad_shift, false, 0, -128, 127);

@@ -5,16 +5,23 @@
 //    of `k_group` rows, stored group after group as [column][k_group] blocks of int8 or int16
 //    (elem_bytes), zero padded in K and N. So a panel is round_up(K, k_group) * panel_width
 //    elements and one vector load reads one K group of `panel_width` columns.
-//  - how it treats activations whose signedness its instruction cannot take: x86 vpdpbusd is
-//    u8 x s8, so s8 A is fed as A + 128 (xor 0x80) and `s8_activation_offset` = 128; ARM sdot is
-//    s8 x s8, so u8 A is fed as A - 128 (xor 0x80) and `u8_activation_offset` = -128. The packer
-//    folds -offset * colsum(B) into the column offsets; widening kernels use 0 for both.
+//  - how it treats activations whose signedness its instruction cannot take. Two mechanisms:
+//    * an activation offset: the kernel feeds A + offset (xor 0x80), the packer folds
+//      -offset * colsum(B) into the column offsets (`s8_activation_offset` / `u8_activation_offset`;
+//      ARM sdot, which is s8 x s8, feeds u8 A as A - 128);
+//    * a weight offset (`s8_weight_offset`, x86 vpdpbusd with s8 A): the packer stores B + 128 as
+//      the u8 operand and the kernel passes A as the s8 operand, so no per-element work is done
+//      on A at all; sum (B + 128) A = sum A B + 128 rowsum(A), so the row-term coefficient
+//      becomes zb[n] + 128 and row sums are always needed. (An xor of A in the loop measured
+//      22-40% slower on Zen 5.)
+//    Widening kernels use 0 everywhere.
 //  - a tile function computing rows [m_begin, m_end) x panels [panel_begin, panel_end) of C,
 //    with panel_end - panel_begin <= max_panels.
 // Everything constant per column is folded at pack time into col_offset:
 //   col_offset[n] = bias[n] - (za + activation_offset) * colsum[n] + K * za * zb[n]
-// and the row term -zb[n] * rowsum[m] is applied only when some zb[n] != 0 (row sums computed by
-// the driver into the caller's workspace). All of it in wrapping 32-bit arithmetic.
+// and the row term -col_zero_point[n] * rowsum[m] (col_zero_point = zb + weight offset) is applied
+// only when some coefficient is non-zero (row sums computed by the driver into the caller's
+// workspace, by the family's row_sums function if it has one). All in wrapping 32-bit arithmetic.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +40,7 @@ struct GemmS8Layout {
   std::int32_t s8_activation_offset = 0;  // added to s8 activations by the kernel
   std::uint32_t max_panels = 0;   // panels one tile covers at most
   std::int32_t u8_activation_offset = 0;  // added to u8 activations by the kernel
+  std::int32_t s8_weight_offset = 0;      // added to packed B when activations are s8 (see above)
 };
 
 struct GemmS8Args {
@@ -44,7 +52,9 @@ struct GemmS8Args {
   std::size_t panel_bytes = 0;             // bytes from one panel to the next
   const std::int32_t* col_offset = nullptr;  // padded to whole panels
   const std::int32_t* col_zero_point = nullptr;  // null when every zb is 0
-  const std::int32_t* row_sum = nullptr;         // m values when col_zero_point != null
+  // Row sums of A (m values) when col_zero_point != null, if the caller precomputed them; when
+  // null, each tile computes the sums of its own rows (they are in L1 at that point).
+  const std::int32_t* row_sum = nullptr;
   OutputStage out;
   std::uint8_t* c = nullptr;  // C bytes
   std::size_t ldc_bytes = 0;
@@ -53,18 +63,44 @@ struct GemmS8Args {
 using GemmS8TileFn = void (*)(const GemmS8Args& args, std::size_t m_begin, std::size_t m_end,
                               std::size_t panel_begin, std::size_t panel_end);
 
+// out[i] = sum of the k activations of row i (as int8 if a_signed, else uint8).
+using GemmS8RowSumsFn = void (*)(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m,
+                                 std::size_t k, std::int32_t* out);
+
 struct GemmS8Kernel {
   Isa isa = Isa::scalar;
   GemmS8Layout layout;
   GemmS8TileFn run = nullptr;
+  GemmS8RowSumsFn row_sums = nullptr;  // optional SIMD row sums; null: portable loop
 };
 
-// Finishes one row of a tile: acc[j] is the kernel's sum for column n0 + j, *without* col_offset.
+// Portable row sums (the definition of GemmS8RowSumsFn).
+inline void row_sums_scalar(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
+                            std::int32_t* out) noexcept {
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::uint8_t* row = a + i * lda;
+    std::int32_t s = 0;
+    for (std::size_t kk = 0; kk < k; ++kk)
+      s += a_signed ? static_cast<std::int32_t>(static_cast<std::int8_t>(row[kk])) : static_cast<std::int32_t>(row[kk]);
+    out[i] = s;
+  }
+}
+
+// Row sum of row m for the row term: precomputed, or computed now.
+inline std::int32_t row_sum_for(const GemmS8Args& args, std::size_t m) noexcept {
+  if (args.col_zero_point == nullptr) return 0;
+  if (args.row_sum != nullptr) return args.row_sum[m];
+  std::int32_t s = 0;
+  row_sums_scalar(args.a + m * args.lda, args.lda, args.a_signed, 1, args.k, &s);
+  return s;
+}
+
+// Finishes one row of a tile: acc[j] is the kernel's sum for column n0 + j, *without* col_offset;
+// rs is the row's sum of A (used only when there is a row term).
 // Portable; SIMD families use it for the columns their vector epilogue does not cover.
 inline void finish_row_scalar(const GemmS8Args& args, std::size_t m, std::size_t n0, std::size_t count,
-                              const std::int32_t* acc) noexcept {
+                              const std::int32_t* acc, std::int32_t rs) noexcept {
   void* row = args.c + m * args.ldc_bytes;
-  const std::int32_t rs = args.col_zero_point != nullptr ? args.row_sum[m] : 0;
   for (std::size_t j = 0; j < count; ++j) {
     const std::size_t n = n0 + j;
     std::uint32_t v = static_cast<std::uint32_t>(acc[j]) + static_cast<std::uint32_t>(args.col_offset[n]);

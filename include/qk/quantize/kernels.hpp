@@ -154,6 +154,19 @@ using ibatch = xsimd::batch<std::int32_t>;
 constexpr std::size_t kLanes = fbatch::size;
 static_assert(kChunk % kLanes == 0, "chunk must be a whole number of batches");
 
+// Correctly rounded float division. xsimd 8.1 (Debian 12) has no float division of its own for
+// neon64: it falls back to its ARMv7 NEON code, a reciprocal estimate refined by two
+// Newton-Raphson steps, which is off by an ulp often enough to move a quantized value across a
+// rounding boundary (found by the bit-exactness test under qemu-aarch64). AArch64 has an IEEE
+// FDIV on vectors; use it there.
+inline fbatch divide(fbatch a, fbatch b) noexcept {
+#if defined(__aarch64__) && XSIMD_WITH_NEON64
+  return fbatch(vdivq_f32(a, b));
+#else
+  return a / b;
+#endif
+}
+
 // One batch of quantize_value. Operation for operation the scalar definition:
 //  - NaN -> 0 before the clamp, which then gives exactly zp;
 //  - clamp to [qmin - zp - 1, qmax - zp + 1] (float, exact: all small integers);
@@ -164,7 +177,7 @@ static_assert(kChunk % kLanes == 0, "chunk must be a whole number of batches");
 template <Rounding R>
 inline ibatch quantize_batch(fbatch x, fbatch s, fbatch zf, fbatch qminf, fbatch qmaxf) noexcept {
   const fbatch one(1.0f);
-  fbatch v = x / s;
+  fbatch v = divide(x, s);
   v = xsimd::select(xsimd::isnan(v), fbatch(0.0f), v);
   v = xsimd::min(xsimd::max(v, qminf - zf - one), qmaxf - zf + one);
   fbatch r;

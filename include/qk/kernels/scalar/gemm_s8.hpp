@@ -24,6 +24,7 @@ inline void gemm_s8_tile(const GemmS8Args& args, std::size_t m_begin, std::size_
     const std::size_t cols = args.n - n0 < NR ? args.n - n0 : NR;
     for (std::size_t m = m_begin; m < m_end; ++m) {
       const std::uint8_t* a = args.a + m * args.lda;
+      const std::int32_t rs = row_sum_for(args, m);
       std::int32_t acc[NR] = {};
       for (std::size_t g = 0; g < kgroups; ++g) {
         for (std::size_t r = 0; r < KR; ++r) {
@@ -36,7 +37,7 @@ inline void gemm_s8_tile(const GemmS8Args& args, std::size_t m_begin, std::size_
                                                static_cast<std::uint32_t>(av * panel[(g * NR + j) * KR + r]));
         }
       }
-      finish_row_scalar(args, m, n0, cols, acc);
+      finish_row_scalar(args, m, n0, cols, acc, rs);
     }
   }
 }

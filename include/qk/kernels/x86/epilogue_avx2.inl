@@ -36,15 +36,15 @@ QK_KERNEL_INLINE __m256 epi_param_f32(const float* p, bool per_channel, std::siz
 }
 
 QK_KERNEL_INLINE void finish_row(const GemmS8Args& args, std::size_t m, std::size_t n0, std::size_t count,
-                                 const std::int32_t* acc) noexcept {
+                                 const std::int32_t* acc, std::int32_t rs) noexcept {
   const OutputStage& s = args.out;
   if (s.kind == OutputStage::Kind::fixed_point && s.rounding == RequantRounding::single_rounding) {
-    finish_row_scalar(args, m, n0, count, acc);
+    finish_row_scalar(args, m, n0, count, acc, rs);
     return;
   }
   std::uint8_t* row = args.c + m * args.ldc_bytes;
   const bool has_zb = args.col_zero_point != nullptr;
-  const __m256i row_sum = _mm256_set1_epi32(has_zb ? args.row_sum[m] : 0);
+  const __m256i row_sum = _mm256_set1_epi32(rs);
   const __m256i lo = _mm256_set1_epi32(s.qmin - s.zero_point), hi = _mm256_set1_epi32(s.qmax - s.zero_point);
   const __m256i zp = _mm256_set1_epi32(s.zero_point);
   const __m256 lo_f = _mm256_set1_ps(static_cast<float>(s.qmin - s.zero_point));
@@ -88,5 +88,23 @@ QK_KERNEL_INLINE void finish_row(const GemmS8Args& args, std::size_t m, std::siz
       std::memcpy(row + n, bytes, 8);
     else
       for (std::size_t t = 0; t < left; ++t) row[n + t] = bytes[t];
+  }
+}
+
+// Row sums of A for the row term (see epilogue_avx512.inl).
+inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
+                             std::int32_t* out) noexcept {
+  const __m256i flip = _mm256_set1_epi8(a_signed ? static_cast<char>(0x80) : 0);
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::uint8_t* row = a + i * lda;
+    __m256i acc = _mm256_setzero_si256();
+    std::size_t kk = 0;
+    for (; kk + 32 <= k; kk += 32)
+      acc = _mm256_add_epi64(acc, _mm256_sad_epu8(_mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + kk)), flip),
+                                                  _mm256_setzero_si256()));
+    const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    std::int64_t sum = _mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1) - (a_signed ? 128 * static_cast<std::int64_t>(kk) : 0);
+    for (; kk < k; ++kk) sum += a_signed ? static_cast<std::int8_t>(row[kk]) : row[kk];
+    out[i] = static_cast<std::int32_t>(sum);
   }
 }

@@ -52,11 +52,11 @@ QK_KERNEL_INLINE __m512 epi_param_f32(const float* p, bool per_channel, std::siz
 }
 
 QK_KERNEL_INLINE void finish_row(const GemmS8Args& args, std::size_t m, std::size_t n0, std::size_t count,
-                                 const std::int32_t* acc) noexcept {
+                                 const std::int32_t* acc, std::int32_t rs) noexcept {
   const OutputStage& s = args.out;
   std::uint8_t* row = args.c + m * args.ldc_bytes;
   const bool has_zb = args.col_zero_point != nullptr;
-  const __m512i row_sum = _mm512_set1_epi32(has_zb ? args.row_sum[m] : 0);
+  const __m512i row_sum = _mm512_set1_epi32(rs);
   const __m512i lo = _mm512_set1_epi32(s.qmin - s.zero_point), hi = _mm512_set1_epi32(s.qmax - s.zero_point);
   const __m512i zp = _mm512_set1_epi32(s.zero_point);
   const __m512 lo_f = _mm512_set1_ps(static_cast<float>(s.qmin - s.zero_point));
@@ -96,5 +96,22 @@ QK_KERNEL_INLINE void finish_row(const GemmS8Args& args, std::size_t m, std::siz
     }
     x = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, lo), hi), zp);
     _mm_mask_storeu_epi8(row + n, mask, _mm512_cvtepi32_epi8(x));
+  }
+}
+
+// Row sums of A for the row term: vpsadbw against zero sums 8 bytes into each 64-bit lane.
+// s8 rows are flipped to u8 (xor 0x80 = +128) and 128 per element taken off at the end.
+inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
+                             std::int32_t* out) noexcept {
+  const __m512i flip = _mm512_set1_epi8(a_signed ? static_cast<char>(0x80) : 0);
+  for (std::size_t i = 0; i < m; ++i) {
+    const std::uint8_t* row = a + i * lda;
+    __m512i acc = _mm512_setzero_si512();
+    std::size_t kk = 0;
+    for (; kk + 64 <= k; kk += 64)
+      acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(row + kk), flip), _mm512_setzero_si512()));
+    std::int64_t sum = _mm512_reduce_add_epi64(acc) - (a_signed ? 128 * static_cast<std::int64_t>(kk) : 0);
+    for (; kk < k; ++kk) sum += a_signed ? static_cast<std::int8_t>(row[kk]) : row[kk];
+    out[i] = static_cast<std::int32_t>(sum);
   }
 }

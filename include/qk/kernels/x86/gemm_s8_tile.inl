@@ -7,10 +7,11 @@
 //     kLanes                           // int32 lanes = packed panel width
 //     kKGroup                          // K values per lane (4: u8 x s8 dot product, 2: int16 pairs)
 //     kMaxPanels, kMaxRows             // register tile: up to kMaxRows x (kMaxPanels * kLanes)
-//     zero(), load_b(p), bcast_a<Signed>(p), bcast_a_tail<Signed>(p, count), madd(acc, a, b),
+//     zero(), load_b(p), bcast_a<Signed>(p), madd<Signed>(acc, a, b),
 //     store(int32* p, Vec)
 //   };
-//   finish_row(args, m, n0, count, const int32_t* acc): the vectorised epilogue.
+//   finish_row(args, m, n0, count, const int32_t* acc, row_sum): the vectorised epilogue, and
+//   gemm_s8_row_sums(): the family's GemmS8RowSumsFn.
 // Being textually included keeps every function inside the target region (GCC will not inline a
 // function without the target into one with it, and vice versa), and lets each ISA get its own
 // instantiation with its own register allocation. No standard headers may be included here.
@@ -27,10 +28,10 @@
 #define QK_TILE_MADD_ROW(r, BCAST)                                          \
   if constexpr (ROWS > r) {                                                  \
     const Vec av = BCAST(arow + r * lda);                                    \
-    c##r##0 = Traits::madd(c##r##0, av, b0);                                 \
-    if constexpr (NB > 1) c##r##1 = Traits::madd(c##r##1, av, b1);           \
-    if constexpr (NB > 2) c##r##2 = Traits::madd(c##r##2, av, b2);           \
-    if constexpr (NB > 3) c##r##3 = Traits::madd(c##r##3, av, b3);           \
+    c##r##0 = Traits::template madd<Signed>(c##r##0, av, b0);                                 \
+    if constexpr (NB > 1) c##r##1 = Traits::template madd<Signed>(c##r##1, av, b1);           \
+    if constexpr (NB > 2) c##r##2 = Traits::template madd<Signed>(c##r##2, av, b2);           \
+    if constexpr (NB > 3) c##r##3 = Traits::template madd<Signed>(c##r##3, av, b3);           \
   }
 #define QK_TILE_MADD_ALL(BCAST)                                                                 \
   QK_TILE_MADD_ROW(0, BCAST) QK_TILE_MADD_ROW(1, BCAST) QK_TILE_MADD_ROW(2, BCAST)              \
@@ -90,7 +91,14 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, std::size_t m0, 
   QK_TILE_STORE_ROW(4) QK_TILE_STORE_ROW(5) QK_TILE_STORE_ROW(6) QK_TILE_STORE_ROW(7)
   const std::size_t n0 = p0 * Traits::kLanes;
   const std::size_t cols = args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes;
-  for (std::size_t r = 0; r < ROWS; ++r) finish_row(args, m0 + r, n0, cols, tile[r]);
+  std::int32_t sums[ROWS] = {};
+  if (args.col_zero_point != nullptr) {
+    if (args.row_sum != nullptr)
+      for (std::size_t r = 0; r < ROWS; ++r) sums[r] = args.row_sum[m0 + r];
+    else
+      gemm_s8_row_sums(args.a + m0 * args.lda, args.lda, Signed, ROWS, args.k, sums);
+  }
+  for (std::size_t r = 0; r < ROWS; ++r) finish_row(args, m0 + r, n0, cols, tile[r], sums[r]);
 }
 #undef QK_TILE_DECL_ROW
 #undef QK_TILE_MADD_ROW

@@ -61,22 +61,17 @@ struct Traits {
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_load_si512(p); }
   template <bool Signed>
-  static QK_KERNEL_INLINE Vec from_u32(std::uint32_t v) noexcept {
-    return _mm512_set1_epi32(static_cast<int>(Signed ? v ^ 0x80808080u : v));
-  }
-  template <bool Signed>
   static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept {
-    std::uint32_t v;
+    std::int32_t v;
     std::memcpy(&v, p, 4);
-    return from_u32<Signed>(v);
+    return _mm512_set1_epi32(v);
   }
+  // vpdpbusd multiplies u8 (second operand) by s8 (third). u8 A is the u8 operand; s8 A is the
+  // s8 operand against B packed as B + 128 (layout s8_weight_offset; see gemm_s8_contract.hpp).
   template <bool Signed>
-  static QK_KERNEL_INLINE Vec bcast_a_tail(const std::uint8_t* p, std::size_t count) noexcept {
-    std::uint32_t v = 0;
-    for (std::size_t i = 0; i < count; ++i) v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
-    return from_u32<Signed>(v);  // padding bytes meet zero weights
+  static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept {
+    return Signed ? _mm512_dpbusd_epi32(acc, b, a) : _mm512_dpbusd_epi32(acc, a, b);
   }
-  static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm512_dpbusd_epi32(acc, a, b); }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept { _mm512_store_si512(p, v); }
 };
 #include "qk/kernels/x86/epilogue_avx512.inl"
@@ -116,7 +111,6 @@ struct Traits {
   template <bool Signed>
   static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept { return pair<Signed>(p[0], p[1]); }
   template <bool Signed>
-  static QK_KERNEL_INLINE Vec bcast_a_tail(const std::uint8_t* p, std::size_t) noexcept { return pair<Signed>(p[0], 0); }
   static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b)); }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept { _mm512_store_si512(p, v); }
 };
@@ -150,22 +144,17 @@ struct Traits {
     return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
   }
   template <bool Signed>
-  static QK_KERNEL_INLINE Vec from_u32(std::uint32_t v) noexcept {
-    return _mm256_set1_epi32(static_cast<int>(Signed ? v ^ 0x80808080u : v));
-  }
-  template <bool Signed>
   static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept {
-    std::uint32_t v;
+    std::int32_t v;
     std::memcpy(&v, p, 4);
-    return from_u32<Signed>(v);
+    return _mm256_set1_epi32(v);
   }
+  // As avx512vnni: s8 A is the signed operand against B + 128.
   template <bool Signed>
-  static QK_KERNEL_INLINE Vec bcast_a_tail(const std::uint8_t* p, std::size_t count) noexcept {
-    std::uint32_t v = 0;
-    for (std::size_t i = 0; i < count; ++i) v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
-    return from_u32<Signed>(v);
+  static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept {
+    return Signed ? _mm256_dpbusd_avx_epi32(acc, b, a) : _mm256_dpbusd_avx_epi32(acc, a, b);
   }
-  static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm256_dpbusd_avx_epi32(acc, a, b); }
+
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept {
     _mm256_store_si256(reinterpret_cast<__m256i*>(p), v);
   }
@@ -208,7 +197,6 @@ struct Traits {
   template <bool Signed>
   static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept { return pair<Signed>(p[0], p[1]); }
   template <bool Signed>
-  static QK_KERNEL_INLINE Vec bcast_a_tail(const std::uint8_t* p, std::size_t) noexcept { return pair<Signed>(p[0], 0); }
   static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept {
     _mm256_store_si256(reinterpret_cast<__m256i*>(p), v);
@@ -228,15 +216,15 @@ struct Traits {
 // Descriptors: outside every target region, they only take the kernels' addresses.
 namespace qk {
 namespace kernels {
-#define QK_X86_GEMM_S8_DESCRIPTOR(ns, isa_value, offset)                                                   \
+#define QK_X86_GEMM_S8_DESCRIPTOR(ns, isa_value, weight_offset)                                                   \
   namespace ns {                                                                                          \
   inline const GemmS8Kernel& gemm_s8_kernel() noexcept {                                                  \
     static const GemmS8Kernel kernel = {                                                                  \
         isa_value,                                                                                        \
         GemmS8Layout{static_cast<std::uint32_t>(Traits::kLanes), static_cast<std::uint32_t>(Traits::kKGroup), \
-                     static_cast<std::uint32_t>(Traits::kElemBytes), offset,                              \
-                     static_cast<std::uint32_t>(Traits::kMaxPanels)},                                     \
-        &gemm_s8_run};                                                                                    \
+                     static_cast<std::uint32_t>(Traits::kElemBytes), 0,                                   \
+                     static_cast<std::uint32_t>(Traits::kMaxPanels), 0, weight_offset},                   \
+        &gemm_s8_run, &gemm_s8_row_sums};                                                                 \
     return kernel;                                                                                        \
   }                                                                                                       \
   }

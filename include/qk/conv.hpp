@@ -1,0 +1,662 @@
+// qk/conv.hpp - 2-D int8 convolution over NHWC activations, weights packed once per layer.
+//
+//   y[n][oy][ox][oc] = output_stage( sum_{ky,kx,c} (x[n][iy][ix][g*Cg + c] - zx) *
+//                                                  (w[oc][ky][kx][c] - zw[oc]) + bias[oc] )
+//   iy = oy * stride_h + ky * dilation_h - pad_top, ix likewise, g = oc / (Cout / groups);
+//   taps outside the image read zx (contribute nothing).
+//
+// Activations int8 or uint8 (NHWC, batch given per call); weights int8 or uint8 in OHWI (TFLite
+// conv), OIHW (ONNX) or HWO (TFLite depthwise: [1][kh][kw][Cout]) with a weight zero point per
+// tensor or per output channel; int32 bias; the output stage of qk/core/output_stage.hpp
+// (TFLite fixed point, ONNX float, raw int32 for ConvInteger, dequantize) with a fused clamp.
+//
+//   qk::ConvS8Desc d;                       // shape, padding, weights, zero points, bias
+//   d.in_h = 56, d.in_w = 56, d.in_c = 64, d.out_c = 64, d.kernel_h = d.kernel_w = 3;
+//   d.set_same_padding();
+//   d.weights = w; d.bias = b; d.input_zero_point = -3;
+//   qk::ConvS8 layer;
+//   QK_RETURN_IF_ERROR(layer.pack(d));      // allocates; done once per layer
+//   std::size_t ws = 0;
+//   QK_RETURN_IF_ERROR(qk::conv_s8_workspace_size(layer, batch, threads, &ws));
+//   QK_RETURN_IF_ERROR(qk::conv_s8(layer, batch, x, out_stage, y, workspace, ws, executor));
+//
+// Three paths, chosen at packing (ConvS8::path()):
+//  - pointwise: 1x1, stride 1, no padding, groups 1. The NHWC input *is* the GEMM's A
+//    (M = N*H*W rows, K = Cin, lda = Cin): qk::gemm_s8 directly.
+//  - gemm (everything else but depthwise): for each block of output pixels (a multiple of the
+//    GEMM tile's rows, sized to stay in L1), the block's rows of the im2col matrix are gathered
+//    into a per-thread workspace buffer (taps x Cg bytes each, padding taps filled with zx, K
+//    padded with zx to the kernel's K group so the microkernel never takes its K-tail path), and
+//    the layer's GemmS8Weights kernel runs over all panel groups of that block: row block outer,
+//    panel groups inner, so the block stays in cache while the packed weights stream. Groups > 1
+//    keep one GemmS8Weights per group. No full im2col matrix ever exists.
+//  - depthwise: groups == Cin > 1 (Cout = Cin * multiplier): qk/kernels/depthwise_s8_contract.hpp,
+//    one kernel per x86 family plus a portable one, fed one pointer per tap per pixel.
+// The kernel family is that of active_isa() when the layer is packed, as for GemmS8Weights.
+//
+// Running allocates nothing. Every entry point validates all of its inputs first and writes
+// nothing on error. Results are identical for every Executor and thread count: the work is split
+// into output-pixel blocks, each computed the same way wherever it runs.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "qk/core/checked.hpp"
+#include "qk/core/isa.hpp"
+#include "qk/core/output_stage.hpp"
+#include "qk/core/status.hpp"
+#include "qk/core/threading.hpp"
+#include "qk/gemm.hpp"
+#include "qk/kernels/depthwise_registry.hpp"
+
+namespace qk {
+
+enum class ConvWeightLayout : int {
+  ohwi = 0,  // [Cout][kh][kw][Cin/groups]   TFLite Conv2D
+  oihw,      // [Cout][Cin/groups][kh][kw]   ONNX Conv / QLinearConv / ConvInteger
+  hwo,       // [kh][kw][Cout]               TFLite DepthwiseConv2D ([1][kh][kw][Cout]); groups == Cin
+};
+
+enum class ConvPath : int { pointwise = 0, gemm, depthwise };
+
+constexpr const char* conv_path_name(ConvPath p) noexcept {
+  return p == ConvPath::pointwise ? "pointwise" : p == ConvPath::gemm ? "gemm" : "depthwise";
+}
+
+// Padding of one spatial dimension.
+struct ConvPad {
+  std::size_t before = 0, after = 0;
+};
+
+// "same" padding as TFLite SAME and ONNX SAME_UPPER (extra_at_end = true) or SAME_LOWER:
+// output = ceil(input / stride), total = max((out - 1) * stride + (k - 1) * dilation + 1 - input, 0).
+// Returns false for a zero size, stride or dilation.
+inline bool conv_same_padding(std::size_t input, std::size_t kernel, std::size_t stride, std::size_t dilation,
+                              bool extra_at_end, ConvPad* pad) noexcept {
+  if (pad == nullptr || input == 0 || kernel == 0 || stride == 0 || dilation == 0) return false;
+  if (kernel - 1 > (std::numeric_limits<std::size_t>::max() >> 2) / dilation) return false;
+  const std::size_t out = (input + stride - 1) / stride;
+  const std::size_t needed = (out - 1) * stride + (kernel - 1) * dilation + 1;
+  const std::size_t total = needed > input ? needed - input : 0;
+  pad->before = extra_at_end ? total / 2 : total - total / 2;
+  pad->after = total - pad->before;
+  return true;
+}
+
+struct ConvS8Desc {
+  std::size_t in_h = 0, in_w = 0, in_c = 0;  // one image; the batch is given per call
+  std::size_t out_c = 0;
+  std::size_t kernel_h = 0, kernel_w = 0;
+  std::size_t stride_h = 1, stride_w = 1;
+  std::size_t dilation_h = 1, dilation_w = 1;
+  std::size_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  std::size_t groups = 1;  // Cin and Cout divisible by it; groups == Cin: depthwise
+
+  ElementType input_type = ElementType::s8;
+  std::int32_t input_zero_point = 0;
+
+  const void* weights = nullptr;
+  ElementType weight_type = ElementType::s8;
+  ConvWeightLayout weight_layout = ConvWeightLayout::ohwi;
+  const std::int32_t* weight_zero_point = nullptr;  // null: 0
+  bool weight_zero_point_per_channel = false;       // Cout values, else one
+  const std::int32_t* bias = nullptr;               // Cout values, or null
+
+  // "same" (TFLite SAME / ONNX SAME_UPPER, or SAME_LOWER) from the shape, strides and dilations.
+  Status set_same_padding(bool extra_at_end = true) noexcept {
+    ConvPad h, w;
+    if (!conv_same_padding(in_h, kernel_h, stride_h, dilation_h, extra_at_end, &h) ||
+        !conv_same_padding(in_w, kernel_w, stride_w, dilation_w, extra_at_end, &w))
+      return Status(StatusCode::bad_shape, "conv: same padding needs non-zero sizes, strides and dilations");
+    pad_top = h.before, pad_bottom = h.after, pad_left = w.before, pad_right = w.after;
+    return Status::success();
+  }
+  // "valid": no padding.
+  void set_valid_padding() noexcept { pad_top = pad_bottom = pad_left = pad_right = 0; }
+
+  // Output size along one dimension; 0 if the (dilated) kernel does not fit the padded input or
+  // a parameter is 0 (validate() says which).
+  static std::size_t output_size(std::size_t input, std::size_t pad_before, std::size_t pad_after, std::size_t kernel,
+                                 std::size_t stride, std::size_t dilation) noexcept {
+    constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max() >> 2;
+    if (input == 0 || kernel == 0 || stride == 0 || dilation == 0) return 0;
+    if (input > kMax || pad_before > kMax || pad_after > kMax || kernel - 1 > kMax / dilation) return 0;
+    const std::size_t padded = input + pad_before + pad_after, extent = (kernel - 1) * dilation + 1;
+    return extent > padded ? 0 : (padded - extent) / stride + 1;
+  }
+  std::size_t out_h() const noexcept { return output_size(in_h, pad_top, pad_bottom, kernel_h, stride_h, dilation_h); }
+  std::size_t out_w() const noexcept { return output_size(in_w, pad_left, pad_right, kernel_w, stride_w, dilation_w); }
+};
+
+namespace detail {
+
+inline Status validate_conv_desc(const ConvS8Desc& d) noexcept {
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max() >> 4;
+  if (d.weights == nullptr) return Status(StatusCode::null_pointer, "conv: null weights");
+  if (d.in_h == 0 || d.in_w == 0 || d.in_c == 0 || d.out_c == 0 || d.kernel_h == 0 || d.kernel_w == 0)
+    return Status(StatusCode::bad_shape, "conv: a size (input, channels or kernel) is 0");
+  if (d.stride_h == 0 || d.stride_w == 0) return Status(StatusCode::bad_shape, "conv: stride is 0");
+  if (d.dilation_h == 0 || d.dilation_w == 0) return Status(StatusCode::bad_shape, "conv: dilation is 0");
+  if (d.groups == 0) return Status(StatusCode::bad_shape, "conv: groups is 0");
+  if (d.in_c % d.groups != 0 || d.out_c % d.groups != 0)
+    return Status(StatusCode::bad_shape, "conv: groups does not divide the input and output channels");
+  if (d.in_h > kMax || d.in_w > kMax || d.in_c > kMax || d.out_c > kMax || d.kernel_h > kMax || d.kernel_w > kMax ||
+      d.pad_top > kMax || d.pad_bottom > kMax || d.pad_left > kMax || d.pad_right > kMax || d.stride_h > kMax ||
+      d.stride_w > kMax || d.dilation_h > kMax || d.dilation_w > kMax)
+    return Status(StatusCode::size_overflow, "conv: a size or parameter is too large");
+  std::size_t t = 0;
+  if (!checked_mul(d.kernel_h - 1, d.dilation_h, &t) || !checked_mul(d.kernel_w - 1, d.dilation_w, &t))
+    return Status(StatusCode::size_overflow, "conv: dilated kernel extent overflows");
+  if (d.out_h() == 0 || d.out_w() == 0)
+    return Status(StatusCode::bad_shape, "conv: the (dilated) kernel is larger than the padded input");
+  std::size_t taps = 0, k = 0, wcount = 0, pixel = 0, opixels = 0;
+  if (!checked_mul(d.kernel_h, d.kernel_w, &taps) || !checked_mul(taps, d.in_c / d.groups, &k) ||
+      !checked_mul(k, d.out_c, &wcount) || !checked_mul3(d.in_h, d.in_w, d.in_c, &pixel) ||
+      !checked_mul3(d.out_h(), d.out_w(), d.out_c, &opixels) || k > kMax || taps > kMax)
+    return Status(StatusCode::size_overflow, "conv: weight or image size overflows size_t");
+  if (d.weight_layout == ConvWeightLayout::hwo && d.groups != d.in_c)
+    return Status(StatusCode::bad_shape, "conv: HWO (depthwise) weights need groups == input channels");
+  if (d.input_zero_point < type_lo(d.input_type) || d.input_zero_point > type_hi(d.input_type))
+    return Status(StatusCode::invalid_argument, "conv: input zero point outside the input type");
+  if (d.weight_zero_point != nullptr) {
+    const std::size_t count = d.weight_zero_point_per_channel ? d.out_c : 1;
+    for (std::size_t i = 0; i < count; ++i)
+      if (d.weight_zero_point[i] < type_lo(d.weight_type) || d.weight_zero_point[i] > type_hi(d.weight_type))
+        return Status(StatusCode::invalid_argument, "conv: weight zero point outside the weight type");
+  }
+  return Status::success();
+}
+
+// Index of weight (oc, ky, kx, c) in the user's layout; c is the channel within the group.
+inline std::size_t conv_weight_index(const ConvS8Desc& d, std::size_t oc, std::size_t ky, std::size_t kx,
+                                     std::size_t c) noexcept {
+  const std::size_t cg = d.in_c / d.groups;
+  switch (d.weight_layout) {
+    case ConvWeightLayout::oihw: return ((oc * cg + c) * d.kernel_h + ky) * d.kernel_w + kx;
+    case ConvWeightLayout::hwo: return (ky * d.kernel_w + kx) * d.out_c + oc;  // cg == 1
+    default: return ((oc * d.kernel_h + ky) * d.kernel_w + kx) * cg + c;
+  }
+}
+
+inline std::int32_t conv_weight_zero_point(const ConvS8Desc& d, std::size_t oc) noexcept {
+  return d.weight_zero_point == nullptr ? 0 : d.weight_zero_point[d.weight_zero_point_per_channel ? oc : 0];
+}
+
+constexpr std::size_t kConvAlign = 64;
+inline std::uint8_t* align_up(void* p) noexcept {
+  const auto v = reinterpret_cast<std::uintptr_t>(p);
+  return reinterpret_cast<std::uint8_t*>((v + kConvAlign - 1) / kConvAlign * kConvAlign);
+}
+
+// Pixels per depthwise indirection chunk (one kernel call).
+constexpr std::size_t kDepthwiseChunk = 32;
+// Slack after a gather buffer: the small-copy helper writes up to 32 bytes at a time.
+constexpr std::size_t kGatherSlack = 32;
+
+}  // namespace detail
+
+// A packed convolution layer. Movable, not copyable.
+class ConvS8 {
+ public:
+  ConvS8() = default;
+  ConvS8(ConvS8&&) = default;
+  ConvS8& operator=(ConvS8&&) = default;
+
+  Status pack(const ConvS8Desc& desc) noexcept { return pack(desc, active_isa()); }
+  Status pack(const ConvS8Desc& desc, Isa isa) noexcept {
+    QK_RETURN_IF_ERROR(detail::validate_conv_desc(desc));
+    if (!isa_supported(isa) || kernels::gemm_s8_kernel_for(isa) == nullptr)
+      return Status(StatusCode::unsupported, "conv: ISA not supported");
+    ConvS8 fresh;
+    fresh.desc_ = desc;
+    fresh.isa_ = isa;
+    fresh.out_h_ = desc.out_h();
+    fresh.out_w_ = desc.out_w();
+    fresh.taps_ = desc.kernel_h * desc.kernel_w;
+    fresh.cg_ = desc.in_c / desc.groups;
+    fresh.cout_g_ = desc.out_c / desc.groups;
+    fresh.k_ = fresh.taps_ * fresh.cg_;
+    if (desc.groups == desc.in_c && desc.groups > 1) {
+      fresh.path_ = ConvPath::depthwise;
+      QK_RETURN_IF_ERROR(fresh.pack_depthwise());
+    } else {
+      const bool pointwise = desc.kernel_h == 1 && desc.kernel_w == 1 && desc.stride_h == 1 && desc.stride_w == 1 &&
+                             desc.pad_top == 0 && desc.pad_bottom == 0 && desc.pad_left == 0 && desc.pad_right == 0 &&
+                             desc.groups == 1;
+      fresh.path_ = pointwise ? ConvPath::pointwise : ConvPath::gemm;
+      QK_RETURN_IF_ERROR(fresh.pack_gemm());
+    }
+    fresh.desc_.weights = nullptr;  // not kept: the caller may free them
+    fresh.desc_.weight_zero_point = nullptr;
+    fresh.desc_.bias = nullptr;
+    fresh.packed_ = true;
+    *this = std::move(fresh);
+    return Status::success();
+  }
+
+  bool packed() const noexcept { return packed_; }
+  Isa isa() const noexcept { return isa_; }
+  ConvPath path() const noexcept { return path_; }
+  // The descriptor it was packed from (weights, zero point and bias pointers cleared).
+  const ConvS8Desc& desc() const noexcept { return desc_; }
+  std::size_t out_h() const noexcept { return out_h_; }
+  std::size_t out_w() const noexcept { return out_w_; }
+  std::size_t out_c() const noexcept { return desc_.out_c; }
+  // Output pixels gathered per GEMM block (gemm path).
+  std::size_t block_rows() const noexcept { return block_rows_; }
+
+ private:
+  friend Status conv_s8_workspace_size(const ConvS8& layer, std::size_t batch, std::size_t threads,
+                                       std::size_t* bytes) noexcept;
+  friend Status conv_s8(const ConvS8& layer, std::size_t batch, const void* input, const OutputStage& out,
+                        void* output, void* workspace, std::size_t workspace_bytes, Executor* executor) noexcept;
+  friend struct ConvS8Runner;
+
+  // --- pointwise and gemm paths: one GemmS8Weights per group, K = taps * Cg (padded) --------
+  Status pack_gemm() noexcept {
+    const ConvS8Desc& d = desc_;
+    const kernels::GemmS8Kernel* kernel = kernels::gemm_s8_kernel_for(isa_);
+    k_pad_ = path_ == ConvPath::pointwise ? k_ : detail::round_up(k_, kernel->layout.k_group);
+    // Block rows: a multiple of 24 (whole tiles of both the 6- and 8-row kernels), the gathered
+    // block about 32 KiB (L1 on every x86 core this targets), between 24 and 240 rows.
+    std::size_t rows = 32768 / k_pad_;
+    rows = rows / 24 * 24;
+    block_rows_ = rows < 24 ? 24 : (rows > 240 ? 240 : rows);
+    std::vector<std::uint8_t> canon;
+    std::vector<std::int32_t> zp;
+    std::size_t bytes = 0;
+    if (!detail::checked_mul(cout_g_, k_pad_, &bytes)) return Status(StatusCode::size_overflow, "conv: weights overflow");
+    canon.resize(bytes);
+    zp.resize(cout_g_);
+    weights_.clear();
+    weights_.resize(d.groups);
+    for (std::size_t g = 0; g < d.groups; ++g) {
+      // This group's weights as an N x K_pad matrix, K in (ky, kx, c) order: the gather order.
+      std::memset(canon.data(), 0, canon.size());
+      bool any_zp = false;
+      for (std::size_t j = 0; j < cout_g_; ++j) {
+        const std::size_t oc = g * cout_g_ + j;
+        std::uint8_t* row = canon.data() + j * k_pad_;
+        for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
+          for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
+            for (std::size_t c = 0; c < cg_; ++c)
+              row[(ky * d.kernel_w + kx) * cg_ + c] =
+                  static_cast<const std::uint8_t*>(d.weights)[detail::conv_weight_index(d, oc, ky, kx, c)];
+        zp[j] = detail::conv_weight_zero_point(d, oc);
+        any_zp = any_zp || zp[j] != 0;
+      }
+      GemmS8WeightsDesc wd;
+      wd.k = k_pad_;
+      wd.n = cout_g_;
+      wd.data = canon.data();
+      wd.stride_k = 1;
+      wd.stride_n = k_pad_;
+      wd.b_type = d.weight_type;
+      wd.bias = d.bias != nullptr ? d.bias + g * cout_g_ : nullptr;
+      wd.zero_point = any_zp ? zp.data() : nullptr;
+      wd.zero_point_per_column = true;
+      wd.a_type = d.input_type;
+      wd.a_zero_point = d.input_zero_point;
+      QK_RETURN_IF_ERROR(weights_[g].pack(wd, isa_));
+    }
+    // Row sums of each gathered block are needed when the packing has a row term (a weight zero
+    // point, or s8 activations on a VNNI family: see gemm_s8_contract.hpp); they are computed
+    // once per block into the workspace rather than once per panel group by the tiles.
+    has_zb_ = false;
+    for (const GemmS8Weights& w : weights_) has_zb_ = has_zb_ || w.needs_row_sums();
+    return Status::success();
+  }
+
+  // --- depthwise path -----------------------------------------------------------------------
+  Status pack_depthwise() noexcept {
+    const ConvS8Desc& d = desc_;
+    dw_kernel_ = kernels::depthwise_s8_kernel_for(isa_);
+    mult_ = d.out_c / d.in_c;
+    dw_taps_ = detail::round_up(taps_, 2);
+    const std::size_t c = d.out_c, cpad = detail::round_up(c, kernels::kDepthwiseChannelPad);
+    // w'[t][oc] = w - zw, int32, then re-laid out for the kernel.
+    std::vector<std::int32_t> wp(dw_taps_ * c, 0);
+    for (std::size_t oc = 0; oc < c; ++oc) {
+      const std::int32_t zw = detail::conv_weight_zero_point(d, oc);
+      for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
+        for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
+          wp[(ky * d.kernel_w + kx) * c + oc] =
+              detail::element_value(d.weights, detail::conv_weight_index(d, oc, ky, kx, 0), d.weight_type) - zw;
+    }
+    col_offset_.assign(cpad, 0);
+    for (std::size_t oc = 0; oc < c; ++oc) {
+      std::uint32_t sum = 0;
+      for (std::size_t t = 0; t < dw_taps_; ++t) sum += static_cast<std::uint32_t>(wp[t * c + oc]);
+      const std::uint32_t b = d.bias != nullptr ? static_cast<std::uint32_t>(d.bias[oc]) : 0u;
+      col_offset_[oc] = static_cast<std::int32_t>(b - static_cast<std::uint32_t>(d.input_zero_point) * sum);
+    }
+    const std::size_t block = dw_kernel_->block;
+    if (block == 0) {
+      dw_weights_ = std::move(wp);
+      return Status::success();
+    }
+    const std::size_t blocks = detail::div_up(c, block), pairs = dw_taps_ / 2;
+    dw_weights_.assign(blocks * pairs * block, 0);
+    for (std::size_t b = 0; b < blocks; ++b)
+      for (std::size_t p = 0; p < pairs; ++p)
+        for (std::size_t i = 0; i < block; ++i) {
+          const std::size_t half = i / (block / 2), j = i % (block / 2);
+          const std::size_t ch = b * block + (j / 4) * 8 + half * 4 + j % 4;
+          if (ch >= c) continue;
+          const std::uint32_t w0 = static_cast<std::uint16_t>(static_cast<std::int16_t>(wp[(2 * p) * c + ch]));
+          const std::uint32_t w1 = static_cast<std::uint16_t>(static_cast<std::int16_t>(wp[(2 * p + 1) * c + ch]));
+          dw_weights_[(b * pairs + p) * block + i] = static_cast<std::int32_t>(w0 | (w1 << 16));
+        }
+    return Status::success();
+  }
+
+  // Per-thread workspace bytes (gemm and depthwise paths), 64-byte multiples.
+  std::size_t gather_bytes() const noexcept { return detail::round_up(block_rows_ * k_pad_ + detail::kGatherSlack, 64); }
+  std::size_t rowsum_bytes() const noexcept { return has_zb_ ? detail::round_up(block_rows_ * 4, 64) : 0; }
+  std::size_t dw_row_bytes() const noexcept { return detail::round_up(desc_.out_c, 64); }  // zero-point row
+  std::size_t dw_ptr_bytes() const noexcept { return detail::round_up(detail::kDepthwiseChunk * dw_taps_ * sizeof(void*), 64); }
+  std::size_t dw_acc_bytes() const noexcept {
+    return detail::round_up(desc_.out_c, kernels::kDepthwiseChannelPad) * sizeof(std::int32_t);
+  }
+  std::size_t dw_expand_bytes() const noexcept {
+    return mult_ > 1 ? detail::round_up(detail::kDepthwiseChunk * dw_taps_ * desc_.out_c, 64) : 0;
+  }
+  std::size_t per_thread_bytes() const noexcept {
+    if (path_ == ConvPath::gemm) return gather_bytes() + rowsum_bytes();
+    return dw_ptr_bytes() + dw_acc_bytes() + dw_expand_bytes();
+  }
+  std::size_t shared_bytes() const noexcept { return path_ == ConvPath::depthwise ? dw_row_bytes() : 0; }
+
+  ConvS8Desc desc_;
+  Isa isa_ = Isa::scalar;
+  ConvPath path_ = ConvPath::gemm;
+  bool packed_ = false;
+  std::size_t out_h_ = 0, out_w_ = 0, taps_ = 0, cg_ = 0, cout_g_ = 0, k_ = 0, k_pad_ = 0, block_rows_ = 0;
+  bool has_zb_ = false;
+  std::vector<GemmS8Weights> weights_;  // one per group
+  const kernels::DepthwiseS8Kernel* dw_kernel_ = nullptr;
+  std::size_t mult_ = 1, dw_taps_ = 0;
+  std::vector<std::int32_t> dw_weights_, col_offset_;
+};
+
+// Workspace bytes conv_s8() needs for `batch` images with up to `threads` threads (the
+// executor's concurrency(); 1 when running without one). A workspace sized for fewer threads
+// than the executor has is still accepted: conv_s8() then uses only as many threads as it fits.
+inline Status conv_s8_workspace_size(const ConvS8& layer, std::size_t batch, std::size_t threads,
+                                     std::size_t* bytes) noexcept {
+  if (bytes == nullptr) return Status(StatusCode::null_pointer, "conv_s8_workspace_size: null output");
+  if (!layer.packed()) return Status(StatusCode::invalid_argument, "conv_s8_workspace_size: layer not packed");
+  if (threads == 0) threads = 1;
+  if (layer.path() == ConvPath::pointwise) {
+    std::size_t m = 0;
+    if (!detail::checked_mul3(batch, layer.desc_.in_h, layer.desc_.in_w, &m) || m > (std::numeric_limits<std::size_t>::max() >> 3))
+      return Status(StatusCode::size_overflow, "conv_s8_workspace_size: batch too large");
+    *bytes = gemm_s8_workspace_size(layer.weights_[0], m);
+    return Status::success();
+  }
+  std::size_t total = 0;
+  if (!detail::checked_mul(layer.per_thread_bytes(), threads, &total) ||
+      !detail::checked_add(total, layer.shared_bytes() + detail::kConvAlign, &total))
+    return Status(StatusCode::size_overflow, "conv_s8_workspace_size: too many threads");
+  *bytes = total;
+  return Status::success();
+}
+
+namespace detail {
+
+// Copies n bytes; short runs as one or two fixed-size moves that may write up to 32 bytes past
+// dst + n (the gather buffer has that slack, and later writes overwrite the excess) and read
+// up to 32 bytes past src + n when that stays below src_end.
+inline void gather_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, const std::uint8_t* src_end) noexcept {
+  if (n <= 16 && static_cast<std::size_t>(src_end - src) >= 16) {
+    std::memcpy(dst, src, 16);
+  } else if (n <= 32 && static_cast<std::size_t>(src_end - src) >= 32) {
+    std::memcpy(dst, src, 32);
+  } else {
+    std::memcpy(dst, src, n);
+  }
+}
+
+}  // namespace detail
+
+// The running state of one conv_s8 call, shared by all threads (read only).
+struct ConvS8Runner {
+  const ConvS8* layer = nullptr;
+  std::size_t batch = 0;
+  const std::uint8_t* input = nullptr;
+  const std::uint8_t* input_end = nullptr;
+  OutputStage out;
+  std::uint8_t* output = nullptr;
+  std::size_t out_esize = 1;
+  std::uint8_t* shared = nullptr;  // depthwise zero-point row
+  std::uint8_t* slots = nullptr;   // per-thread workspace, per_thread_bytes() each
+  std::size_t threads = 1;
+  std::size_t units = 0;           // gemm: blocks x groups; depthwise: output rows (batch x out_h)
+
+  static void task(void* context, std::size_t begin, std::size_t end) {
+    const auto& r = *static_cast<const ConvS8Runner*>(context);
+    for (std::size_t t = begin; t < end; ++t) {
+      std::uint8_t* slot = r.slots + t * r.layer->per_thread_bytes();
+      const std::size_t u0 = t * r.units / r.threads, u1 = (t + 1) * r.units / r.threads;
+      if (r.layer->path() == ConvPath::gemm)
+        r.run_gemm(slot, u0, u1);
+      else
+        r.run_depthwise(slot, u0, u1);
+    }
+  }
+
+  // Gathers output pixels [m0, m0 + rows) of group g into buf (rows of k_pad bytes).
+  void gather(std::uint8_t* buf, std::size_t m0, std::size_t rows, std::size_t g) const noexcept {
+    const ConvS8& L = *layer;
+    const ConvS8Desc& d = L.desc_;
+    const std::uint8_t zx = static_cast<std::uint8_t>(d.input_zero_point);
+    const std::size_t cg = L.cg_, row_run = d.kernel_w * cg;
+    const bool contiguous_w = d.dilation_w == 1 && d.groups == 1;
+    std::size_t ox = m0 % L.out_w_, oy = (m0 / L.out_w_) % L.out_h_, n = m0 / (L.out_w_ * L.out_h_);
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::uint8_t* dst = buf + r * L.k_pad_;
+      const std::uint8_t* image = input + n * d.in_h * d.in_w * d.in_c + g * cg;
+      // Signed positions of the window's first tap (may be negative inside the padding).
+      const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * d.stride_h) - static_cast<std::ptrdiff_t>(d.pad_top);
+      const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * d.stride_w) - static_cast<std::ptrdiff_t>(d.pad_left);
+      const std::ptrdiff_t ix_last = ix0 + static_cast<std::ptrdiff_t>((d.kernel_w - 1) * d.dilation_w);
+      const bool inside_w = ix0 >= 0 && ix_last < static_cast<std::ptrdiff_t>(d.in_w);
+      for (std::size_t ky = 0; ky < d.kernel_h; ++ky, dst += row_run) {
+        const std::ptrdiff_t iy = iy0 + static_cast<std::ptrdiff_t>(ky * d.dilation_h);
+        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
+          std::memset(dst, zx, row_run);
+          continue;
+        }
+        const std::uint8_t* src_row = image + static_cast<std::size_t>(iy) * d.in_w * d.in_c;
+        if (inside_w && contiguous_w) {
+          detail::gather_copy(dst, src_row + static_cast<std::size_t>(ix0) * d.in_c, row_run, input_end);
+          continue;
+        }
+        for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
+          const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx * d.dilation_w);
+          if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w))
+            std::memset(dst + kx * cg, zx, cg);
+          else
+            detail::gather_copy(dst + kx * cg, src_row + static_cast<std::size_t>(ix) * d.in_c, cg, input_end);
+        }
+      }
+      if (L.k_pad_ > L.k_) std::memset(buf + r * L.k_pad_ + L.k_, zx, L.k_pad_ - L.k_);
+      if (++ox == L.out_w_) {
+        ox = 0;
+        if (++oy == L.out_h_) {
+          oy = 0;
+          ++n;
+        }
+      }
+    }
+  }
+
+  void run_gemm(std::uint8_t* slot, std::size_t u0, std::size_t u1) const noexcept {
+    const ConvS8& L = *layer;
+    const ConvS8Desc& d = L.desc_;
+    const std::size_t m_total = batch * L.out_h_ * L.out_w_;
+    std::uint8_t* buf = slot;
+    auto* sums = reinterpret_cast<std::int32_t*>(slot + L.gather_bytes());
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t block = u / d.groups, g = u % d.groups;
+      const std::size_t m0 = block * L.block_rows_;
+      const std::size_t rows = m_total - m0 < L.block_rows_ ? m_total - m0 : L.block_rows_;
+      gather(buf, m0, rows, g);
+      const GemmS8Weights& w = L.weights_[g];
+      const kernels::GemmS8Kernel& kernel = w.kernel();
+      kernels::GemmS8Args a;
+      a.m = rows;
+      a.n = L.cout_g_;
+      a.k = L.k_pad_;
+      a.a = buf;
+      a.lda = L.k_pad_;
+      a.a_signed = d.input_type == ElementType::s8;
+      a.packed_b = w.panels();
+      a.panel_bytes = w.panel_bytes();
+      a.col_offset = w.col_offset();
+      a.col_zero_point = w.col_zero_point();
+      if (a.col_zero_point != nullptr) {
+        const kernels::GemmS8RowSumsFn fn = kernel.row_sums != nullptr ? kernel.row_sums : &kernels::row_sums_scalar;
+        fn(buf, L.k_pad_, a.a_signed, rows, L.k_pad_, sums);
+        a.row_sum = sums;
+      }
+      a.out = out;
+      if (out.per_channel && g > 0) {
+        const std::size_t off = g * L.cout_g_;
+        if (a.out.multiplier != nullptr) a.out.multiplier += off;
+        if (a.out.shift != nullptr) a.out.shift += off;
+        if (a.out.scale != nullptr) a.out.scale += off;
+      }
+      a.ldc_bytes = d.out_c * out_esize;
+      a.c = output + m0 * a.ldc_bytes + g * L.cout_g_ * out_esize;
+      const std::size_t panels = detail::div_up(L.cout_g_, kernel.layout.panel_width);
+      const std::size_t pgroups = detail::div_up(panels, kernel.layout.max_panels);
+      for (std::size_t pg = 0; pg < pgroups; ++pg) {
+        const std::size_t p0 = pg * panels / pgroups, p1 = (pg + 1) * panels / pgroups;
+        kernel.run(a, 0, rows, p0, p1);
+      }
+    }
+  }
+
+  void run_depthwise(std::uint8_t* slot, std::size_t u0, std::size_t u1) const noexcept {
+    const ConvS8& L = *layer;
+    const ConvS8Desc& d = L.desc_;
+    const std::size_t c_out = d.out_c, c_in = d.in_c, mult = L.mult_, tcount = L.dw_taps_;
+    auto** ptrs = reinterpret_cast<const std::uint8_t**>(slot);
+    auto* acc = reinterpret_cast<std::int32_t*>(slot + L.dw_ptr_bytes());
+    std::uint8_t* expand = slot + L.dw_ptr_bytes() + L.dw_acc_bytes();
+    kernels::DepthwiseS8Args a;
+    a.channels = c_out;
+    a.taps = tcount;
+    a.a_signed = d.input_type == ElementType::s8;
+    a.packed_w = L.dw_weights_.data();
+    a.acc = acc;
+    a.epilogue.m = 1;
+    a.epilogue.n = c_out;
+    a.epilogue.col_offset = L.col_offset_.data();
+    a.epilogue.out = out;
+    const std::size_t out_pixel = c_out * out_esize;
+    for (std::size_t u = u0; u < u1; ++u) {
+      const std::size_t n = u / L.out_h_, oy = u % L.out_h_;
+      const std::uint8_t* image = input + n * d.in_h * d.in_w * c_in;
+      const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * d.stride_h) - static_cast<std::ptrdiff_t>(d.pad_top);
+      std::uint8_t* out_row = output + u * L.out_w_ * out_pixel;
+      for (std::size_t ox0 = 0; ox0 < L.out_w_; ox0 += detail::kDepthwiseChunk) {
+        const std::size_t count = L.out_w_ - ox0 < detail::kDepthwiseChunk ? L.out_w_ - ox0 : detail::kDepthwiseChunk;
+        for (std::size_t i = 0; i < count; ++i) {
+          const std::ptrdiff_t ix0 =
+              static_cast<std::ptrdiff_t>((ox0 + i) * d.stride_w) - static_cast<std::ptrdiff_t>(d.pad_left);
+          const std::uint8_t** p = ptrs + i * tcount;
+          std::size_t t = 0;
+          for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
+            const std::ptrdiff_t iy = iy0 + static_cast<std::ptrdiff_t>(ky * d.dilation_h);
+            const bool row_in = iy >= 0 && iy < static_cast<std::ptrdiff_t>(d.in_h);
+            for (std::size_t kx = 0; kx < d.kernel_w; ++kx, ++t) {
+              const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx * d.dilation_w);
+              p[t] = row_in && ix >= 0 && ix < static_cast<std::ptrdiff_t>(d.in_w)
+                         ? image + (static_cast<std::size_t>(iy) * d.in_w + static_cast<std::size_t>(ix)) * c_in
+                         : shared;
+            }
+          }
+          for (; t < tcount; ++t) p[t] = shared;
+          if (mult > 1) {  // channel multiplier: expand each tap to Cout bytes (x[c] repeated)
+            for (t = 0; t < tcount; ++t) {
+              std::uint8_t* e = expand + (i * tcount + t) * c_out;
+              if (p[t] != shared)
+                for (std::size_t c = 0; c < c_in; ++c) std::memset(e + c * mult, p[t][c], mult);
+              else
+                std::memcpy(e, shared, c_out);
+              p[t] = e;
+            }
+          }
+        }
+        L.dw_kernel_->run(a, ptrs, count, out_row + ox0 * out_pixel, out_pixel);
+      }
+    }
+  }
+};
+
+// Runs the layer on `batch` NHWC images: input [batch][in_h][in_w][in_c] (input_type), output
+// [batch][out_h][out_w][out_c] (out.type), the output stage with out_c channels. Validates
+// everything first; on error nothing is written.
+inline Status conv_s8(const ConvS8& layer, std::size_t batch, const void* input, const OutputStage& out, void* output,
+                      void* workspace, std::size_t workspace_bytes, Executor* executor = nullptr) noexcept {
+  if (!layer.packed()) return Status(StatusCode::invalid_argument, "conv_s8: layer not packed");
+  if (!isa_supported(layer.isa())) return Status(StatusCode::unsupported, "conv_s8: layer packed for an ISA this CPU lacks");
+  const ConvS8Desc& d = layer.desc_;
+  QK_RETURN_IF_ERROR(detail::validate_output_stage(out, d.out_c));
+  if (batch == 0) return Status::success();
+  if (input == nullptr) return Status(StatusCode::null_pointer, "conv_s8: null input");
+  if (output == nullptr) return Status(StatusCode::null_pointer, "conv_s8: null output");
+  std::size_t in_bytes = 0, out_bytes = 0, m = 0;
+  const std::size_t esize = output_type_size(out.type);
+  if (!detail::checked_mul3(batch, d.in_h * d.in_w, d.in_c, &in_bytes) ||
+      !detail::checked_mul3(batch, layer.out_h_, layer.out_w_, &m) || !detail::checked_mul3(m, d.out_c, esize, &out_bytes) ||
+      m > (std::numeric_limits<std::size_t>::max() >> 3))
+    return Status(StatusCode::size_overflow, "conv_s8: input or output size overflows size_t");
+  std::size_t need = 0;
+  QK_RETURN_IF_ERROR(conv_s8_workspace_size(layer, batch, 1, &need));
+  if (need > 0 && workspace == nullptr) return Status(StatusCode::null_pointer, "conv_s8: null workspace");
+  if (workspace_bytes < need) return Status(StatusCode::buffer_too_small, "conv_s8: workspace smaller than conv_s8_workspace_size()");
+
+  if (layer.path() == ConvPath::pointwise)
+    return gemm_s8(layer.weights_[0], m, input, d.in_c, out, output, d.out_c, workspace, workspace_bytes, executor);
+
+  ConvS8Runner r;
+  r.layer = &layer;
+  r.batch = batch;
+  r.input = static_cast<const std::uint8_t*>(input);
+  r.input_end = r.input + in_bytes;
+  r.out = out;
+  r.output = static_cast<std::uint8_t*>(output);
+  r.out_esize = esize;
+  std::uint8_t* base = detail::align_up(workspace);
+  const std::size_t used_by_align = static_cast<std::size_t>(base - static_cast<std::uint8_t*>(workspace));
+  r.shared = base;
+  r.slots = base + layer.shared_bytes();
+  const std::size_t per = layer.per_thread_bytes();
+  const std::size_t fit = (workspace_bytes - used_by_align - layer.shared_bytes()) / per;
+  std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
+  if (threads > fit) threads = fit;
+  if (layer.path() == ConvPath::gemm) {
+    r.units = detail::div_up(m, layer.block_rows_) * d.groups;
+  } else {
+    r.units = batch * layer.out_h_;
+    std::memset(r.shared, static_cast<std::uint8_t>(d.input_zero_point), layer.dw_row_bytes());
+  }
+  if (threads > r.units) threads = r.units;
+  if (threads == 0) threads = 1;
+  r.threads = threads;
+  if (executor == nullptr || threads <= 1)
+    ConvS8Runner::task(&r, 0, 1);
+  else
+    executor->parallel_for(threads, 1, &ConvS8Runner::task, &r);
+  return Status::success();
+}
+
+}  // namespace qk

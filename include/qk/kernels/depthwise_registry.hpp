@@ -1,0 +1,30 @@
+// qk/kernels/depthwise_registry.hpp - the depthwise int8 kernel for each ISA.
+//
+// ISAs without their own depthwise kernel (the ARM families, for now) use the portable one: its
+// packed layout is its own, chosen when the layer is packed, so any ISA may map to it.
+#pragma once
+
+#include "qk/core/isa.hpp"
+#include "qk/kernels/depthwise_s8_contract.hpp"
+#include "qk/kernels/scalar/depthwise_s8.hpp"
+#if defined(QK_HAVE_X86_KERNELS)
+#include "qk/kernels/x86/depthwise_s8_x86.hpp"
+#endif
+
+namespace qk {
+namespace kernels {
+
+inline const DepthwiseS8Kernel* depthwise_s8_kernel_for(Isa isa) noexcept {
+  switch (isa) {
+#if defined(QK_HAVE_X86_KERNELS)
+    case Isa::avx2: return &avx2::depthwise_s8_kernel();
+    case Isa::avx512bw: return &avx512bw::depthwise_s8_kernel();
+    case Isa::avxvnni: return &avxvnni::depthwise_s8_kernel();
+    case Isa::avx512vnni: return &avx512vnni::depthwise_s8_kernel();
+#endif
+    default: return &scalar::depthwise_s8_kernel();
+  }
+}
+
+}  // namespace kernels
+}  // namespace qk
