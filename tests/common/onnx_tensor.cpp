@@ -105,6 +105,37 @@ bool read_int_attribute(const std::string& model_path, const std::string& op_typ
   return false;
 }
 
+bool read_ints_attribute(const std::string& model_path, const std::string& op_type, const std::string& name,
+                         std::vector<std::int64_t>* values, bool* found, std::string* error) {
+  std::ifstream in(model_path, std::ios::binary);
+  if (!in) {
+    *error = "cannot open " + model_path;
+    return false;
+  }
+  ::onnx::ModelProto model;
+  if (!model.ParseFromIstream(&in)) {
+    *error = "not a ModelProto: " + model_path;
+    return false;
+  }
+  for (const auto& node : model.graph().node()) {
+    if (!op_type.empty() && node.op_type() != op_type) continue;
+    *found = false;
+    for (const auto& attr : node.attribute()) {
+      if (attr.name() == name) {
+        if (attr.type() != ::onnx::AttributeProto::INTS) {
+          *error = "attribute " + name + " is not a list of ints in " + model_path;
+          return false;
+        }
+        values->assign(attr.ints().begin(), attr.ints().end());
+        *found = true;
+      }
+    }
+    return true;
+  }
+  *error = "no node " + op_type + " in " + model_path;
+  return false;
+}
+
 std::size_t count_files(const std::string& dir, const std::string& prefix) {
   std::size_t n = 0;
   for (;; ++n) {

@@ -77,6 +77,11 @@ bool read_tensor(const std::string& path, Tensor* out, std::string* error);
 bool read_int_attribute(const std::string& model_path, const std::string& op_type, const std::string& name,
                         std::int64_t* value, bool* found, std::string* error);
 
+// List-of-ints attribute `name` (pads, strides, dilations, kernel_shape ...), same conventions
+// as read_int_attribute.
+bool read_ints_attribute(const std::string& model_path, const std::string& op_type, const std::string& name,
+                         std::vector<std::int64_t>* values, bool* found, std::string* error);
+
 // Number of input_K.pb / output_K.pb files in a test_data_set directory.
 std::size_t count_files(const std::string& dir, const std::string& prefix);
 

@@ -1,0 +1,267 @@
+// Every conv path (pointwise GEMM, gathered GEMM, depthwise) under every kernel family this
+// machine runs, against the plain-loop reference: random shapes (odd sizes, every padding,
+// strides 1-3, dilations 1-2, groups, channel multipliers, batch > 1), u8/s8 inputs and weights,
+// weight zero points, every output stage, and operands at the extremes. Whole output buffers
+// are compared, guard bytes included.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "common/isa_sweep.hpp"
+#include "qk/conv.hpp"
+#include "qk/reference/conv.hpp"
+
+namespace {
+
+enum class Fill { random, extreme_hi, extreme_lo, mixed_extremes };
+
+struct Case {
+  qk::ConvS8Desc d;
+  std::size_t batch = 1;
+  int stage = 1;  // 0 raw, 1 fixed double, 2 fixed single, 3 float requant, 4 dequantize
+  qk::OutputType out_type = qk::OutputType::s8;
+  bool per_channel = true;
+  int zw_mode = 0;  // 0 none, 1 per tensor, 2 per channel
+  Fill fill = Fill::random;
+};
+
+std::uint8_t draw(std::mt19937& rng, qk::ElementType t, Fill fill) {
+  const bool s = t == qk::ElementType::s8;
+  const int lo = s ? -128 : 0, hi = s ? 127 : 255;
+  int v;
+  switch (fill) {
+    case Fill::extreme_hi: v = hi; break;
+    case Fill::extreme_lo: v = lo; break;
+    case Fill::mixed_extremes: v = (rng() & 1) ? hi : lo; break;
+    default: v = std::uniform_int_distribution<int>(lo, hi)(rng);
+  }
+  return static_cast<std::uint8_t>(v);
+}
+
+std::size_t pick(std::mt19937& rng, std::size_t lo, std::size_t hi) {
+  return std::uniform_int_distribution<std::size_t>(lo, hi)(rng);
+}
+
+// Runs one case on the current ISA, against the reference; `threads` > 1 also checks a pool.
+void run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
+  qk::ConvS8Desc& d = c.d;
+  const std::size_t wcount = d.out_c * d.kernel_h * d.kernel_w * (d.in_c / d.groups);
+  std::vector<std::uint8_t> x(c.batch * d.in_h * d.in_w * d.in_c), w(wcount);
+  for (auto& v : x) v = draw(rng, d.input_type, c.fill);
+  for (auto& v : w) v = draw(rng, d.weight_type, c.fill == Fill::random ? Fill::random : Fill::mixed_extremes);
+  std::vector<std::int32_t> bias(d.out_c), zw(d.out_c), mult(d.out_c), shift(d.out_c);
+  std::vector<float> scale(d.out_c);
+  const int zlo = d.weight_type == qk::ElementType::s8 ? -128 : 0, zhi = d.weight_type == qk::ElementType::s8 ? 127 : 255;
+  for (std::size_t j = 0; j < d.out_c; ++j) {
+    bias[j] = std::uniform_int_distribution<std::int32_t>(-300000, 300000)(rng);
+    zw[j] = std::uniform_int_distribution<int>(zlo, zhi)(rng);
+    const double real = std::uniform_real_distribution<double>(1e-5, 0.02)(rng);
+    int sh = 0;
+    REQUIRE(qk::quantize_multiplier(real, &mult[j], &sh).ok());
+    shift[j] = sh;
+    scale[j] = static_cast<float>(real);
+  }
+  if (c.stage == 1 || c.stage == 2) {
+    shift[0] = 2;
+    if (d.out_c > 1) shift[1] = -31;
+  }
+  d.weights = w.data();
+  d.bias = rng() % 4 != 0 ? bias.data() : nullptr;
+  d.weight_zero_point = c.zw_mode == 0 ? nullptr : zw.data();
+  d.weight_zero_point_per_channel = c.zw_mode == 2;
+
+  qk::OutputStage out;
+  const bool pc = c.per_channel;
+  const std::int32_t ozp = c.out_type == qk::OutputType::s8 ? -3 : 120;
+  const std::int32_t qmin = c.out_type == qk::OutputType::s8 ? -120 : 5, qmax = c.out_type == qk::OutputType::s8 ? 127 : 250;
+  switch (c.stage) {
+    case 0: out = qk::OutputStage::int32(); break;
+    case 1: out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax); break;
+    case 2:
+      out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax,
+                                                 qk::RequantRounding::single_rounding);
+      break;
+    case 3: out = qk::OutputStage::float_requant(c.out_type, scale.data(), pc, ozp, qmin, qmax); break;
+    default: out = qk::OutputStage::dequantize(scale.data(), pc); break;
+  }
+  const std::size_t es = qk::output_type_size(out.type);
+
+  qk::ConvS8 layer;
+  const qk::Status st = layer.pack(d);
+  INFO("pack: " << st.message());
+  REQUIRE(st.ok());
+  REQUIRE(layer.isa() == qk::active_isa());
+  const std::size_t oh = d.out_h(), ow = d.out_w();
+  const std::size_t out_bytes = c.batch * oh * ow * d.out_c * es, guard = 64;
+  std::vector<std::uint8_t> got(out_bytes + guard, 0xCD), want(out_bytes + guard, 0xCD);
+  std::size_t ws_bytes = 0;
+  REQUIRE(qk::conv_s8_workspace_size(layer, c.batch, threads, &ws_bytes).ok());
+  std::vector<std::uint8_t> ws(ws_bytes + 1);
+  // Unaligned on purpose: conv_s8 aligns inside the workspace.
+  qk::ThreadPool pool(threads);
+  const qk::Status rs = qk::conv_s8(layer, c.batch, x.data(), out, got.data(), ws.data() + 1, ws_bytes,
+                                    threads > 1 ? &pool : nullptr);
+  INFO("run: " << rs.message());
+  REQUIRE(rs.ok());
+  d.weights = w.data();  // the reference reads the same weights
+  qk::reference::conv2d_int8(d, c.batch, x.data(), out, want.data());
+  INFO("path=" << qk::conv_path_name(layer.path()) << " isa=" << qk::isa_name(layer.isa()) << " batch=" << c.batch
+               << " in=" << d.in_h << "x" << d.in_w << "x" << d.in_c << " out_c=" << d.out_c << " k=" << d.kernel_h
+               << "x" << d.kernel_w << " s=" << d.stride_h << "," << d.stride_w << " dil=" << d.dilation_h << ","
+               << d.dilation_w << " pad=" << d.pad_top << "," << d.pad_bottom << "," << d.pad_left << ","
+               << d.pad_right << " groups=" << d.groups << " layout=" << static_cast<int>(d.weight_layout)
+               << " x_s8=" << (d.input_type == qk::ElementType::s8) << " zx=" << d.input_zero_point
+               << " w_s8=" << (d.weight_type == qk::ElementType::s8) << " zw=" << c.zw_mode << " stage=" << c.stage
+               << " pc=" << c.per_channel << " fill=" << static_cast<int>(c.fill));
+  REQUIRE(std::memcmp(got.data(), want.data(), got.size()) == 0);
+}
+
+// A random valid case. kind: 0 any, 1 pointwise, 2 general GEMM, 3 depthwise.
+Case random_case(std::mt19937& rng, int kind, std::size_t max_hw = 11, std::size_t max_c = 20) {
+  for (;;) {
+    Case c;
+    qk::ConvS8Desc& d = c.d;
+    c.batch = rng() % 3 == 0 ? pick(rng, 2, 3) : 1;
+    d.in_h = pick(rng, 1, max_hw);
+    d.in_w = pick(rng, 1, max_hw);
+    const int k = kind == 0 ? static_cast<int>(rng() % 3 + 1) : kind;
+    if (k == 1) {  // pointwise
+      d.kernel_h = d.kernel_w = 1;
+      d.groups = 1;
+      d.in_c = pick(rng, 1, max_c * 3);
+      d.out_c = pick(rng, 1, max_c * 3);
+    } else {
+      d.kernel_h = pick(rng, 1, 5);
+      d.kernel_w = pick(rng, 1, 5);
+      d.stride_h = pick(rng, 1, 3);
+      d.stride_w = pick(rng, 1, 3);
+      d.dilation_h = rng() % 3 == 0 ? 2 : 1;
+      d.dilation_w = rng() % 3 == 0 ? 2 : 1;
+      const std::size_t ph = (d.kernel_h - 1) * d.dilation_h, pw = (d.kernel_w - 1) * d.dilation_w;
+      d.pad_top = pick(rng, 0, ph);
+      d.pad_bottom = pick(rng, 0, ph);
+      d.pad_left = pick(rng, 0, pw);
+      d.pad_right = pick(rng, 0, pw);
+      if (rng() % 5 == 0) (void)d.set_same_padding(rng() & 1);
+      if (k == 3) {
+        d.groups = d.in_c = pick(rng, 2, max_c * 4);
+        d.out_c = d.in_c * (rng() % 3 == 0 ? pick(rng, 2, 3) : 1);
+      } else {
+        d.groups = rng() % 3 == 0 ? pick(rng, 2, 4) : 1;
+        d.in_c = d.groups * pick(rng, 1, max_c);
+        d.out_c = d.groups * pick(rng, 1, max_c);
+      }
+    }
+    d.input_type = rng() & 1 ? qk::ElementType::s8 : qk::ElementType::u8;
+    d.weight_type = rng() % 4 == 0 ? qk::ElementType::u8 : qk::ElementType::s8;
+    const int lo = d.input_type == qk::ElementType::s8 ? -128 : 0, hi = lo + 255;
+    const int zsel = static_cast<int>(rng() % 4);
+    d.input_zero_point = zsel == 0 ? 0 : zsel == 1 ? lo : zsel == 2 ? hi : std::uniform_int_distribution<int>(lo, hi)(rng);
+    const int layout = static_cast<int>(rng() % 3);
+    d.weight_layout = layout == 1 ? qk::ConvWeightLayout::oihw
+                      : (layout == 2 && d.groups == d.in_c) ? qk::ConvWeightLayout::hwo
+                                                            : qk::ConvWeightLayout::ohwi;
+    c.zw_mode = static_cast<int>(rng() % 3);
+    c.stage = static_cast<int>(rng() % 5);
+    c.out_type = rng() & 1 ? qk::OutputType::s8 : qk::OutputType::u8;
+    c.per_channel = rng() & 1;
+    c.fill = static_cast<Fill>(rng() % 5 == 0 ? 1 + rng() % 3 : 0);
+    d.weights = &c;  // placeholder for validation; run_case sets the real weights
+    if (qk::detail::validate_conv_desc(d).ok()) return c;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv_s8: every path and kernel matches the reference on random shapes") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(2024);
+    for (int i = 0; i < 40; ++i) run_case(random_case(rng, 1), rng);
+    for (int i = 0; i < 120; ++i) run_case(random_case(rng, 2), rng);
+    for (int i = 0; i < 120; ++i) run_case(random_case(rng, 3), rng);
+  }
+}
+
+TEST_CASE("conv_s8: depthwise channel blocks and tails, multipliers, large kernels") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(77);
+    for (std::size_t ch : {2u, 15u, 16u, 17u, 31u, 32u, 33u, 48u, 63u, 64u, 65u, 144u}) {
+      Case c = random_case(rng, 3);
+      c.d.groups = c.d.in_c = ch;
+      c.d.out_c = ch;
+      c.d.weight_layout = qk::ConvWeightLayout::hwo;
+      c.d.kernel_h = c.d.kernel_w = 3;
+      c.d.stride_h = c.d.stride_w = 1 + ch % 2;
+      c.d.dilation_h = c.d.dilation_w = 1;
+      c.d.in_h = c.d.in_w = 7;
+      REQUIRE(c.d.set_same_padding().ok());
+      run_case(c, rng);
+      c.d.out_c = ch * 2;  // multiplier 2
+      c.d.weight_layout = qk::ConvWeightLayout::ohwi;
+      run_case(c, rng);
+    }
+    Case c = random_case(rng, 3);
+    c.d.groups = c.d.in_c = c.d.out_c = 40;
+    c.d.kernel_h = c.d.kernel_w = 7;
+    c.d.stride_h = c.d.stride_w = c.d.dilation_h = c.d.dilation_w = 1;
+    c.d.in_h = c.d.in_w = 9;
+    c.d.weight_layout = qk::ConvWeightLayout::ohwi;
+    REQUIRE(c.d.set_same_padding().ok());
+    run_case(c, rng);
+  }
+}
+
+TEST_CASE("conv_s8: extreme operands (saturation trap) on every path") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(9);
+    for (int kind = 1; kind <= 3; ++kind)
+      for (Fill f : {Fill::extreme_hi, Fill::extreme_lo, Fill::mixed_extremes})
+        for (auto xt : {qk::ElementType::s8, qk::ElementType::u8})
+          for (auto wt : {qk::ElementType::s8, qk::ElementType::u8}) {
+            Case c = random_case(rng, kind, 6, 40);
+            c.fill = f;
+            c.d.input_type = xt;
+            c.d.weight_type = wt;
+            c.d.input_zero_point = xt == qk::ElementType::s8 ? -128 : 255;
+            c.zw_mode = 2;
+            c.stage = 0;
+            run_case(c, rng);
+            c.d.input_zero_point = 0;
+            c.zw_mode = 0;
+            c.stage = 1;
+            run_case(c, rng);
+          }
+  }
+}
+
+TEST_CASE("conv_s8: larger layers with several GEMM row blocks") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(31);
+    for (int i = 0; i < 3; ++i) {
+      Case c = random_case(rng, 2, 30, 24);
+      c.d.dilation_h = c.d.dilation_w = 1;
+      c.d.stride_h = c.d.stride_w = 1;
+      c.d.kernel_h = c.d.kernel_w = 3;
+      c.d.in_h = c.d.in_w = 21;
+      c.d.groups = 1;
+      c.d.in_c = 24 + static_cast<std::size_t>(i);
+      c.d.out_c = 40 + 9 * static_cast<std::size_t>(i);
+      c.d.weight_layout = qk::ConvWeightLayout::ohwi;
+      REQUIRE(c.d.set_same_padding().ok());
+      run_case(c, rng);
+    }
+  }
+}
+
+TEST_CASE("conv_s8: thread count does not change results") {
+  std::mt19937 rng(5);
+  for (int kind = 1; kind <= 3; ++kind)
+    for (std::size_t t : {2u, 3u}) {
+      Case c = random_case(rng, kind, 16, 24);
+      c.batch = 2;
+      run_case(c, rng, t);
+    }
+}
