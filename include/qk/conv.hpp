@@ -262,6 +262,11 @@ class ConvS8 {
     const ConvS8Desc& d = desc_;
     const kernels::GemmS8Kernel* kernel = kernels::gemm_s8_kernel_for(isa_);
     k_pad_ = path_ == ConvPath::pointwise ? k_ : detail::round_up(k_, kernel->layout.k_group);
+    // A VNNI family takes s8 activations as vpdpbusd's signed operand, which costs a row term
+    // (row sums of every block: 20% of a small-K layer). The gather copies A anyway, so it
+    // flips s8 to u8 (x + 128, zero point + 128) on the way and the GEMM runs unsigned with no
+    // row term. The pointwise path reads the input in place and keeps s8.
+    flip_s8_ = path_ == ConvPath::gemm && d.input_type == ElementType::s8 && kernel->layout.s8_weight_offset != 0;
     // Block rows: a multiple of 24 (whole tiles of both the 6- and 8-row kernels), the gathered
     // block about 32 KiB (L1 on every x86 core this targets), between 24 and 240 rows.
     std::size_t rows = 32768 / k_pad_;
@@ -300,8 +305,8 @@ class ConvS8 {
       wd.bias = d.bias != nullptr ? d.bias + g * cout_g_ : nullptr;
       wd.zero_point = any_zp ? zp.data() : nullptr;
       wd.zero_point_per_column = true;
-      wd.a_type = d.input_type;
-      wd.a_zero_point = d.input_zero_point;
+      wd.a_type = flip_s8_ ? ElementType::u8 : d.input_type;
+      wd.a_zero_point = flip_s8_ ? d.input_zero_point + 128 : d.input_zero_point;
       QK_RETURN_IF_ERROR(weights_[g].pack(wd, isa_));
     }
     // Row sums of each gathered block are needed when the packing has a row term (a weight zero
@@ -368,6 +373,7 @@ class ConvS8 {
   }
   std::size_t per_thread_bytes() const noexcept {
     if (path_ == ConvPath::gemm) return gather_bytes() + rowsum_bytes();
+    if (path_ == ConvPath::pointwise) return rowsum_bytes() == 0 ? 64 : rowsum_bytes();
     return dw_ptr_bytes() + dw_acc_bytes() + dw_expand_bytes();
   }
   std::size_t shared_bytes() const noexcept { return path_ == ConvPath::depthwise ? dw_row_bytes() : 0; }
@@ -377,7 +383,7 @@ class ConvS8 {
   ConvPath path_ = ConvPath::gemm;
   bool packed_ = false;
   std::size_t out_h_ = 0, out_w_ = 0, taps_ = 0, cg_ = 0, cout_g_ = 0, k_ = 0, k_pad_ = 0, block_rows_ = 0;
-  bool has_zb_ = false;
+  bool has_zb_ = false, flip_s8_ = false;
   std::vector<GemmS8Weights> weights_;  // one per group
   const kernels::DepthwiseS8Kernel* dw_kernel_ = nullptr;
   std::size_t mult_ = 1, dw_taps_ = 0;
@@ -392,13 +398,7 @@ inline Status conv_s8_workspace_size(const ConvS8& layer, std::size_t batch, std
   if (bytes == nullptr) return Status(StatusCode::null_pointer, "conv_s8_workspace_size: null output");
   if (!layer.packed()) return Status(StatusCode::invalid_argument, "conv_s8_workspace_size: layer not packed");
   if (threads == 0) threads = 1;
-  if (layer.path() == ConvPath::pointwise) {
-    std::size_t m = 0;
-    if (!detail::checked_mul3(batch, layer.desc_.in_h, layer.desc_.in_w, &m) || m > (std::numeric_limits<std::size_t>::max() >> 3))
-      return Status(StatusCode::size_overflow, "conv_s8_workspace_size: batch too large");
-    *bytes = gemm_s8_workspace_size(layer.weights_[0], m);
-    return Status::success();
-  }
+  (void)batch;  // every path works in fixed-size blocks; kept in the API for paths that may not
   std::size_t total = 0;
   if (!detail::checked_mul(layer.per_thread_bytes(), threads, &total) ||
       !detail::checked_add(total, layer.shared_bytes() + detail::kConvAlign, &total))
@@ -409,16 +409,42 @@ inline Status conv_s8_workspace_size(const ConvS8& layer, std::size_t batch, std
 
 namespace detail {
 
-// Copies n bytes; short runs as one or two fixed-size moves that may write up to 32 bytes past
-// dst + n (the gather buffer has that slack, and later writes overwrite the excess) and read
-// up to 32 bytes past src + n when that stays below src_end.
-inline void gather_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, const std::uint8_t* src_end) noexcept {
-  if (n <= 16 && static_cast<std::size_t>(src_end - src) >= 16) {
-    std::memcpy(dst, src, 16);
-  } else if (n <= 32 && static_cast<std::size_t>(src_end - src) >= 32) {
-    std::memcpy(dst, src, 32);
+// Copies n bytes, xor-ing each with `flip` (0, or 0x80 to turn s8 into u8 = s8 + 128). Short
+// runs are done as one or two fixed-size moves that may write up to 32 bytes past dst + n (the
+// gather buffer has that slack, and later writes overwrite the excess) and read up to 32 bytes
+// past src + n when that stays below src_end.
+inline void gather_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, const std::uint8_t* src_end,
+                        std::uint64_t flip) noexcept {
+  const std::size_t avail = static_cast<std::size_t>(src_end - src);
+  std::size_t words = (n + 7) / 8;
+  if (n <= 16 && avail >= 16) {
+    words = 2;
+  } else if (n <= 32 && avail >= 32) {
+    words = 4;
   } else {
-    std::memcpy(dst, src, n);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t v;
+      std::memcpy(&v, src + i, 8);
+      v ^= flip;
+      std::memcpy(dst + i, &v, 8);
+    }
+    for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ static_cast<std::uint8_t>(flip));
+    return;
+  }
+  for (std::size_t i = 0; i < words; ++i) {
+    std::uint64_t v;
+    std::memcpy(&v, src + 8 * i, 8);
+    v ^= flip;
+    std::memcpy(dst + 8 * i, &v, 8);
+  }
+}
+
+inline void fill_bytes(std::uint8_t* dst, std::uint8_t value, std::size_t n) noexcept {
+  if (n < 16) {
+    for (std::size_t i = 0; i < n; ++i) dst[i] = value;
+  } else {
+    std::memset(dst, value, n);
   }
 }
 
@@ -443,7 +469,7 @@ struct ConvS8Runner {
     for (std::size_t t = begin; t < end; ++t) {
       std::uint8_t* slot = r.slots + t * r.layer->per_thread_bytes();
       const std::size_t u0 = t * r.units / r.threads, u1 = (t + 1) * r.units / r.threads;
-      if (r.layer->path() == ConvPath::gemm)
+      if (r.layer->path() != ConvPath::depthwise)
         r.run_gemm(slot, u0, u1);
       else
         r.run_depthwise(slot, u0, u1);
@@ -454,7 +480,9 @@ struct ConvS8Runner {
   void gather(std::uint8_t* buf, std::size_t m0, std::size_t rows, std::size_t g) const noexcept {
     const ConvS8& L = *layer;
     const ConvS8Desc& d = L.desc_;
-    const std::uint8_t zx = static_cast<std::uint8_t>(d.input_zero_point);
+    // Gathered bytes are the GEMM's A: flipped to u8 when the layer packed for that (flip_s8_).
+    const std::uint64_t flip = L.flip_s8_ ? 0x8080808080808080ull : 0;
+    const std::uint8_t zx = static_cast<std::uint8_t>(static_cast<std::uint8_t>(d.input_zero_point) ^ (L.flip_s8_ ? 0x80u : 0u));
     const std::size_t cg = L.cg_, row_run = d.kernel_w * cg;
     const bool contiguous_w = d.dilation_w == 1 && d.groups == 1;
     std::size_t ox = m0 % L.out_w_, oy = (m0 / L.out_w_) % L.out_h_, n = m0 / (L.out_w_ * L.out_h_);
@@ -469,23 +497,23 @@ struct ConvS8Runner {
       for (std::size_t ky = 0; ky < d.kernel_h; ++ky, dst += row_run) {
         const std::ptrdiff_t iy = iy0 + static_cast<std::ptrdiff_t>(ky * d.dilation_h);
         if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
-          std::memset(dst, zx, row_run);
+          detail::fill_bytes(dst, zx, row_run);
           continue;
         }
         const std::uint8_t* src_row = image + static_cast<std::size_t>(iy) * d.in_w * d.in_c;
         if (inside_w && contiguous_w) {
-          detail::gather_copy(dst, src_row + static_cast<std::size_t>(ix0) * d.in_c, row_run, input_end);
+          detail::gather_copy(dst, src_row + static_cast<std::size_t>(ix0) * d.in_c, row_run, input_end, flip);
           continue;
         }
         for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
           const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx * d.dilation_w);
           if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w))
-            std::memset(dst + kx * cg, zx, cg);
+            detail::fill_bytes(dst + kx * cg, zx, cg);
           else
-            detail::gather_copy(dst + kx * cg, src_row + static_cast<std::size_t>(ix) * d.in_c, cg, input_end);
+            detail::gather_copy(dst + kx * cg, src_row + static_cast<std::size_t>(ix) * d.in_c, cg, input_end, flip);
         }
       }
-      if (L.k_pad_ > L.k_) std::memset(buf + r * L.k_pad_ + L.k_, zx, L.k_pad_ - L.k_);
+      if (L.k_pad_ > L.k_) detail::fill_bytes(buf + r * L.k_pad_ + L.k_, zx, L.k_pad_ - L.k_);
       if (++ox == L.out_w_) {
         ox = 0;
         if (++oy == L.out_h_) {
@@ -500,29 +528,32 @@ struct ConvS8Runner {
     const ConvS8& L = *layer;
     const ConvS8Desc& d = L.desc_;
     const std::size_t m_total = batch * L.out_h_ * L.out_w_;
+    const bool pointwise = L.path_ == ConvPath::pointwise;
     std::uint8_t* buf = slot;
-    auto* sums = reinterpret_cast<std::int32_t*>(slot + L.gather_bytes());
+    auto* sums = reinterpret_cast<std::int32_t*>(pointwise ? slot : slot + L.gather_bytes());
     for (std::size_t u = u0; u < u1; ++u) {
       const std::size_t block = u / d.groups, g = u % d.groups;
       const std::size_t m0 = block * L.block_rows_;
       const std::size_t rows = m_total - m0 < L.block_rows_ ? m_total - m0 : L.block_rows_;
-      gather(buf, m0, rows, g);
+      // Pointwise: the NHWC input rows are A as they are (lda = Cin), nothing is gathered.
+      const std::uint8_t* a_rows = pointwise ? input + m0 * d.in_c : buf;
+      if (!pointwise) gather(buf, m0, rows, g);
       const GemmS8Weights& w = L.weights_[g];
       const kernels::GemmS8Kernel& kernel = w.kernel();
       kernels::GemmS8Args a;
       a.m = rows;
       a.n = L.cout_g_;
       a.k = L.k_pad_;
-      a.a = buf;
-      a.lda = L.k_pad_;
-      a.a_signed = d.input_type == ElementType::s8;
+      a.a = a_rows;
+      a.lda = L.k_pad_;  // = Cin on the pointwise path
+      a.a_signed = w.activation_type() == ElementType::s8;
       a.packed_b = w.panels();
       a.panel_bytes = w.panel_bytes();
       a.col_offset = w.col_offset();
       a.col_zero_point = w.col_zero_point();
       if (a.col_zero_point != nullptr) {
         const kernels::GemmS8RowSumsFn fn = kernel.row_sums != nullptr ? kernel.row_sums : &kernels::row_sums_scalar;
-        fn(buf, L.k_pad_, a.a_signed, rows, L.k_pad_, sums);
+        fn(a_rows, L.k_pad_, a.a_signed, rows, L.k_pad_, sums);
         a.row_sum = sums;
       }
       a.out = out;
@@ -572,15 +603,27 @@ struct ConvS8Runner {
           const std::ptrdiff_t ix0 =
               static_cast<std::ptrdiff_t>((ox0 + i) * d.stride_w) - static_cast<std::ptrdiff_t>(d.pad_left);
           const std::uint8_t** p = ptrs + i * tcount;
+          // Interior pixels (the whole window inside the row): one pointer walk per kernel row.
+          const bool inside_w = ix0 >= 0 && ix0 + static_cast<std::ptrdiff_t>((d.kernel_w - 1) * d.dilation_w) <
+                                                static_cast<std::ptrdiff_t>(d.in_w);
+          const std::size_t tap_step = d.dilation_w * c_in;
           std::size_t t = 0;
           for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
             const std::ptrdiff_t iy = iy0 + static_cast<std::ptrdiff_t>(ky * d.dilation_h);
-            const bool row_in = iy >= 0 && iy < static_cast<std::ptrdiff_t>(d.in_h);
-            for (std::size_t kx = 0; kx < d.kernel_w; ++kx, ++t) {
+            if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
+              for (std::size_t kx = 0; kx < d.kernel_w; ++kx) p[t++] = shared;
+              continue;
+            }
+            const std::uint8_t* base = image + static_cast<std::size_t>(iy) * d.in_w * c_in;
+            if (inside_w) {
+              const std::uint8_t* q = base + static_cast<std::size_t>(ix0) * c_in;
+              for (std::size_t kx = 0; kx < d.kernel_w; ++kx, q += tap_step) p[t++] = q;
+              continue;
+            }
+            for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
               const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx * d.dilation_w);
-              p[t] = row_in && ix >= 0 && ix < static_cast<std::ptrdiff_t>(d.in_w)
-                         ? image + (static_cast<std::size_t>(iy) * d.in_w + static_cast<std::size_t>(ix)) * c_in
-                         : shared;
+              p[t++] = ix >= 0 && ix < static_cast<std::ptrdiff_t>(d.in_w) ? base + static_cast<std::size_t>(ix) * c_in
+                                                                            : shared;
             }
           }
           for (; t < tcount; ++t) p[t] = shared;
@@ -624,9 +667,6 @@ inline Status conv_s8(const ConvS8& layer, std::size_t batch, const void* input,
   if (need > 0 && workspace == nullptr) return Status(StatusCode::null_pointer, "conv_s8: null workspace");
   if (workspace_bytes < need) return Status(StatusCode::buffer_too_small, "conv_s8: workspace smaller than conv_s8_workspace_size()");
 
-  if (layer.path() == ConvPath::pointwise)
-    return gemm_s8(layer.weights_[0], m, input, d.in_c, out, output, d.out_c, workspace, workspace_bytes, executor);
-
   ConvS8Runner r;
   r.layer = &layer;
   r.batch = batch;
@@ -643,7 +683,7 @@ inline Status conv_s8(const ConvS8& layer, std::size_t batch, const void* input,
   const std::size_t fit = (workspace_bytes - used_by_align - layer.shared_bytes()) / per;
   std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
   if (threads > fit) threads = fit;
-  if (layer.path() == ConvPath::gemm) {
+  if (layer.path() != ConvPath::depthwise) {
     r.units = detail::div_up(m, layer.block_rows_) * d.groups;
   } else {
     r.units = batch * layer.out_h_;

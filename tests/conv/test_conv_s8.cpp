@@ -179,9 +179,9 @@ Case random_case(std::mt19937& rng, int kind, std::size_t max_hw = 11, std::size
 TEST_CASE("conv_s8: every path and kernel matches the reference on random shapes") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(2024);
-    for (int i = 0; i < 40; ++i) run_case(random_case(rng, 1), rng);
-    for (int i = 0; i < 120; ++i) run_case(random_case(rng, 2), rng);
-    for (int i = 0; i < 120; ++i) run_case(random_case(rng, 3), rng);
+    for (int i = 0; i < 100; ++i) run_case(random_case(rng, 1), rng);
+    for (int i = 0; i < 300; ++i) run_case(random_case(rng, 2), rng);
+    for (int i = 0; i < 300; ++i) run_case(random_case(rng, 3), rng);
   }
 }
 
@@ -253,6 +253,16 @@ TEST_CASE("conv_s8: larger layers with several GEMM row blocks") {
       REQUIRE(c.d.set_same_padding().ok());
       run_case(c, rng);
     }
+  }
+}
+
+TEST_CASE("conv_s8: pointwise layer with many row blocks") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(41);
+    Case c = random_case(rng, 1);
+    c.d.in_h = 37, c.d.in_w = 29, c.d.in_c = 24, c.d.out_c = 50;
+    c.batch = 2;
+    run_case(c, rng);
   }
 }
 

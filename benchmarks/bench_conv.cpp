@@ -1,0 +1,208 @@
+// Convolution benchmarks: qk int8 against oneDNN (s8 and f32) and XNNPACK (qc8), in one run.
+//
+// Names: conv/<impl>/<layer>; counter GOPS = 2 * MACs per second. Batch 1, single thread, NHWC
+// activations. Every int8 row computes the same layer: s8 activations (zero point 0), s8
+// weights with per-output-channel scales, int32 bias, requantized to s8. Weights are packed /
+// reordered once, outside the timed loop (oneDNN: format_tag::any reordered in advance).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "qk/conv.hpp"
+
+#if defined(QK_BENCH_HAVE_ONEDNN)
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+#if defined(QK_BENCH_HAVE_XNNPACK)
+#include <xnnpack.h>
+#endif
+
+namespace {
+
+struct Layer {
+  const char* name;
+  std::size_t h, w, cin, cout, k, stride, pad, groups;
+  std::size_t out_h() const { return (h + 2 * pad - k) / stride + 1; }
+  std::size_t out_w() const { return (w + 2 * pad - k) / stride + 1; }
+  std::size_t cin_g() const { return cin / groups; }
+  double macs() const {
+    return static_cast<double>(out_h() * out_w() * cout) * static_cast<double>(k * k * cin_g());
+  }
+};
+const Layer kLayers[] = {
+    {"resnet3x3_56", 56, 56, 64, 64, 3, 1, 1, 1},        {"resnet3x3_14", 14, 14, 256, 256, 3, 1, 1, 1},
+    {"mbv2_1x1_56", 56, 56, 24, 144, 1, 1, 0, 1},        {"mbv2_dw_112", 112, 112, 32, 32, 3, 1, 1, 32},
+    {"mbv2_dw_s2_56", 56, 56, 144, 144, 3, 2, 1, 144},  {"first_224", 224, 224, 3, 32, 3, 2, 1, 1},
+};
+
+template <typename T>
+std::vector<T> random_vector(std::size_t count, int lo, int hi, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> dist(lo, hi);
+  std::vector<T> v(count);
+  for (auto& x : v) x = static_cast<T>(dist(rng));
+  return v;
+}
+std::vector<float> random_floats(std::size_t count, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(count);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+void set_gops(benchmark::State& state, const Layer& l) {
+  state.counters["GOPS"] =
+      benchmark::Counter(2.0 * l.macs() * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+// OHWI weights ([Cout][k][k][Cin/groups]), shared by qk and XNNPACK (GOHWI without the depthwise flag).
+std::vector<std::int8_t> layer_weights(const Layer& l) { return random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -127, 127, 2); }
+
+void bench_qk_s8(benchmark::State& state, Layer l) {
+  const auto x = random_vector<std::int8_t>(l.h * l.w * l.cin, -128, 127, 1);
+  const auto w = layer_weights(l);
+  const auto bias = random_vector<std::int32_t>(l.cout, -1000, 1000, 3);
+  std::vector<std::int32_t> mult(l.cout, 1518500250), shift(l.cout, -9);
+  qk::ConvS8Desc d;
+  d.in_h = l.h, d.in_w = l.w, d.in_c = l.cin, d.out_c = l.cout, d.kernel_h = d.kernel_w = l.k;
+  d.stride_h = d.stride_w = l.stride;
+  d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = l.pad;
+  d.groups = l.groups;
+  d.weights = w.data();
+  d.bias = bias.data();
+  qk::ConvS8 layer;
+  std::size_t ws_bytes = 0;
+  if (!layer.pack(d).ok() || !qk::conv_s8_workspace_size(layer, 1, 1, &ws_bytes).ok()) {
+    state.SkipWithError("pack failed");
+    return;
+  }
+  std::vector<std::uint8_t> ws(ws_bytes);
+  const auto out = qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, -1, -128, 127);
+  std::vector<std::int8_t> y(l.out_h() * l.out_w() * l.cout);
+  for (auto _ : state) {
+    qk::Status st = qk::conv_s8(layer, 1, x.data(), out, y.data(), ws.data(), ws_bytes);
+    benchmark::DoNotOptimize(st);
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, l);
+  state.SetLabel(std::string(qk::isa_name(layer.isa())) + " " + qk::conv_path_name(layer.path()));
+}
+
+#if defined(QK_BENCH_HAVE_ONEDNN)
+void bench_onednn(benchmark::State& state, Layer l, bool int8) {
+  using namespace dnnl;
+  omp_set_num_threads(1);
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const auto D = [](std::size_t v) { return static_cast<memory::dim>(v); };
+  const memory::dims src_dims = {1, D(l.cin), D(l.h), D(l.w)};
+  const memory::dims dst_dims = {1, D(l.cout), D(l.out_h()), D(l.out_w())};
+  const memory::dims wei_dims = l.groups > 1
+                                    ? memory::dims{D(l.groups), D(l.cout / l.groups), D(l.cin_g()), D(l.k), D(l.k)}
+                                    : memory::dims{D(l.cout), D(l.cin), D(l.k), D(l.k)};
+  const auto wei_plain_tag = l.groups > 1 ? memory::format_tag::goihw : memory::format_tag::oihw;
+  const auto dt = int8 ? memory::data_type::s8 : memory::data_type::f32;
+  const auto bias_dt = int8 ? memory::data_type::s32 : memory::data_type::f32;
+  memory::desc src_md(src_dims, dt, memory::format_tag::nhwc);
+  memory::desc dst_md(dst_dims, dt, memory::format_tag::nhwc);
+  memory::desc wei_any(wei_dims, dt, memory::format_tag::any);
+  memory::desc wei_plain(wei_dims, dt, wei_plain_tag);
+  memory::desc bias_md({D(l.cout)}, bias_dt, memory::format_tag::x);
+  primitive_attr attr;
+  if (int8) attr.set_output_scales(2, std::vector<float>(l.cout, 0.0013f));
+  const memory::dims strides = {D(l.stride), D(l.stride)}, pad = {D(l.pad), D(l.pad)};
+  convolution_forward::primitive_desc pd(
+      convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, src_md, wei_any, bias_md,
+                                dst_md, strides, pad, pad),
+      attr, eng);
+  memory src_mem(src_md, eng), plain_w(wei_plain, eng), wei_mem(pd.weights_desc(), eng), bias_mem(bias_md, eng),
+      dst_mem(dst_md, eng);
+  const std::size_t src_n = l.h * l.w * l.cin, wei_n = l.cout * l.cin_g() * l.k * l.k;
+  if (int8) {
+    const auto a = random_vector<std::int8_t>(src_n, -128, 127, 1);
+    const auto b = random_vector<std::int8_t>(wei_n, -127, 127, 2);
+    const auto bias = random_vector<std::int32_t>(l.cout, -1000, 1000, 3);
+    std::memcpy(src_mem.get_data_handle(), a.data(), a.size());
+    std::memcpy(plain_w.get_data_handle(), b.data(), b.size());
+    std::memcpy(bias_mem.get_data_handle(), bias.data(), bias.size() * 4);
+  } else {
+    const auto a = random_floats(src_n, 1), b = random_floats(wei_n, 2), bias = random_floats(l.cout, 3);
+    std::memcpy(src_mem.get_data_handle(), a.data(), a.size() * 4);
+    std::memcpy(plain_w.get_data_handle(), b.data(), b.size() * 4);
+    std::memcpy(bias_mem.get_data_handle(), bias.data(), bias.size() * 4);
+  }
+  reorder(plain_w, wei_mem).execute(strm, plain_w, wei_mem);
+  strm.wait();
+  convolution_forward prim(pd);
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, wei_mem}, {DNNL_ARG_BIAS, bias_mem}, {DNNL_ARG_DST, dst_mem}};
+  for (auto _ : state) {
+    prim.execute(strm, args);
+    strm.wait();
+  }
+  set_gops(state, l);
+  state.SetLabel(pd.impl_info_str());
+}
+#endif
+
+#if defined(QK_BENCH_HAVE_XNNPACK)
+void bench_xnnpack_s8(benchmark::State& state, Layer l) {
+  if (xnn_initialize(nullptr) != xnn_status_success) {
+    state.SkipWithError("xnn_initialize failed");
+    return;
+  }
+  const auto x = random_vector<std::int8_t>(l.h * l.w * l.cin, -128, 127, 1);
+  const auto w = layer_weights(l);
+  const auto bias = random_vector<std::int32_t>(l.cout, -1000, 1000, 3);
+  const std::vector<float> kscale(l.cout, 0.01f);
+  std::vector<std::int8_t> y(l.out_h() * l.out_w() * l.cout);
+  const auto P = [](std::size_t v) { return static_cast<std::uint32_t>(v); };
+  xnn_operator_t op = nullptr;
+  if (xnn_create_convolution2d_nhwc_qc8(P(l.pad), P(l.pad), P(l.pad), P(l.pad), P(l.k), P(l.k), P(l.stride), P(l.stride), 1,
+                                        1, P(l.groups), l.cin_g(), l.cout / l.groups, l.cin, l.cout, 0, 0.02f,
+                                        kscale.data(), w.data(), bias.data(), -1, 0.15f, -128, 127, 0,
+                                        &op) != xnn_status_success ||
+      xnn_setup_convolution2d_nhwc_qc8(op, 1, l.h, l.w, x.data(), y.data(), nullptr) != xnn_status_success) {
+    state.SkipWithError("xnnpack setup failed");
+    return;
+  }
+  for (auto _ : state) {
+    xnn_run_operator(op, nullptr);
+    benchmark::ClobberMemory();
+  }
+  xnn_delete_operator(op);
+  set_gops(state, l);
+}
+#endif
+
+void register_all() {
+  for (const Layer& l : kLayers) {
+    const std::string name = l.name;
+    benchmark::RegisterBenchmark(("conv/qk_s8/" + name).c_str(), bench_qk_s8, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
+#if defined(QK_BENCH_HAVE_ONEDNN)
+    benchmark::RegisterBenchmark(("conv/onednn_s8/" + name).c_str(), bench_onednn, l, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("conv/onednn_f32/" + name).c_str(), bench_onednn, l, false)->Unit(benchmark::kMicrosecond)->UseRealTime();
+#endif
+#if defined(QK_BENCH_HAVE_XNNPACK)
+    benchmark::RegisterBenchmark(("conv/xnnpack_s8/" + name).c_str(), bench_xnnpack_s8, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
+#endif
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
