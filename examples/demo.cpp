@@ -153,11 +153,45 @@ struct Section {
 };
 
 // Add new sections here (quantize / dequantize, GEMM, convolution ...).
+// A 3x3 convolution (qk/conv.hpp): a 4x4 single-channel image, two filters, "same" padding.
+bool section_conv() {
+  const std::int8_t image[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  const std::int8_t filters[2 * 9] = {0, 0, 0, 0, 1, 0, 0, 0, 0,   // identity
+                                      1, 1, 1, 1, 1, 1, 1, 1, 1};  // box sum
+  qk::ConvS8Desc d;
+  d.in_h = d.in_w = 4, d.in_c = 1, d.out_c = 2, d.kernel_h = d.kernel_w = 3;
+  d.weights = filters;
+  qk::ConvS8 layer;
+  qk::Status st = d.set_same_padding();
+  if (st) st = layer.pack(d);
+  std::size_t ws_bytes = 0;
+  if (st) st = qk::conv_s8_workspace_size(layer, 1, 1, &ws_bytes);
+  static unsigned char workspace[1 << 16];
+  std::int32_t out[16 * 2] = {};
+  if (st && ws_bytes > sizeof(workspace)) st = qk::Status(qk::StatusCode::buffer_too_small, "demo workspace");
+  if (st) st = qk::conv_s8(layer, 1, image, qk::OutputStage::int32(), out, workspace, ws_bytes);
+  if (!st) {
+    print_status_failure("conv_s8", st);
+    return false;
+  }
+  std::printf("  path %s, ISA %s; int32 outputs (identity | 3x3 box sum):\n", qk::conv_path_name(layer.path()),
+              qk::isa_name(layer.isa()));
+  for (int y = 0; y < 4; ++y) {
+    std::printf("   ");
+    for (int x = 0; x < 4; ++x) std::printf(" %3d", static_cast<int>(out[(y * 4 + x) * 2]));
+    std::printf("   |");
+    for (int x = 0; x < 4; ++x) std::printf(" %3d", static_cast<int>(out[(y * 4 + x) * 2 + 1]));
+    std::printf("\n");
+  }
+  return true;
+}
+
 constexpr Section kSections[] = {
     {"Instruction set", section_isa},
     {"Quantization of a float range (qk/quantize.hpp)", section_quantize},
     {"Requantization multiplier (TFLite QuantizeMultiplier)", section_multiplier},
     {"Requantizing int32 accumulators to int8", section_requantize},
+    {"Convolution (qk/conv.hpp)", section_conv},
 };
 
 }  // namespace
