@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/isa_sweep.hpp"
@@ -484,4 +486,21 @@ TEST_CASE("dynamic_quantize_linear: ONNX formula, degenerate input, NaN") {
   REQUIRE(qk::dynamic_quantize_linear(with_nan, 3, y, &s, &z).ok());
   CHECK(s == 2.0f / 255.0f);
   CHECK(y[0] == z);  // NaN -> zero point
+}
+
+// Which instruction set the xsimd path really uses in this build: xsimd picks the translation
+// unit's own architecture, which must be NEON (xsimd's neon64) on AArch64, where the SIMD
+// equality test above then compares NEON code with the scalar definition.
+TEST_CASE("the xsimd path uses the expected architecture") {
+#if defined(QK_QUANTIZE_HAVE_XSIMD)
+  INFO("xsimd::default_arch = " << xsimd::default_arch::name() << ", " << qk::detail::kLanes << " float lanes");
+#if defined(__aarch64__)
+  static_assert(std::is_same<xsimd::default_arch, xsimd::neon64>::value, "AArch64 builds must use xsimd's NEON");
+  CHECK(std::string(xsimd::default_arch::name()) == "arm64+neon");  // xsimd 8.1's name for neon64
+  CHECK(qk::detail::kLanes == 4);
+#endif
+  CHECK(qk::detail::kQuantizeHasSimd);
+#else
+  WARN("this build has no xsimd architecture");
+#endif
 }
