@@ -338,7 +338,7 @@ inline void gemm_s8_units(void* context, std::size_t begin, std::size_t end) {
   for (std::size_t u = begin; u < end; ++u) {
     const std::size_t block = u / job.groups, g = u % job.groups;
     const std::size_t m0 = block * job.row_block;
-    const std::size_t m1 = m0 + job.row_block < args.m ? m0 + job.row_block : args.m;
+    const std::size_t m1 = m0 + job.row_block < job.args.m ? m0 + job.row_block : job.args.m;
     const std::size_t p0 = g * job.panels / job.groups, p1 = (g + 1) * job.panels / job.groups;
     if (own_sums && block != summed_block) {
       const kernels::GemmS8RowSumsFn fn = job.kernel->row_sums != nullptr ? job.kernel->row_sums : &kernels::row_sums_scalar;

@@ -87,6 +87,11 @@ void run_case(const Case& c, std::mt19937& rng) {
   std::vector<std::uint8_t> got(c.m * ldc * es, 0xCD), want(c.m * ldc * es, 0xCD);
   std::vector<std::int32_t> ws(qk::gemm_s8_workspace_size(w, c.m) / 4 + 1);
   REQUIRE(qk::gemm_s8(w, c.m, a.data(), lda, out, got.data(), ldc, ws.data(), ws.size() * 4).ok());
+  if (w.needs_row_sums()) {  // the workspace is optional: without it the driver sums per block
+    std::vector<std::uint8_t> no_ws(got.size(), 0xCD);
+    REQUIRE(qk::gemm_s8(w, c.m, a.data(), lda, out, no_ws.data(), ldc).ok());
+    REQUIRE(no_ws == got);
+  }
   qk::reference::gemm_int8(c.m, c.n, c.k, a.data(), lda, c.a_type == qk::ElementType::s8, c.za, b.data(), c.n, 1,
                            c.b_type == qk::ElementType::s8, zb.data(), c.zb_per_column, d.bias, out, want.data(), ldc);
   INFO("m=" << c.m << " n=" << c.n << " k=" << c.k << " stage=" << c.stage << " a_s8=" << (c.a_type == qk::ElementType::s8)
@@ -178,6 +183,21 @@ TEST_CASE("gemm_s8: thread count does not change results") {
         REQUIRE(qk::gemm_s8(w, c.m, a.data(), c.k, out, pooled.data(), c.n, nullptr, 0, &pool).ok());
         REQUIRE(serial == pooled);
       }
+    }
+  }
+}
+
+TEST_CASE("gemm_s8: many row blocks, with and without the row-sum workspace") {
+  // M spans several row blocks (blocks hold at most 512 rows, fewer for large K), so block
+  // boundaries, per-block row sums and the last short block are all exercised serially.
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(11);
+    for (std::size_t k : {19u, 700u}) {
+      Case c = random_case(rng, 4);
+      c.m = 1100, c.n = 37, c.k = k, c.stage = 1, c.a_type = qk::ElementType::s8, c.zb_nonzero = true;
+      run_case(c, rng);
+      c.a_type = qk::ElementType::u8, c.zb_nonzero = false, c.stage = 0;
+      run_case(c, rng);
     }
   }
 }
