@@ -84,6 +84,23 @@ void bench_qk_s8(benchmark::State& state, Shape s, std::size_t threads) {
   state.SetLabel(qk::isa_name(w.isa()));
 }
 
+void bench_qk_f32(benchmark::State& state, Shape s) {
+  const auto a = random_floats(s.m * s.k, 1), b = random_floats(s.n * s.k, 2), bias = random_floats(s.n, 3);
+  qk::GemmF32Weights w;
+  if (!w.pack(qk::GemmF32WeightsDesc::n_by_k(s.n, s.k, b.data(), bias.data())).ok()) {
+    state.SkipWithError("pack failed");
+    return;
+  }
+  std::vector<float> c(s.m * s.n);
+  for (auto _ : state) {
+    qk::Status st = qk::gemm_f32(w, s.m, a.data(), s.k, c.data(), s.n);
+    benchmark::DoNotOptimize(st);
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, s);
+  state.SetLabel(qk::isa_name(w.isa()));
+}
+
 #if defined(QK_BENCH_HAVE_ONEDNN)
 void bench_onednn(benchmark::State& state, Shape s, bool int8, int threads) {
   using namespace dnnl;
@@ -185,6 +202,7 @@ void register_all() {
   for (const Shape& s : kShapes) {
     const std::string name = shape_name(s);
     benchmark::RegisterBenchmark(("gemm/qk_s8/" + name).c_str(), bench_qk_s8, s, std::size_t{1})->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("gemm/qk_f32/" + name).c_str(), bench_qk_f32, s)->Unit(benchmark::kMicrosecond)->UseRealTime();
 #if defined(QK_BENCH_HAVE_ONEDNN)
     benchmark::RegisterBenchmark(("gemm/onednn_s8/" + name).c_str(), bench_onednn, s, true, 1)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/onednn_f32/" + name).c_str(), bench_onednn, s, false, 1)->Unit(benchmark::kMicrosecond)->UseRealTime();

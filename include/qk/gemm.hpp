@@ -422,4 +422,129 @@ inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std:
   return Status::success();
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// fp32 GEMM, same shape of interface: C = clamp(A * B + bias, lo, hi). For fp32 baselines and
+// float layers. Results may differ from a naive loop in the last bits (summation order), and
+// differ between ISAs, as for any BLAS.
+
+struct GemmF32WeightsDesc {
+  std::size_t k = 0, n = 0;
+  const float* data = nullptr;  // B[k][n] at data[k * stride_k + n * stride_n]
+  std::size_t stride_k = 0, stride_n = 0;
+  const float* bias = nullptr;  // n values or null
+
+  static GemmF32WeightsDesc k_by_n(std::size_t k, std::size_t n, const float* b, const float* bias = nullptr) {
+    GemmF32WeightsDesc d;
+    d.k = k, d.n = n, d.data = b, d.stride_k = n, d.stride_n = 1, d.bias = bias;
+    return d;
+  }
+  static GemmF32WeightsDesc n_by_k(std::size_t n, std::size_t k, const float* b, const float* bias = nullptr) {
+    GemmF32WeightsDesc d;
+    d.k = k, d.n = n, d.data = b, d.stride_k = 1, d.stride_n = k, d.bias = bias;
+    return d;
+  }
+};
+
+class GemmF32Weights {
+ public:
+  Status pack(const GemmF32WeightsDesc& d) noexcept { return pack(d, active_isa()); }
+  Status pack(const GemmF32WeightsDesc& d, Isa isa) noexcept {
+    const kernels::GemmF32Kernel* kernel = kernels::gemm_f32_kernel_for(isa);
+    if (!isa_supported(isa) || kernel == nullptr) return Status(StatusCode::unsupported, "gemm_f32 pack: ISA not supported");
+    if (d.data == nullptr) return Status(StatusCode::null_pointer, "gemm_f32 pack: null B");
+    if (d.k == 0 || d.n == 0) return Status(StatusCode::bad_shape, "gemm_f32 pack: K and N must be > 0");
+    const std::size_t panels = detail::div_up(d.n, kernel->panel_width);
+    std::size_t panel_floats = 0, total = 0, last = 0, t = 0;
+    if (!detail::checked_mul(d.k, kernel->panel_width, &panel_floats) || !detail::checked_mul(panel_floats, panels, &total) ||
+        !detail::checked_add(total, panels * kernel->panel_width, &total) || total > (std::numeric_limits<std::size_t>::max() >> 3) ||
+        !detail::checked_mul(d.k - 1, d.stride_k, &last) || !detail::checked_mul(d.n - 1, d.stride_n, &t) ||
+        !detail::checked_add(last, t, &last))
+      return Status(StatusCode::size_overflow, "gemm_f32 pack: size overflows");
+    for (std::size_t i = 0; d.bias != nullptr && i < d.n; ++i)
+      if (std::isnan(d.bias[i])) return Status(StatusCode::invalid_argument, "gemm_f32 pack: NaN bias");
+    std::unique_ptr<float[]> storage(new float[total]);
+    float* panel = storage.get();
+    for (std::size_t p = 0; p < panels; ++p)
+      for (std::size_t kk = 0; kk < d.k; ++kk)
+        for (std::size_t j = 0; j < kernel->panel_width; ++j) {
+          const std::size_t nn = p * kernel->panel_width + j;
+          *panel++ = nn < d.n ? d.data[kk * d.stride_k + nn * d.stride_n] : 0.0f;
+        }
+    for (std::size_t nn = 0; nn < panels * kernel->panel_width; ++nn)
+      *panel++ = nn < d.n && d.bias != nullptr ? d.bias[nn] : 0.0f;
+    storage_ = std::move(storage);
+    kernel_ = kernel;
+    k_ = d.k;
+    n_ = d.n;
+    panel_stride_ = panel_floats;
+    bias_ = storage_.get() + panel_floats * panels;
+    return Status::success();
+  }
+  bool packed() const noexcept { return kernel_ != nullptr; }
+  Isa isa() const noexcept { return kernel_ != nullptr ? kernel_->isa : Isa::scalar; }
+  std::size_t k() const noexcept { return k_; }
+  std::size_t n() const noexcept { return n_; }
+  const kernels::GemmF32Kernel& kernel() const noexcept { return *kernel_; }
+  const float* panels() const noexcept { return storage_.get(); }
+  std::size_t panel_stride() const noexcept { return panel_stride_; }
+  const float* bias() const noexcept { return bias_; }
+
+ private:
+  const kernels::GemmF32Kernel* kernel_ = nullptr;
+  std::unique_ptr<float[]> storage_;
+  const float* bias_ = nullptr;
+  std::size_t k_ = 0, n_ = 0, panel_stride_ = 0;
+};
+
+namespace detail {
+struct GemmF32Job {
+  kernels::GemmF32Args args;
+  kernels::GemmF32TileFn run = nullptr;
+  std::size_t panels = 0, groups = 0, row_block = 0;
+};
+inline void gemm_f32_units(void* context, std::size_t begin, std::size_t end) {
+  const auto& job = *static_cast<const GemmF32Job*>(context);
+  for (std::size_t u = begin; u < end; ++u) {
+    const std::size_t block = u / job.groups, g = u % job.groups;
+    const std::size_t m0 = block * job.row_block;
+    const std::size_t m1 = m0 + job.row_block < job.args.m ? m0 + job.row_block : job.args.m;
+    const std::size_t p0 = g * job.panels / job.groups, p1 = (g + 1) * job.panels / job.groups;
+    if (m0 < m1 && p0 < p1) job.run(job.args, m0, m1, p0, p1);
+  }
+}
+}  // namespace detail
+
+inline Status gemm_f32(const GemmF32Weights& w, std::size_t m, const float* a, std::size_t lda, float* c, std::size_t ldc,
+                       float lo = -std::numeric_limits<float>::infinity(),
+                       float hi = std::numeric_limits<float>::infinity(), Executor* executor = nullptr) noexcept {
+  if (!w.packed()) return Status(StatusCode::invalid_argument, "gemm_f32: weights not packed");
+  if (!isa_supported(w.isa())) return Status(StatusCode::unsupported, "gemm_f32: weights packed for an ISA this CPU lacks");
+  if (std::isnan(lo) || std::isnan(hi) || lo > hi) return Status(StatusCode::invalid_argument, "gemm_f32: clamp [lo, hi] empty or NaN");
+  if (m == 0) return Status::success();
+  if (a == nullptr || c == nullptr) return Status(StatusCode::null_pointer, "gemm_f32: null A or C");
+  if (lda < w.k() || ldc < w.n()) return Status(StatusCode::bad_shape, "gemm_f32: lda < K or ldc < N");
+  std::size_t extent = 0;
+  if (!detail::checked_mul(m, lda, &extent) || !detail::checked_mul(m, ldc, &extent) ||
+      extent > (std::numeric_limits<std::size_t>::max() >> 2))
+    return Status(StatusCode::size_overflow, "gemm_f32: A or C extent overflows");
+  const kernels::GemmF32Kernel& kernel = w.kernel();
+  detail::GemmF32Job job;
+  job.args = kernels::GemmF32Args{m, w.n(), w.k(), a, lda, w.panels(), w.panel_stride(), w.bias(), lo, hi, c, ldc};
+  job.run = kernel.run;
+  job.panels = detail::div_up(w.n(), kernel.panel_width);
+  job.groups = detail::div_up(job.panels, kernel.max_panels);
+  std::size_t rows = (std::size_t{256} << 10) / (4 * lda);
+  rows = rows < 8 ? 8 : (rows > 512 ? 512 : rows / 8 * 8);
+  const std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
+  while (threads > 1 && rows > 16 && detail::div_up(m, rows) * job.groups < 4 * threads) rows = rows / 2 / 8 * 8;
+  job.row_block = rows;
+  const std::size_t units = detail::div_up(m, rows) * job.groups;
+  if (executor == nullptr || threads <= 1)
+    detail::gemm_f32_units(&job, 0, units);
+  else
+    executor->parallel_for(units, 1, &detail::gemm_f32_units, &job);
+  return Status::success();
+}
+
 }  // namespace qk

@@ -6,8 +6,11 @@
 
 #include "qk/core/isa.hpp"
 #include "qk/kernels/gemm_s8_contract.hpp"
+#include "qk/kernels/gemm_f32_contract.hpp"
+#include "qk/kernels/scalar/gemm_f32.hpp"
 #include "qk/kernels/scalar/gemm_s8.hpp"
 #if defined(QK_HAVE_X86_KERNELS)
+#include "qk/kernels/x86/gemm_f32_x86.hpp"
 #include "qk/kernels/x86/gemm_s8_x86.hpp"
 #endif
 #if defined(QK_HAVE_ARM_KERNELS) && __has_include("qk/kernels/arm/gemm_s8_arm.hpp")
@@ -32,6 +35,20 @@ inline const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
     case Isa::neon_i8mm: return &neon_i8mm::gemm_s8_kernel();
 #endif
     default: return nullptr;
+  }
+}
+
+// fp32: one family per vector width; each x86 ISA uses the widest FMA family it has. ISAs
+// without an fp32 family of their own (ARM for now) use the portable kernel.
+inline const GemmF32Kernel* gemm_f32_kernel_for(Isa isa) noexcept {
+  switch (isa) {
+#if defined(QK_HAVE_X86_KERNELS)
+    case Isa::avx2:
+    case Isa::avxvnni: return &avx2f32::gemm_f32_kernel(isa);
+    case Isa::avx512bw:
+    case Isa::avx512vnni: return &avx512f32::gemm_f32_kernel(isa);
+#endif
+    default: return &scalar::gemm_f32_kernel();
   }
 }
 

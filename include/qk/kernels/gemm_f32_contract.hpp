@@ -1,0 +1,39 @@
+// qk/kernels/gemm_f32_contract.hpp - the fp32 GEMM kernel contract (the int8 one, simplified).
+//
+// Packed B: panels of panel_width columns; a panel stores K rows of panel_width floats, zero
+// padded in N. Bias is padded to whole panels. A tile function computes rows [m_begin, m_end)
+// x panels [panel_begin, panel_end) of C = clamp(A * B + bias, lo, hi).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "qk/core/isa.hpp"
+
+namespace qk {
+namespace kernels {
+
+struct GemmF32Args {
+  std::size_t m = 0, n = 0, k = 0;
+  const float* a = nullptr;
+  std::size_t lda = 0;  // elements
+  const float* packed_b = nullptr;
+  std::size_t panel_stride = 0;  // floats from one panel to the next
+  const float* bias = nullptr;   // padded to whole panels
+  float lo = 0, hi = 0;
+  float* c = nullptr;
+  std::size_t ldc = 0;  // elements
+};
+
+using GemmF32TileFn = void (*)(const GemmF32Args& args, std::size_t m_begin, std::size_t m_end,
+                               std::size_t panel_begin, std::size_t panel_end);
+
+struct GemmF32Kernel {
+  Isa isa = Isa::scalar;
+  std::uint32_t panel_width = 0;
+  std::uint32_t max_panels = 0;
+  GemmF32TileFn run = nullptr;
+};
+
+}  // namespace kernels
+}  // namespace qk

@@ -1,0 +1,35 @@
+// qk/kernels/scalar/gemm_f32.hpp - portable fp32 GEMM kernel.
+#pragma once
+
+#include "qk/kernels/gemm_f32_contract.hpp"
+
+namespace qk {
+namespace kernels {
+namespace scalar {
+
+inline void gemm_f32_tile(const GemmF32Args& args, std::size_t m_begin, std::size_t m_end, std::size_t panel_begin,
+                          std::size_t panel_end) noexcept {
+  constexpr std::size_t NR = 8;
+  for (std::size_t p = panel_begin; p < panel_end; ++p) {
+    const float* panel = args.packed_b + p * args.panel_stride;
+    const std::size_t n0 = p * NR, cols = args.n - n0 < NR ? args.n - n0 : NR;
+    for (std::size_t m = m_begin; m < m_end; ++m) {
+      float acc[NR];
+      for (std::size_t j = 0; j < NR; ++j) acc[j] = args.bias[n0 + j];
+      const float* a = args.a + m * args.lda;
+      for (std::size_t k = 0; k < args.k; ++k)
+        for (std::size_t j = 0; j < NR; ++j) acc[j] += a[k] * panel[k * NR + j];
+      float* c = args.c + m * args.ldc + n0;
+      for (std::size_t j = 0; j < cols; ++j) c[j] = acc[j] < args.lo ? args.lo : (acc[j] > args.hi ? args.hi : acc[j]);
+    }
+  }
+}
+
+inline const GemmF32Kernel& gemm_f32_kernel() noexcept {
+  static const GemmF32Kernel kernel = {Isa::scalar, 8, 1, &gemm_f32_tile};
+  return kernel;
+}
+
+}  // namespace scalar
+}  // namespace kernels
+}  // namespace qk

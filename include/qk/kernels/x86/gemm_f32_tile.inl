@@ -1,0 +1,67 @@
+// qk/kernels/x86/gemm_f32_tile.inl - the fp32 GEMM tile, written once for AVX2 and AVX-512.
+// Included inside a target region after a `struct F32Traits` (Vec, kLanes, kMaxPanels,
+// kMaxRows, zero(), load(p), bcast(p), fma(a, b, acc), store_clamped(p, v, lo, hi, count)).
+// Same shape as the int8 tile (named accumulators, one loop body): see gemm_s8_tile.inl.
+#define QK_F32_DECL_ROW(r) \
+  [[maybe_unused]] V c##r##0 = T::zero(), c##r##1 = T::zero(), c##r##2 = T::zero();
+#define QK_F32_ROW(r)                                              \
+  if constexpr (ROWS > r) {                                        \
+    const V av = T::bcast(arow + r * lda);                         \
+    c##r##0 = T::fma(av, b0, c##r##0);                             \
+    if constexpr (NB > 1) c##r##1 = T::fma(av, b1, c##r##1);       \
+    if constexpr (NB > 2) c##r##2 = T::fma(av, b2, c##r##2);       \
+  }
+#define QK_F32_STORE_ROW(r)                                                                          \
+  if constexpr (ROWS > r) {                                                                          \
+    float* crow = args.c + (m0 + r) * args.ldc + n0;                                                 \
+    T::store_clamped(crow, T::add(c##r##0, bias0), lo, hi, cols);                                    \
+    if constexpr (NB > 1) if (cols > T::kLanes) T::store_clamped(crow + T::kLanes, T::add(c##r##1, bias1), lo, hi, cols - T::kLanes); \
+    if constexpr (NB > 2) if (cols > 2 * T::kLanes) T::store_clamped(crow + 2 * T::kLanes, T::add(c##r##2, bias2), lo, hi, cols - 2 * T::kLanes); \
+  }
+
+template <std::size_t ROWS, std::size_t NB>
+QK_KERNEL_INLINE void gemm_f32_tile_rows(const GemmF32Args& args, std::size_t m0, std::size_t p0) noexcept {
+  using T = F32Traits;
+  using V = typename T::Vec;
+  QK_F32_DECL_ROW(0) QK_F32_DECL_ROW(1) QK_F32_DECL_ROW(2) QK_F32_DECL_ROW(3)
+  QK_F32_DECL_ROW(4) QK_F32_DECL_ROW(5) QK_F32_DECL_ROW(6) QK_F32_DECL_ROW(7)
+  const float* arow = args.a + m0 * args.lda;
+  const std::size_t lda = args.lda, ps = args.panel_stride;
+  const float* pb = args.packed_b + p0 * ps;
+  for (std::size_t k = 0; k < args.k; ++k, ++arow, pb += T::kLanes) {
+    const V b0 = T::load(pb);
+    [[maybe_unused]] const V b1 = NB > 1 ? T::load(pb + ps) : b0;
+    [[maybe_unused]] const V b2 = NB > 2 ? T::load(pb + 2 * ps) : b0;
+    QK_F32_ROW(0) QK_F32_ROW(1) QK_F32_ROW(2) QK_F32_ROW(3) QK_F32_ROW(4) QK_F32_ROW(5) QK_F32_ROW(6) QK_F32_ROW(7)
+  }
+  const std::size_t n0 = p0 * T::kLanes;
+  const std::size_t cols = args.n - n0 < NB * T::kLanes ? args.n - n0 : NB * T::kLanes;
+  const V lo = T::set1(args.lo), hi = T::set1(args.hi);
+  const V bias0 = T::load(args.bias + n0);
+  [[maybe_unused]] const V bias1 = NB > 1 ? T::load(args.bias + n0 + T::kLanes) : bias0;
+  [[maybe_unused]] const V bias2 = NB > 2 ? T::load(args.bias + n0 + 2 * T::kLanes) : bias0;
+  QK_F32_STORE_ROW(0) QK_F32_STORE_ROW(1) QK_F32_STORE_ROW(2) QK_F32_STORE_ROW(3)
+  QK_F32_STORE_ROW(4) QK_F32_STORE_ROW(5) QK_F32_STORE_ROW(6) QK_F32_STORE_ROW(7)
+}
+#undef QK_F32_DECL_ROW
+#undef QK_F32_ROW
+#undef QK_F32_STORE_ROW
+
+template <std::size_t NB>
+QK_KERNEL_INLINE void gemm_f32_rows(const GemmF32Args& args, std::size_t m_begin, std::size_t m_end, std::size_t p0) noexcept {
+  constexpr std::size_t MR = F32Traits::kMaxRows;
+  std::size_t m = m_begin;
+  for (; m + MR <= m_end; m += MR) gemm_f32_tile_rows<MR, NB>(args, m, p0);
+  if (m + 4 <= m_end) { gemm_f32_tile_rows<4, NB>(args, m, p0); m += 4; }
+  if (m + 2 <= m_end) { gemm_f32_tile_rows<2, NB>(args, m, p0); m += 2; }
+  for (; m < m_end; ++m) gemm_f32_tile_rows<1, NB>(args, m, p0);
+}
+
+inline void gemm_f32_run(const GemmF32Args& args, std::size_t m_begin, std::size_t m_end, std::size_t panel_begin,
+                         std::size_t panel_end) noexcept {
+  switch (panel_end - panel_begin) {
+    case 1: gemm_f32_rows<1>(args, m_begin, m_end, panel_begin); break;
+    case 2: gemm_f32_rows<(F32Traits::kMaxPanels >= 2 ? 2 : 1)>(args, m_begin, m_end, panel_begin); break;
+    default: gemm_f32_rows<F32Traits::kMaxPanels>(args, m_begin, m_end, panel_begin); break;
+  }
+}
