@@ -76,7 +76,7 @@ void bench_qk_s8(benchmark::State& state, Shape s, std::size_t threads) {
   qk::ThreadPool pool(threads);
   qk::Executor* ex = threads > 1 ? &pool : nullptr;
   for (auto _ : state) {
-    qk::Status st = qk::gemm_s8(w, s.m, a.data(), s.k, out, c.data(), s.n, nullptr, 0, ex);
+    qk::Status st = qk::gemm_s8(w, s.m, a.data(), s.k, out, c.data(), s.n, ex);
     benchmark::DoNotOptimize(st);
     benchmark::ClobberMemory();
   }

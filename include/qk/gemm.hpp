@@ -5,8 +5,8 @@
 // A: activations, int8 or uint8, row-major with any row stride. B: weights, int8 or uint8, any
 // (k, n) strides, packed once into the layout of the kernel family active_isa() names at pack
 // time (the packed object keeps that kernel; later force_isa() calls do not affect it).
-// Running takes no allocation: the only scratch memory (row sums of A, needed only when a weight
-// zero point is non-zero) comes from the caller, sized by gemm_s8_workspace_size().
+// Running takes no allocation and no workspace: the only scratch (row sums of A for the row
+// term, at most 2 KiB) lives on the stack.
 //
 //   qk::GemmS8Weights w;
 //   QK_RETURN_IF_ERROR(w.pack(qk::GemmS8WeightsDesc::n_by_k(N, K, weights, bias)));
@@ -133,8 +133,8 @@ class GemmS8Weights {
   ElementType activation_type() const noexcept { return a_type_; }
   std::int32_t activation_zero_point() const noexcept { return za_; }
   bool has_weight_zero_point() const noexcept { return has_zb_; }
-  // True when running needs the row sums of A (a weight zero point, or the kernel's s8 weight
-  // offset): then gemm_s8_workspace_size() is non-zero.
+  // True when the result has a row term -(zb + weight offset) * rowsum(A): a weight zero point,
+  // or s8 activations on a family that packs B + 128.
   bool needs_row_sums() const noexcept { return row_term_; }
   std::size_t packed_bytes() const noexcept { return packed() ? sizes_.total : 0; }
   const kernels::GemmS8Kernel& kernel() const noexcept { return *kernel_; }
@@ -303,14 +303,6 @@ class GemmS8Weights {
 };
 
 
-// Optional scratch for m rows: when the packing has a row term (a weight zero point, or s8
-// activations on a VNNI family) the driver can precompute the row sums of A once into it;
-// without it each tile sums its own rows (a few percent slower when N spans many tiles).
-// Either way the results are identical.
-inline std::size_t gemm_s8_workspace_size(const GemmS8Weights& w, std::size_t m) noexcept {
-  return w.needs_row_sums() ? m * sizeof(std::int32_t) : 0;
-}
-
 namespace detail {
 
 struct GemmS8Job {
@@ -332,24 +324,24 @@ constexpr std::size_t kGemmMaxRowBlock = 512;
 inline void gemm_s8_units(void* context, std::size_t begin, std::size_t end) {
   const auto& job = *static_cast<const GemmS8Job*>(context);
   kernels::GemmS8Args args = job.args;
-  std::int32_t sums[kGemmMaxRowBlock];
-  const bool own_sums = args.col_zero_point != nullptr && args.row_sum == nullptr;
+  std::int32_t sums[kGemmMaxRowBlock] = {};
+  const bool own_sums = args.col_zero_point != nullptr;
   std::size_t summed_block = static_cast<std::size_t>(-1);
   for (std::size_t u = begin; u < end; ++u) {
     const std::size_t block = u / job.groups, g = u % job.groups;
     const std::size_t m0 = block * job.row_block;
     const std::size_t m1 = m0 + job.row_block < job.args.m ? m0 + job.row_block : job.args.m;
     const std::size_t p0 = g * job.panels / job.groups, p1 = (g + 1) * job.panels / job.groups;
-    if (own_sums && block != summed_block) {
-      const kernels::GemmS8RowSumsFn fn = job.kernel->row_sums != nullptr ? job.kernel->row_sums : &kernels::row_sums_scalar;
-      fn(job.args.a + m0 * args.lda, args.lda, args.a_signed, m1 - m0, args.k, sums);
-      summed_block = block;
-    }
+    // The block's first panel group in this range computes the row sums inside its tiles
+    // (row_sum_out); the following groups read them back.
+    const bool first_of_block = own_sums && block != summed_block;
+    summed_block = own_sums ? block : summed_block;
     // The tile function sees the block as rows [0, m1 - m0): A, C and the row sums rebased.
     args.a = job.args.a + m0 * args.lda;
     args.c = job.args.c + m0 * args.ldc_bytes;
     args.m = m1 - m0;
-    args.row_sum = own_sums ? sums : (job.args.row_sum != nullptr ? job.args.row_sum + m0 : nullptr);
+    args.row_sum = own_sums ? sums : nullptr;
+    args.row_sum_out = first_of_block ? sums : nullptr;
     if (m0 < m1 && p0 < p1) job.kernel->run(args, 0, m1 - m0, p0, p1);
   }
 }
@@ -359,8 +351,7 @@ inline void gemm_s8_units(void* context, std::size_t begin, std::size_t end) {
 // C = output_stage(A * B): m rows of A (lda elements apart), C rows ldc elements apart.
 // Validates everything first; on error nothing is written.
 inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std::size_t lda, const OutputStage& out,
-                      void* c, std::size_t ldc, void* workspace = nullptr, std::size_t workspace_bytes = 0,
-                      Executor* executor = nullptr) noexcept {
+                      void* c, std::size_t ldc, Executor* executor = nullptr) noexcept {
   if (!w.packed()) return Status(StatusCode::invalid_argument, "gemm_s8: weights not packed");
   if (!isa_supported(w.isa())) return Status(StatusCode::unsupported, "gemm_s8: weights packed for an ISA this CPU lacks");
   QK_RETURN_IF_ERROR(detail::validate_output_stage(out, w.n()));
@@ -374,10 +365,6 @@ inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std:
   if (!detail::checked_mul(m, lda, &extent) || !detail::checked_mul(ldc, esize, &c_row_bytes) ||
       !detail::checked_mul(m, c_row_bytes, &extent))
     return Status(StatusCode::size_overflow, "gemm_s8: A or C extent overflows");
-  const std::size_t need = gemm_s8_workspace_size(w, m);
-  if (workspace != nullptr && workspace_bytes < need)
-    return Status(StatusCode::buffer_too_small, "gemm_s8: workspace smaller than gemm_s8_workspace_size()");
-  if (workspace == nullptr && workspace_bytes != 0) return Status(StatusCode::null_pointer, "gemm_s8: null workspace with a size");
 
   const kernels::GemmS8Kernel& kernel = w.kernel();
   detail::GemmS8Job job;
@@ -394,14 +381,6 @@ inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std:
   job.args.out = out;
   job.args.c = static_cast<std::uint8_t*>(c);
   job.args.ldc_bytes = c_row_bytes;
-  if (job.args.col_zero_point != nullptr && workspace != nullptr) {
-    auto* sums = static_cast<std::int32_t*>(workspace);
-    if (kernel.row_sums != nullptr)
-      kernel.row_sums(job.args.a, lda, job.args.a_signed, m, w.k(), sums);
-    else
-      kernels::row_sums_scalar(job.args.a, lda, job.args.a_signed, m, w.k(), sums);
-    job.args.row_sum = sums;
-  }
   job.kernel = &kernel;
   job.panels = detail::div_up(w.n(), kernel.layout.panel_width);
   job.groups = detail::div_up(job.panels, kernel.layout.max_panels);

@@ -55,6 +55,11 @@ struct GemmS8Args {
   // Row sums of A (m values) when col_zero_point != null, if the caller precomputed them; when
   // null, each tile computes the sums of its own rows (they are in L1 at that point).
   const std::int32_t* row_sum = nullptr;
+  // When set (and there is a row term), tiles compute the sums of their own rows right after
+  // their K loop (the rows are then in L1), use them, and store them here, indexed like row_sum,
+  // for later panel groups of the same rows. A separate pass over A before the GEMM cost ~14% on
+  // 3136x64x576: it reads A from memory without overlapping any compute.
+  std::int32_t* row_sum_out = nullptr;
   OutputStage out;
   std::uint8_t* c = nullptr;  // C bytes
   std::size_t ldc_bytes = 0;
@@ -86,12 +91,13 @@ inline void row_sums_scalar(const std::uint8_t* a, std::size_t lda, bool a_signe
   }
 }
 
-// Row sum of row m for the row term: precomputed, or computed now.
+// Row sum of row m for the row term: precomputed, or computed now (and stored if asked).
 inline std::int32_t row_sum_for(const GemmS8Args& args, std::size_t m) noexcept {
   if (args.col_zero_point == nullptr) return 0;
-  if (args.row_sum != nullptr) return args.row_sum[m];
+  if (args.row_sum != nullptr && args.row_sum_out == nullptr) return args.row_sum[m];
   std::int32_t s = 0;
   row_sums_scalar(args.a + m * args.lda, args.lda, args.a_signed, 1, args.k, &s);
+  if (args.row_sum_out != nullptr) args.row_sum_out[m] = s;
   return s;
 }
 

@@ -1,9 +1,9 @@
 // qk/kernels/x86/gemm_s8_x86.hpp - the four x86 int8 GEMM kernel families.
 //
-//   family      instruction                      panel  K group  B stored  s8 A       tile
-//   avx512vnni  vpdpbusd zmm (u8 x s8 -> s32)     16     4        int8      xor 0x80   8 x 48
-//   avxvnni     vpdpbusd ymm (VEX)                8      4        int8      xor 0x80   6 x 16
-//   avx512bw    vpmaddwd zmm (s16 x s16 -> s32)   16     2        int16     widened    8 x 48
+//   family      instruction                      panel  K group  B stored  s8 A       tiles
+//   avx512vnni  vpdpbusd zmm (u8 x s8 -> s32)     16     4        int8/+128 s8 operand 8x48, 6x64
+//   avxvnni     vpdpbusd ymm (VEX)                8      4        int8/+128 s8 operand 6 x 16
+//   avx512bw    vpmaddwd zmm (s16 x s16 -> s32)   16     2        int16     widened    8x48, 6x64
 //   avx2        vpmaddwd ymm                      8      2        int16     widened    6 x 16
 //
 // Why no vpmaddubsw: it adds two u8 x s8 products into a *saturating* int16, and 255 * 127 * 2
@@ -57,7 +57,10 @@ namespace kernels {
 namespace avx512vnni {
 struct Traits {
   using Vec = __m512i;
-  static constexpr std::size_t kLanes = 16, kKGroup = 4, kElemBytes = 1, kMaxPanels = 3, kMaxRows = 8;
+  static constexpr std::size_t kLanes = 16, kKGroup = 4, kElemBytes = 1, kMaxPanels = 4;
+  // 32 zmm registers: rows x panels accumulators + panels B vectors + 1 broadcast A.
+  // 4 panels: 6 x 64 (24 + 4 + 1); up to 3 panels: 8 x 48 (24 + 3 + 1).
+  static constexpr std::size_t rows_for(std::size_t panels) { return panels == 4 ? 6 : 8; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_load_si512(p); }
   template <bool Signed>
@@ -98,7 +101,8 @@ namespace kernels {
 namespace avx512bw {
 struct Traits {
   using Vec = __m512i;
-  static constexpr std::size_t kLanes = 16, kKGroup = 2, kElemBytes = 2, kMaxPanels = 3, kMaxRows = 8;
+  static constexpr std::size_t kLanes = 16, kKGroup = 2, kElemBytes = 2, kMaxPanels = 4;
+  static constexpr std::size_t rows_for(std::size_t panels) { return panels == 4 ? 6 : 8; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_load_si512(p); }
   // Two activations widened to int16 and placed in every 32-bit lane.
@@ -138,7 +142,9 @@ namespace kernels {
 namespace avxvnni {
 struct Traits {
   using Vec = __m256i;
-  static constexpr std::size_t kLanes = 8, kKGroup = 4, kElemBytes = 1, kMaxPanels = 2, kMaxRows = 6;
+  static constexpr std::size_t kLanes = 8, kKGroup = 4, kElemBytes = 1, kMaxPanels = 2;
+  // 16 ymm registers: 6 x 2 accumulators + 2 B + 1 A.
+  static constexpr std::size_t rows_for(std::size_t) { return 6; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm256_setzero_si256(); }
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept {
     return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
@@ -183,7 +189,8 @@ namespace kernels {
 namespace avx2 {
 struct Traits {
   using Vec = __m256i;
-  static constexpr std::size_t kLanes = 8, kKGroup = 2, kElemBytes = 2, kMaxPanels = 2, kMaxRows = 6;
+  static constexpr std::size_t kLanes = 8, kKGroup = 2, kElemBytes = 2, kMaxPanels = 2;
+  static constexpr std::size_t rows_for(std::size_t) { return 6; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm256_setzero_si256(); }
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept {
     return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
