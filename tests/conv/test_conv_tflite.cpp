@@ -59,8 +59,7 @@ std::size_t run_tflite_case(const nlohmann::json& j) {
     d.a_zero_point = -input_offset;
     qk::GemmS8Weights w;
     REQUIRE(w.pack(d).ok());
-    std::vector<std::int32_t> ws(qk::gemm_s8_workspace_size(w, batches) / 4 + 1);
-    REQUIRE(qk::gemm_s8(w, batches, input.data(), k, out, got.data(), n, ws.data(), ws.size() * 4).ok());
+    REQUIRE(qk::gemm_s8(w, batches, input.data(), k, out, got.data(), n).ok());
   } else {
     qk::ConvS8Desc d;
     d.in_h = sz(j, "input_h"), d.in_w = sz(j, "input_w"), d.in_c = sz(j, "in_ch"), d.out_c = sz(j, "out_ch");
