@@ -35,8 +35,11 @@ QK_KERNEL_INLINE __m256 epi_param_f32(const float* p, bool per_channel, std::siz
   return per_channel ? _mm256_maskload_ps(p + n, mask) : _mm256_set1_ps(p[0]);
 }
 
-QK_KERNEL_INLINE void finish_row(const GemmS8Args& args, std::size_t m, std::size_t n0, std::size_t count,
-                                 const std::int32_t* acc, std::int32_t rs) noexcept {
+// Not inlined into the tile, deliberately: once inlined, GCC hoists its constants above the K
+// loop, where they take vector registers from the 24 accumulators and one spills on every
+// K step. One call per row of up to 64 outputs costs far less.
+__attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::size_t m, std::size_t n0,
+                                                 std::size_t count, const std::int32_t* acc, std::int32_t rs) noexcept {
   const OutputStage& s = args.out;
   if (s.kind == OutputStage::Kind::fixed_point && s.rounding == RequantRounding::single_rounding) {
     finish_row_scalar(args, m, n0, count, acc, rs);

@@ -51,51 +51,81 @@ QK_KERNEL_INLINE __m512 epi_param_f32(const float* p, bool per_channel, std::siz
   return per_channel ? _mm512_maskz_loadu_ps(mask, p + n) : _mm512_set1_ps(p[0]);
 }
 
-QK_KERNEL_INLINE void finish_row(const GemmS8Args& args, std::size_t m, std::size_t n0, std::size_t count,
-                                 const std::int32_t* acc, std::int32_t rs) noexcept {
+// One vector of 16 columns at n: offsets, row term and the output stage up to the clamped
+// int32 value with the zero point added (8-bit outputs), or stored directly (32-bit outputs:
+// returns false). `mask` selects the valid columns.
+QK_KERNEL_INLINE bool epi_vector(const GemmS8Args& args, const std::int32_t* acc, std::size_t n, __mmask16 mask,
+                                 __m512i row_sum, std::uint8_t* row, __m512i* out) noexcept {
   const OutputStage& s = args.out;
-  std::uint8_t* row = args.c + m * args.ldc_bytes;
-  const bool has_zb = args.col_zero_point != nullptr;
-  const __m512i row_sum = _mm512_set1_epi32(rs);
-  const __m512i lo = _mm512_set1_epi32(s.qmin - s.zero_point), hi = _mm512_set1_epi32(s.qmax - s.zero_point);
-  const __m512i zp = _mm512_set1_epi32(s.zero_point);
-  const __m512 lo_f = _mm512_set1_ps(static_cast<float>(s.qmin - s.zero_point));
-  const __m512 hi_f = _mm512_set1_ps(static_cast<float>(s.qmax - s.zero_point));
-  for (std::size_t j = 0; j < count; j += 16) {
-    const std::size_t n = n0 + j;
-    const std::size_t left = count - j;
-    const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
-    // col_offset and col_zero_point are padded to whole panels: plain loads are in bounds.
-    __m512i x = _mm512_add_epi32(_mm512_load_si512(acc + j), _mm512_loadu_si512(args.col_offset + n));
-    if (has_zb) x = _mm512_sub_epi32(x, _mm512_mullo_epi32(_mm512_loadu_si512(args.col_zero_point + n), row_sum));
-    switch (s.kind) {
-      case OutputStage::Kind::raw_int32:
-        _mm512_mask_storeu_epi32(row + 4 * n, mask, x);
-        continue;
-      case OutputStage::Kind::dequantize:
-        _mm512_mask_storeu_ps(row + 4 * n, mask, _mm512_mul_ps(_mm512_cvtepi32_ps(x), epi_param_f32(s.scale, s.per_channel, n, mask)));
-        continue;
-      case OutputStage::Kind::fixed_point: {
-        const __m512i mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
-        const __m512i shift = epi_param_i32(s.shift, s.per_channel, n, mask);
-        if (s.rounding == RequantRounding::double_rounding) {
-          const __m512i zero = _mm512_setzero_si512();
-          x = _mm512_sllv_epi32(x, _mm512_max_epi32(shift, zero));
-          x = epi_rdpot(epi_srdhm(x, mult), _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero));
-        } else {
-          x = epi_single_rounding(x, mult, shift);
-        }
-        break;
+  // col_offset and col_zero_point are padded to whole panels: plain loads are in bounds.
+  __m512i x = _mm512_add_epi32(_mm512_load_si512(acc), _mm512_loadu_si512(args.col_offset + n));
+  if (args.col_zero_point != nullptr)
+    x = _mm512_sub_epi32(x, _mm512_mullo_epi32(_mm512_loadu_si512(args.col_zero_point + n), row_sum));
+  switch (s.kind) {
+    case OutputStage::Kind::raw_int32:
+      _mm512_mask_storeu_epi32(row + 4 * n, mask, x);
+      return false;
+    case OutputStage::Kind::dequantize:
+      _mm512_mask_storeu_ps(row + 4 * n, mask, _mm512_mul_ps(_mm512_cvtepi32_ps(x), epi_param_f32(s.scale, s.per_channel, n, mask)));
+      return false;
+    case OutputStage::Kind::fixed_point: {
+      const __m512i mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
+      const __m512i shift = epi_param_i32(s.shift, s.per_channel, n, mask);
+      if (s.rounding == RequantRounding::double_rounding) {
+        const __m512i zero = _mm512_setzero_si512();
+        x = _mm512_sllv_epi32(x, _mm512_max_epi32(shift, zero));
+        x = epi_rdpot(epi_srdhm(x, mult), _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero));
+      } else {
+        x = epi_single_rounding(x, mult, shift);
       }
-      case OutputStage::Kind::float_scale: {
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), epi_param_f32(s.scale, s.per_channel, n, mask));
-        f = _mm512_min_ps(_mm512_max_ps(f, lo_f), hi_f);
-        x = _mm512_cvtps_epi32(f);  // already inside [lo, hi]: the integer clamp below is a no-op
-        break;
-      }
+      break;
     }
-    x = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, lo), hi), zp);
-    _mm_mask_storeu_epi8(row + n, mask, _mm512_cvtepi32_epi8(x));
+    case OutputStage::Kind::float_scale: {
+      const __m512 lo_f = _mm512_set1_ps(static_cast<float>(s.qmin - s.zero_point));
+      const __m512 hi_f = _mm512_set1_ps(static_cast<float>(s.qmax - s.zero_point));
+      __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), epi_param_f32(s.scale, s.per_channel, n, mask));
+      f = _mm512_min_ps(_mm512_max_ps(f, lo_f), hi_f);
+      x = _mm512_cvtps_epi32(f);  // already inside [lo, hi]: the integer clamp below is a no-op
+      break;
+    }
+  }
+  const __m512i lo = _mm512_set1_epi32(s.qmin - s.zero_point), hi = _mm512_set1_epi32(s.qmax - s.zero_point);
+  *out = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, lo), hi), _mm512_set1_epi32(s.zero_point));
+  return true;
+}
+
+QK_KERNEL_INLINE __mmask16 epi_mask16(std::size_t left) noexcept {
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+// Not inlined into the tile, deliberately: once inlined, GCC hoists its constants above the K
+// loop, where they take vector registers from the 24 accumulators and one spills on every
+// K step. One call per row of up to 64 outputs costs far less.
+__attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::size_t m, std::size_t n0,
+                                                 std::size_t count, const std::int32_t* acc, std::int32_t rs) noexcept {
+  std::uint8_t* row = args.c + m * args.ldc_bytes;
+  const __m512i row_sum = _mm512_set1_epi32(rs);
+  if (output_type_size(args.out.type) == 4) {
+    __m512i unused;
+    for (std::size_t j = 0; j < count; j += 16) epi_vector(args, acc + j, n0 + j, epi_mask16(count - j), row_sum, row, &unused);
+    return;
+  }
+  // 8-bit outputs, 64 columns at a time: four vectors narrowed with saturating packs (exact: the
+  // values are already clamped into the output type) and one store. A masked vpmovdb to memory
+  // per 16 columns instead is slow on AMD cores and dominated small-K layers.
+  const bool is_signed = args.out.type == OutputType::s8;
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (std::size_t j = 0; j < count; j += 64) {
+    const std::size_t left = count - j;
+    __m512i v[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+    for (std::size_t q = 0; q < 4 && 16 * q < left; ++q)
+      epi_vector(args, acc + j + 16 * q, n0 + j + 16 * q, epi_mask16(left - 16 * q), row_sum, row, &v[q]);
+    // Per 128-bit lane l: packs give [v0 v1 v2 v3] x (4 values of lane l); the permute puts
+    // dword 4l + src at position 4 src + l.
+    const __m512i w01 = _mm512_packs_epi32(v[0], v[1]), w23 = _mm512_packs_epi32(v[2], v[3]);
+    const __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+    const __mmask64 mask = left >= 64 ? ~__mmask64{0} : ((__mmask64{1} << left) - 1);
+    _mm512_mask_storeu_epi8(row + n0 + j, mask, _mm512_permutexvar_epi32(order, bytes));
   }
 }
 
