@@ -129,19 +129,119 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
   }
 }
 
-// Row sums of A for the row term: vpsadbw against zero sums 8 bytes into each 64-bit lane.
-// s8 rows are flipped to u8 (xor 0x80 = +128) and 128 per element taken off at the end.
-inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
-                             std::int32_t* out) noexcept {
-  const __m512i flip = _mm512_set1_epi8(a_signed ? static_cast<char>(0x80) : 0);
-  for (std::size_t i = 0; i < m; ++i) {
+// A whole register tile (rows x count columns of acc, rows acc_stride apart, 64-byte aligned):
+// the common case, TFLite double-rounding requantization to 8 bits, with every per-column
+// constant (offset, zero point, multiplier, shifts, rounding mask) computed once per 16 columns
+// and applied to all rows; the tile buffer is rewritten in place with the final int32 values,
+// then each row is narrowed 64 columns per store. Per-row finishing recomputed the constants
+// for every row: the epilogue was a quarter of a 6 x 64 tile at K = 576. Other output stages
+// go row by row through finish_row().
+__attribute__((noinline)) inline void finish_tile(const GemmS8Args& args, std::size_t m0, std::size_t rows,
+                                                  std::size_t n0, std::size_t count, std::int32_t* acc,
+                                                  std::size_t acc_stride, const std::int32_t* sums) noexcept {
+  const OutputStage& s = args.out;
+  if (s.kind != OutputStage::Kind::fixed_point || s.rounding != RequantRounding::double_rounding ||
+      output_type_size(s.type) != 1) {
+    for (std::size_t r = 0; r < rows; ++r) finish_row(args, m0 + r, n0, count, acc + r * acc_stride, sums[r]);
+    return;
+  }
+  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+  const __m512i nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
+  const __m512i int_min = _mm512_set1_epi32(std::numeric_limits<std::int32_t>::min());
+  const __m512i int_max = _mm512_set1_epi32(std::numeric_limits<std::int32_t>::max());
+  const __m512i lo = _mm512_set1_epi32(s.qmin - s.zero_point), hi = _mm512_set1_epi32(s.qmax - s.zero_point);
+  const __m512i zp = _mm512_set1_epi32(s.zero_point);
+  const bool has_zb = args.col_zero_point != nullptr;
+  for (std::size_t j = 0; j < count; j += 16) {
+    const std::size_t n = n0 + j;
+    const __mmask16 mask = epi_mask16(count - j);
+    const __m512i col_off = _mm512_loadu_si512(args.col_offset + n);  // padded to whole panels
+    const __m512i zbv = has_zb ? _mm512_loadu_si512(args.col_zero_point + n) : zero;
+    const __m512i mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
+    const __m512i shift = epi_param_i32(s.shift, s.per_channel, n, mask);
+    const __m512i left = _mm512_max_epi32(shift, zero), right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+    const __m512i mult_odd = _mm512_srli_epi64(mult, 32);
+    const __m512i round_mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
+    const __m512i half = _mm512_srli_epi32(round_mask, 1);
+    const __mmask16 mult_is_min = _mm512_cmpeq_epi32_mask(mult, int_min);
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::int32_t* p = acc + r * acc_stride + j;
+      __m512i x = _mm512_add_epi32(_mm512_load_si512(p), col_off);
+      if (has_zb) x = _mm512_sub_epi32(x, _mm512_mullo_epi32(zbv, _mm512_set1_epi32(sums[r])));
+      x = _mm512_sllv_epi32(x, left);
+      // SaturatingRoundingDoublingHighMul, as epi_srdhm.
+      const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mult), nudge), 31);
+      const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mult_odd), nudge), 1);
+      __m512i y = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, odd);
+      y = _mm512_mask_mov_epi32(y, _mm512_mask_cmpeq_epi32_mask(mult_is_min, x, int_min), int_max);
+      // RoundingDivideByPOT, as epi_rdpot.
+      const __m512i threshold = _mm512_add_epi32(half, _mm512_srli_epi32(y, 31));
+      const __mmask16 up = _mm512_cmpgt_epi32_mask(_mm512_and_si512(y, round_mask), threshold);
+      const __m512i shifted = _mm512_srav_epi32(y, right);
+      y = _mm512_mask_add_epi32(shifted, up, shifted, one);
+      _mm512_store_si512(p, _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(y, lo), hi), zp));
+    }
+  }
+  const bool is_signed = s.type == OutputType::s8;
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::int32_t* p = acc + r * acc_stride;
+    std::uint8_t* row = args.c + (m0 + r) * args.ldc_bytes + n0;
+    for (std::size_t j = 0; j < count; j += 64) {
+      const std::size_t left = count - j;
+      const __m512i v0 = _mm512_load_si512(p + j);
+      const __m512i v1 = left > 16 ? _mm512_load_si512(p + j + 16) : zero;
+      const __m512i v2 = left > 32 ? _mm512_load_si512(p + j + 32) : zero;
+      const __m512i v3 = left > 48 ? _mm512_load_si512(p + j + 48) : zero;
+      const __m512i w01 = _mm512_packs_epi32(v0, v1), w23 = _mm512_packs_epi32(v2, v3);
+      const __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+      const __mmask64 mask = left >= 64 ? ~__mmask64{0} : ((__mmask64{1} << left) - 1);
+      _mm512_mask_storeu_epi8(row + j, mask, _mm512_permutexvar_epi32(order, bytes));
+    }
+  }
+}
+
+// Row sums of A for the row term, 64 bytes per step (the last one a masked load: zero bytes),
+// with the family's Traits::row_sum_step / row_sum_finish (a dot product with ones on VNNI,
+// vpsadbw otherwise). Four rows at a time: each row is a dependency chain through its
+// accumulator, and one row at a time left the tile waiting on that latency (~11% of a
+// 6 x 64 tile at K = 576).
+template <bool Signed>
+QK_KERNEL_INLINE void gemm_s8_row_sums_t(const std::uint8_t* a, std::size_t lda, std::size_t m, std::size_t k,
+                                         std::int32_t* out) noexcept {
+  std::size_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const std::uint8_t* row = a + i * lda;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+    std::size_t kk = 0;
+    for (; kk < k; kk += 64) {
+      const __mmask64 mask = k - kk >= 64 ? ~__mmask64{0} : ((__mmask64{1} << (k - kk)) - 1);
+      acc0 = Traits::template row_sum_step<Signed>(acc0, _mm512_maskz_loadu_epi8(mask, row + kk));
+      acc1 = Traits::template row_sum_step<Signed>(acc1, _mm512_maskz_loadu_epi8(mask, row + lda + kk));
+      acc2 = Traits::template row_sum_step<Signed>(acc2, _mm512_maskz_loadu_epi8(mask, row + 2 * lda + kk));
+      acc3 = Traits::template row_sum_step<Signed>(acc3, _mm512_maskz_loadu_epi8(mask, row + 3 * lda + kk));
+    }
+    out[i] = Traits::row_sum_finish(acc0, Signed, kk);
+    out[i + 1] = Traits::row_sum_finish(acc1, Signed, kk);
+    out[i + 2] = Traits::row_sum_finish(acc2, Signed, kk);
+    out[i + 3] = Traits::row_sum_finish(acc3, Signed, kk);
+  }
+  for (; i < m; ++i) {
     const std::uint8_t* row = a + i * lda;
     __m512i acc = _mm512_setzero_si512();
     std::size_t kk = 0;
-    for (; kk + 64 <= k; kk += 64)
-      acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(row + kk), flip), _mm512_setzero_si512()));
-    std::int64_t sum = _mm512_reduce_add_epi64(acc) - (a_signed ? 128 * static_cast<std::int64_t>(kk) : 0);
-    for (; kk < k; ++kk) sum += a_signed ? static_cast<std::int8_t>(row[kk]) : row[kk];
-    out[i] = static_cast<std::int32_t>(sum);
+    for (; kk < k; kk += 64) {
+      const __mmask64 mask = k - kk >= 64 ? ~__mmask64{0} : ((__mmask64{1} << (k - kk)) - 1);
+      acc = Traits::template row_sum_step<Signed>(acc, _mm512_maskz_loadu_epi8(mask, row + kk));
+    }
+    out[i] = Traits::row_sum_finish(acc, Signed, kk);
   }
+}
+
+inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
+                             std::int32_t* out) noexcept {
+  if (a_signed)
+    gemm_s8_row_sums_t<true>(a, lda, m, k, out);
+  else
+    gemm_s8_row_sums_t<false>(a, lda, m, k, out);
 }

@@ -10,7 +10,8 @@
 //     zero(), load_b(p), bcast_a<Signed>(p), madd<Signed>(acc, a, b),
 //     store(int32* p, Vec)
 //   };
-//   finish_row(args, m, n0, count, const int32_t* acc, row_sum): the vectorised epilogue, and
+//   finish_tile(args, m0, rows, n0, count, acc, acc_stride, sums) / finish_row(...): the
+//   vectorised epilogue of a tile / of one row, and
 //   gemm_s8_row_sums(): the family's GemmS8RowSumsFn.
 // Being textually included keeps every function inside the target region (GCC will not inline a
 // function without the target into one with it, and vice versa), and lets each ISA get its own
@@ -104,7 +105,7 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, std::size_t m0, 
   QK_TILE_STORE_ROW(4) QK_TILE_STORE_ROW(5) QK_TILE_STORE_ROW(6) QK_TILE_STORE_ROW(7)
   const std::size_t n0 = p0 * Traits::kLanes;
   const std::size_t cols = args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes;
-  for (std::size_t r = 0; r < ROWS; ++r) finish_row(args, m0 + r, n0, cols, tile[r], sums[r]);
+  finish_tile(args, m0, ROWS, n0, cols, &tile[0][0], NB * Traits::kLanes, sums);
 }
 #undef QK_TILE_DECL_ROW
 #undef QK_TILE_MADD_ROW

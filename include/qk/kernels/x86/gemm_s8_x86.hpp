@@ -75,6 +75,16 @@ struct Traits {
   static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept {
     return Signed ? _mm512_dpbusd_epi32(acc, b, a) : _mm512_dpbusd_epi32(acc, a, b);
   }
+  // Row sums (epilogue_avx512.inl): one vpdpbusd against ones per 64 bytes sums groups of
+  // four bytes into int32 lanes, exactly (no saturation), for s8 (as the signed operand) or u8.
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec row_sum_step(Vec acc, Vec bytes) noexcept {
+    const Vec ones = _mm512_set1_epi8(1);
+    return Signed ? _mm512_dpbusd_epi32(acc, ones, bytes) : _mm512_dpbusd_epi32(acc, bytes, ones);
+  }
+  static QK_KERNEL_INLINE std::int32_t row_sum_finish(Vec acc, bool, std::size_t) noexcept {
+    return _mm512_reduce_add_epi32(acc);
+  }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept { _mm512_store_si512(p, v); }
 };
 #include "qk/kernels/x86/epilogue_avx512.inl"
@@ -116,6 +126,16 @@ struct Traits {
   static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept { return pair<Signed>(p[0], p[1]); }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b)); }
+  // Row sums (epilogue_avx512.inl): vpsadbw sums 8 bytes into each 64-bit lane; s8 bytes are
+  // flipped to u8 (+128, padding zeros included) and 128 per byte read is taken off at the end.
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec row_sum_step(Vec acc, Vec bytes) noexcept {
+    if (Signed) bytes = _mm512_xor_si512(bytes, _mm512_set1_epi8(static_cast<char>(0x80)));
+    return _mm512_add_epi64(acc, _mm512_sad_epu8(bytes, _mm512_setzero_si512()));
+  }
+  static QK_KERNEL_INLINE std::int32_t row_sum_finish(Vec acc, bool is_signed, std::size_t bytes_read) noexcept {
+    return static_cast<std::int32_t>(_mm512_reduce_add_epi64(acc) - (is_signed ? 128 * static_cast<std::int64_t>(bytes_read) : 0));
+  }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept { _mm512_store_si512(p, v); }
 };
 #include "qk/kernels/x86/epilogue_avx512.inl"
