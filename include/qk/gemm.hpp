@@ -136,6 +136,8 @@ class GemmS8Weights {
   // True when the result has a row term -(zb + weight offset) * rowsum(A): a weight zero point,
   // or s8 activations on a family that packs B + 128.
   bool needs_row_sums() const noexcept { return row_term_; }
+  // True when every column's row-term coefficient is the same (see GemmS8Args::row_term_uniform).
+  bool row_term_uniform() const noexcept { return row_term_uniform_; }
   std::size_t packed_bytes() const noexcept { return packed() ? sizes_.total : 0; }
   const kernels::GemmS8Kernel& kernel() const noexcept { return *kernel_; }
 
@@ -264,6 +266,8 @@ class GemmS8Weights {
       row_term_ = row_term_ || z != 0;
       bias[nn] = b;
     }
+    row_term_uniform_ = true;
+    for (std::size_t nn = 1; nn < n_; ++nn) row_term_uniform_ = row_term_uniform_ && zb[nn] == zb[0];
     fold_column_offsets(d.a_zero_point);
   }
 
@@ -300,6 +304,7 @@ class GemmS8Weights {
   std::int32_t za_ = 0;
   bool has_zb_ = false;     // some weight zero point is non-zero
   bool row_term_ = false;   // some row-term coefficient is non-zero
+  bool row_term_uniform_ = false;
 };
 
 
@@ -378,6 +383,7 @@ inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std:
   job.args.panel_bytes = w.panel_bytes();
   job.args.col_offset = w.col_offset();
   job.args.col_zero_point = w.col_zero_point();
+  job.args.row_term_uniform = w.row_term_uniform();
   job.args.out = out;
   job.args.c = static_cast<std::uint8_t*>(c);
   job.args.ldc_bytes = c_row_bytes;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -193,6 +194,37 @@ TEST_CASE("gemm_s8: many row blocks") {
       run_case(c, rng);
       c.a_type = qk::ElementType::u8, c.zb_nonzero = false, c.stage = 0;
       run_case(c, rng);
+    }
+  }
+}
+
+TEST_CASE("gemm_s8: SRDHM saturation (accumulator and multiplier both INT32_MIN) in every epilogue") {
+  // The only overflow of SaturatingRoundingDoublingHighMul: INT32_MIN * INT32_MIN -> INT32_MAX.
+  // Zero activations make the accumulator exactly the bias, so INT32_MIN biases reach it.
+  QK_FOR_EACH_ISA(isa) {
+    for (std::size_t n : {5u, 20u, 70u}) {
+      const std::size_t m = 7, k = 9;
+      std::vector<std::int8_t> a(m * k, 0), b(k * n);
+      std::mt19937 rng(static_cast<unsigned>(n));
+      for (auto& v : b) v = static_cast<std::int8_t>(rng());
+      std::vector<std::int32_t> bias(n), mult(n), shift(n, 0);
+      for (std::size_t j = 0; j < n; ++j) {
+        bias[j] = j % 3 == 0 ? std::numeric_limits<std::int32_t>::min() : static_cast<std::int32_t>(rng() % 1000);
+        mult[j] = j % 2 == 0 ? std::numeric_limits<std::int32_t>::min() : 1 << 30;
+      }
+      for (auto a_type : {qk::ElementType::s8, qk::ElementType::u8}) {
+        qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::k_by_n(k, n, b.data(), bias.data());
+        d.a_type = a_type;
+        qk::GemmS8Weights w;
+        REQUIRE(w.pack(d).ok());
+        const auto out = qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, 0, -128, 127);
+        std::vector<std::int8_t> got(m * n), want(m * n);
+        REQUIRE(qk::gemm_s8(w, m, a.data(), k, out, got.data(), n).ok());
+        qk::reference::gemm_int8(m, n, k, a.data(), k, a_type == qk::ElementType::s8, 0, b.data(), n, 1, true, nullptr,
+                                 false, bias.data(), out, want.data(), n);
+        REQUIRE(got == want);
+        CHECK(got[0] == 127);  // column 0: INT32_MIN * INT32_MIN saturated, then clamped
+      }
     }
   }
 }

@@ -52,6 +52,10 @@ struct GemmS8Args {
   std::size_t panel_bytes = 0;             // bytes from one panel to the next
   const std::int32_t* col_offset = nullptr;  // padded to whole panels
   const std::int32_t* col_zero_point = nullptr;  // null when every zb is 0
+  // True when every real column's row-term coefficient equals col_zero_point[0] (the usual
+  // case: no weight zero point, coefficient = the s8 weight offset): epilogues may then
+  // subtract one scalar per row instead of multiplying per column.
+  bool row_term_uniform = false;
   // Row sums of A (m values) when col_zero_point != null, if the caller precomputed them; when
   // null, each tile computes the sums of its own rows (they are in L1 at that point).
   const std::int32_t* row_sum = nullptr;

@@ -152,6 +152,14 @@ __attribute__((noinline)) inline void finish_tile(const GemmS8Args& args, std::s
   const __m512i lo = _mm512_set1_epi32(s.qmin - s.zero_point), hi = _mm512_set1_epi32(s.qmax - s.zero_point);
   const __m512i zp = _mm512_set1_epi32(s.zero_point);
   const bool has_zb = args.col_zero_point != nullptr;
+  // Uniform row-term coefficient: -coef * rowsum is one scalar per row, folded here once.
+  const bool uniform = has_zb && args.row_term_uniform;
+  std::int32_t row_terms[8];
+  for (std::size_t r = 0; r < rows && r < 8; ++r)
+    row_terms[r] = uniform ? static_cast<std::int32_t>(static_cast<std::uint32_t>(args.col_zero_point[0]) *
+                                                       static_cast<std::uint32_t>(sums[r]))
+                           : 0;
+  const bool hoisted_rows = rows <= 8;
   for (std::size_t j = 0; j < count; j += 16) {
     const std::size_t n = n0 + j;
     const __mmask16 mask = epi_mask16(count - j);
@@ -164,16 +172,22 @@ __attribute__((noinline)) inline void finish_tile(const GemmS8Args& args, std::s
     const __m512i round_mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
     const __m512i half = _mm512_srli_epi32(round_mask, 1);
     const __mmask16 mult_is_min = _mm512_cmpeq_epi32_mask(mult, int_min);
+    // Steps that are no-ops for these 16 columns are skipped (a branch per column vector, not
+    // per row): no positive shift (multipliers below one), no INT32_MIN multiplier.
+    const bool any_left = _mm512_cmpgt_epi32_mask(shift, zero) != 0;
     for (std::size_t r = 0; r < rows; ++r) {
       std::int32_t* p = acc + r * acc_stride + j;
       __m512i x = _mm512_add_epi32(_mm512_load_si512(p), col_off);
-      if (has_zb) x = _mm512_sub_epi32(x, _mm512_mullo_epi32(zbv, _mm512_set1_epi32(sums[r])));
-      x = _mm512_sllv_epi32(x, left);
+      if (uniform && hoisted_rows)
+        x = _mm512_sub_epi32(x, _mm512_set1_epi32(row_terms[r]));
+      else if (has_zb)
+        x = _mm512_sub_epi32(x, _mm512_mullo_epi32(zbv, _mm512_set1_epi32(sums[r])));
+      if (any_left) x = _mm512_sllv_epi32(x, left);
       // SaturatingRoundingDoublingHighMul, as epi_srdhm.
       const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, mult), nudge), 31);
       const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mult_odd), nudge), 1);
       __m512i y = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, odd);
-      y = _mm512_mask_mov_epi32(y, _mm512_mask_cmpeq_epi32_mask(mult_is_min, x, int_min), int_max);
+      if (mult_is_min != 0) y = _mm512_mask_mov_epi32(y, _mm512_mask_cmpeq_epi32_mask(mult_is_min, x, int_min), int_max);
       // RoundingDivideByPOT, as epi_rdpot.
       const __m512i threshold = _mm512_add_epi32(half, _mm512_srli_epi32(y, 31));
       const __mmask16 up = _mm512_cmpgt_epi32_mask(_mm512_and_si512(y, round_mask), threshold);
