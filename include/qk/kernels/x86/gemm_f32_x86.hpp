@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "qk/kernels/gemm_f32_contract.hpp"
+#include "qk/kernels/target_region.hpp"
 #include "qk/kernels/x86/gemm_s8_x86.hpp"  // QK_KERNEL_INLINE, the GCC 12 warning note
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -16,12 +17,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC bug 105593, see gemm_s8_x86.hpp
 #endif
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")
-#endif
+QK_TARGET_PUSH("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")
 namespace qk {
 namespace kernels {
 namespace avx512f32 {
@@ -44,18 +40,9 @@ struct F32Traits {
 }  // namespace avx512f32
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+QK_TARGET_PUSH("avx2,fma")
 namespace qk {
 namespace kernels {
 namespace avx2f32 {
@@ -82,11 +69,7 @@ struct F32Traits {
 }  // namespace avx2f32
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 
 namespace qk {
 namespace kernels {

@@ -24,6 +24,7 @@
 #include <limits>
 
 #include "qk/kernels/gemm_s8_contract.hpp"
+#include "qk/kernels/target_region.hpp"
 
 // GCC 12's AVX-512 intrinsic headers build vectors from a deliberately uninitialised variable
 // (_mm512_undefined_epi32), which -Wmaybe-uninitialized reports once inlined (GCC bug 105593).
@@ -46,12 +47,7 @@
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 VNNI
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
-#endif
+QK_TARGET_PUSH("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
 namespace qk {
 namespace kernels {
 namespace avx512vnni {
@@ -92,20 +88,11 @@ struct Traits {
 }  // namespace avx512vnni
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 BW (no VNNI): int16 x int16 pairs
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl")
-#endif
+QK_TARGET_PUSH("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl")
 namespace qk {
 namespace kernels {
 namespace avx512bw {
@@ -143,20 +130,11 @@ struct Traits {
 }  // namespace avx512bw
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 
 // ---------------------------------------------------------------------------------------------
 // AVX-VNNI (VEX vpdpbusd on ymm; 16 vector registers)
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,avxvnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi2,avxvnni")
-#endif
+QK_TARGET_PUSH("avx2,fma,bmi2,avxvnni")
 namespace qk {
 namespace kernels {
 namespace avxvnni {
@@ -190,20 +168,11 @@ struct Traits {
 }  // namespace avxvnni
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 
 // ---------------------------------------------------------------------------------------------
 // AVX2: int16 x int16 pairs on ymm
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi2")
-#endif
+QK_TARGET_PUSH("avx2,fma,bmi2")
 namespace qk {
 namespace kernels {
 namespace avx2 {
@@ -234,11 +203,7 @@ struct Traits {
 }  // namespace avx2
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 
 // Descriptors: outside every target region, they only take the kernels' addresses.
 namespace qk {
