@@ -31,7 +31,9 @@
 //    panel groups inner, so the block stays in cache while the packed weights stream. Groups > 1
 //    keep one GemmS8Weights per group. No full im2col matrix ever exists.
 //  - depthwise: groups == Cin > 1 (Cout = Cin * multiplier): qk/kernels/depthwise_s8_contract.hpp,
-//    one kernel per x86 family plus a portable one, fed one pointer per tap per pixel.
+//    one kernel per x86 family plus a portable one, one call per output row: the driver passes
+//    kernel_h input-row pointers (a zero-point row in the padding; rows expanded to Cout channels
+//    for a channel multiplier > 1), the kernel addresses interior taps from them.
 // The kernel family is that of active_isa() when the layer is packed, as for GemmS8Weights.
 //
 // Running allocates nothing. Every entry point validates all of its inputs first and writes
@@ -193,8 +195,6 @@ inline std::uint8_t* align_up(void* p) noexcept {
   return reinterpret_cast<std::uint8_t*>((v + kConvAlign - 1) / kConvAlign * kConvAlign);
 }
 
-// Pixels per depthwise indirection chunk (one kernel call).
-constexpr std::size_t kDepthwiseChunk = 32;
 // Slack after a gather buffer: the small-copy helper writes up to 32 bytes at a time.
 constexpr std::size_t kGatherSlack = 32;
 
@@ -343,6 +343,22 @@ class ConvS8 {
       const std::uint32_t b = d.bias != nullptr ? static_cast<std::uint32_t>(d.bias[oc]) : 0u;
       col_offset_[oc] = static_cast<std::int32_t>(b - static_cast<std::uint32_t>(d.input_zero_point) * sum);
     }
+    // Row geometry, fixed per layer. Interior output columns: every tap inside [0, in_w).
+    const std::size_t reach = (d.kernel_w - 1) * d.dilation_w;
+    dw_ox_begin_ = dw_ox_end_ = 0;
+    if (d.in_w > reach) {
+      const std::size_t first = detail::div_up(d.pad_left, d.stride_w);
+      const std::size_t last_ix0 = d.in_w - 1 - reach + d.pad_left;  // ox * stride <= this
+      const std::size_t end = last_ix0 / d.stride_w + 1;
+      dw_ox_end_ = end < out_w_ ? end : out_w_;
+      dw_ox_begin_ = first < dw_ox_end_ ? first : dw_ox_end_;
+    }
+    // The zero-point row stands for a whole padding row (in_w pixels of Cout bytes); a channel
+    // multiplier > 1 expands kernel_h input rows per output row into the thread's workspace.
+    std::size_t row = 0, rows = 0;
+    if (!detail::checked_mul(d.in_w, c, &row) || !detail::checked_mul(row, d.kernel_h, &rows) ||
+        rows > (std::numeric_limits<std::size_t>::max() >> 4))
+      return Status(StatusCode::size_overflow, "conv: depthwise row buffers overflow");
     const std::size_t block = dw_kernel_->block;
     if (block == 0) {
       dw_weights_ = std::move(wp);
@@ -350,30 +366,35 @@ class ConvS8 {
     }
     const std::size_t blocks = detail::div_up(c, block), pairs = dw_taps_ / 2;
     dw_weights_.assign(blocks * pairs * block, 0);
+    dw_bias_.assign(blocks * block, 0);
     for (std::size_t b = 0; b < blocks; ++b)
-      for (std::size_t p = 0; p < pairs; ++p)
-        for (std::size_t i = 0; i < block; ++i) {
-          const std::size_t half = i / (block / 2), j = i % (block / 2);
-          const std::size_t ch = b * block + (j / 4) * 8 + half * 4 + j % 4;
-          if (ch >= c) continue;
+      for (std::size_t i = 0; i < block; ++i) {
+        const std::size_t half = i / (block / 2), j = i % (block / 2);
+        const std::size_t ch = b * block + (j / 4) * 8 + half * 4 + j % 4;
+        if (ch >= c) continue;
+        dw_bias_[b * block + i] = col_offset_[ch];
+        for (std::size_t p = 0; p < pairs; ++p) {
           const std::uint32_t w0 = static_cast<std::uint16_t>(static_cast<std::int16_t>(wp[(2 * p) * c + ch]));
           const std::uint32_t w1 = static_cast<std::uint16_t>(static_cast<std::int16_t>(wp[(2 * p + 1) * c + ch]));
           dw_weights_[(b * pairs + p) * block + i] = static_cast<std::int32_t>(w0 | (w1 << 16));
         }
+      }
     return Status::success();
   }
 
   // Per-thread workspace bytes (gemm and depthwise paths), 64-byte multiples.
   std::size_t gather_bytes() const noexcept { return detail::round_up(block_rows_ * k_pad_ + detail::kGatherSlack, 64); }
   std::size_t rowsum_bytes() const noexcept { return has_zb_ ? detail::round_up(block_rows_ * 4, 64) : 0; }
-  std::size_t dw_row_bytes() const noexcept { return detail::round_up(desc_.out_c, 64); }  // zero-point row
-  std::size_t dw_ptr_bytes() const noexcept { return detail::round_up(detail::kDepthwiseChunk * dw_taps_ * sizeof(void*), 64); }
+  // Depthwise: the zero-point row (shared), then per thread kernel_h row pointers, two arrays of
+  // taps pointers, the accumulator scratch and (multiplier > 1) kernel_h expanded rows.
+  std::size_t dw_row_bytes() const noexcept { return detail::round_up(desc_.in_w * desc_.out_c, 64); }
+  std::size_t dw_ptr_bytes() const noexcept {
+    return detail::round_up((desc_.kernel_h + 2 * taps_) * sizeof(void*), 64);
+  }
   std::size_t dw_acc_bytes() const noexcept {
     return detail::round_up(desc_.out_c, kernels::kDepthwiseChannelPad) * sizeof(std::int32_t);
   }
-  std::size_t dw_expand_bytes() const noexcept {
-    return mult_ > 1 ? detail::round_up(detail::kDepthwiseChunk * dw_taps_ * desc_.out_c, 64) : 0;
-  }
+  std::size_t dw_expand_bytes() const noexcept { return mult_ > 1 ? desc_.kernel_h * dw_row_bytes() : 0; }
   std::size_t per_thread_bytes() const noexcept {
     if (path_ == ConvPath::gemm) return gather_bytes() + rowsum_bytes();
     if (path_ == ConvPath::pointwise) return (flip_s8_ ? gather_bytes() : 0) + (rowsum_bytes() == 0 ? 64 : rowsum_bytes());
@@ -389,8 +410,8 @@ class ConvS8 {
   bool has_zb_ = false, flip_s8_ = false;
   std::vector<GemmS8Weights> weights_;  // one per group
   const kernels::DepthwiseS8Kernel* dw_kernel_ = nullptr;
-  std::size_t mult_ = 1, dw_taps_ = 0;
-  std::vector<std::int32_t> dw_weights_, col_offset_;
+  std::size_t mult_ = 1, dw_taps_ = 0, dw_ox_begin_ = 0, dw_ox_end_ = 0;
+  std::vector<std::int32_t> dw_weights_, col_offset_, dw_bias_;  // dw_bias_: col_offset in packed order
 };
 
 // Workspace bytes conv_s8() needs for `batch` images with up to `threads` threads (the
@@ -581,69 +602,53 @@ struct ConvS8Runner {
   void run_depthwise(std::uint8_t* slot, std::size_t u0, std::size_t u1) const noexcept {
     const ConvS8& L = *layer;
     const ConvS8Desc& d = L.desc_;
-    const std::size_t c_out = d.out_c, c_in = d.in_c, mult = L.mult_, tcount = L.dw_taps_;
-    auto** ptrs = reinterpret_cast<const std::uint8_t**>(slot);
+    const std::size_t c_out = d.out_c, c_in = d.in_c, mult = L.mult_;
+    auto** rows = reinterpret_cast<const std::uint8_t**>(slot);
     auto* acc = reinterpret_cast<std::int32_t*>(slot + L.dw_ptr_bytes());
     std::uint8_t* expand = slot + L.dw_ptr_bytes() + L.dw_acc_bytes();
     kernels::DepthwiseS8Args a;
     a.channels = c_out;
-    a.taps = tcount;
+    a.taps = L.taps_;
     a.a_signed = d.input_type == ElementType::s8;
     a.packed_w = L.dw_weights_.data();
-    a.acc = acc;
+    a.packed_bias = L.dw_bias_.data();
+    a.out_w = L.out_w_;
+    a.in_w = d.in_w;
+    a.kernel_w = d.kernel_w;
+    a.stride_w = d.stride_w;
+    a.dilation_w = d.dilation_w;
+    a.pad_left = d.pad_left;
+    a.ox_begin = L.dw_ox_begin_;
+    a.ox_end = L.dw_ox_end_;
+    a.zero_row = shared;
+    a.out_pixel_bytes = c_out * out_esize;
     a.epilogue.m = 1;
     a.epilogue.n = c_out;
     a.epilogue.col_offset = L.col_offset_.data();
     a.epilogue.out = out;
-    const std::size_t out_pixel = c_out * out_esize;
+    a.tap_ptrs = rows + d.kernel_h;
+    a.border_ptrs = rows + d.kernel_h + L.taps_;
+    a.acc = acc;
+    const std::size_t in_row = d.in_w * c_in;
     for (std::size_t u = u0; u < u1; ++u) {
       const std::size_t n = u / L.out_h_, oy = u % L.out_h_;
-      const std::uint8_t* image = input + n * d.in_h * d.in_w * c_in;
+      const std::uint8_t* image = input + n * d.in_h * in_row;
       const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * d.stride_h) - static_cast<std::ptrdiff_t>(d.pad_top);
-      std::uint8_t* out_row = output + u * L.out_w_ * out_pixel;
-      for (std::size_t ox0 = 0; ox0 < L.out_w_; ox0 += detail::kDepthwiseChunk) {
-        const std::size_t count = L.out_w_ - ox0 < detail::kDepthwiseChunk ? L.out_w_ - ox0 : detail::kDepthwiseChunk;
-        for (std::size_t i = 0; i < count; ++i) {
-          const std::ptrdiff_t ix0 =
-              static_cast<std::ptrdiff_t>((ox0 + i) * d.stride_w) - static_cast<std::ptrdiff_t>(d.pad_left);
-          const std::uint8_t** p = ptrs + i * tcount;
-          // Interior pixels (the whole window inside the row): one pointer walk per kernel row.
-          const bool inside_w = ix0 >= 0 && ix0 + static_cast<std::ptrdiff_t>((d.kernel_w - 1) * d.dilation_w) <
-                                                static_cast<std::ptrdiff_t>(d.in_w);
-          const std::size_t tap_step = d.dilation_w * c_in;
-          std::size_t t = 0;
-          for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
-            const std::ptrdiff_t iy = iy0 + static_cast<std::ptrdiff_t>(ky * d.dilation_h);
-            if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
-              for (std::size_t kx = 0; kx < d.kernel_w; ++kx) p[t++] = shared;
-              continue;
-            }
-            const std::uint8_t* base = image + static_cast<std::size_t>(iy) * d.in_w * c_in;
-            if (inside_w) {
-              const std::uint8_t* q = base + static_cast<std::size_t>(ix0) * c_in;
-              for (std::size_t kx = 0; kx < d.kernel_w; ++kx, q += tap_step) p[t++] = q;
-              continue;
-            }
-            for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
-              const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx * d.dilation_w);
-              p[t++] = ix >= 0 && ix < static_cast<std::ptrdiff_t>(d.in_w) ? base + static_cast<std::size_t>(ix) * c_in
-                                                                            : shared;
-            }
-          }
-          for (; t < tcount; ++t) p[t] = shared;
-          if (mult > 1) {  // channel multiplier: expand each tap to Cout bytes (x[c] repeated)
-            for (t = 0; t < tcount; ++t) {
-              std::uint8_t* e = expand + (i * tcount + t) * c_out;
-              if (p[t] != shared)
-                for (std::size_t c = 0; c < c_in; ++c) std::memset(e + c * mult, p[t][c], mult);
-              else
-                std::memcpy(e, shared, c_out);
-              p[t] = e;
-            }
-          }
+      for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
+        const std::ptrdiff_t iy = iy0 + static_cast<std::ptrdiff_t>(ky * d.dilation_h);
+        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
+          rows[ky] = shared;
+          continue;
         }
-        L.dw_kernel_->run(a, ptrs, count, out_row + ox0 * out_pixel, out_pixel);
+        const std::uint8_t* src = image + static_cast<std::size_t>(iy) * in_row;
+        if (mult > 1) {  // channel multiplier: x[c] repeated mult times, as Cout channels
+          std::uint8_t* e = expand + ky * L.dw_row_bytes();
+          for (std::size_t i = 0; i < d.in_w * c_in; ++i) std::memset(e + i * mult, src[i], mult);
+          src = e;
+        }
+        rows[ky] = src;
       }
+      L.dw_kernel_->run(a, rows, output + u * L.out_w_ * a.out_pixel_bytes);
     }
   }
 };

@@ -15,7 +15,7 @@
 // The kernel is memory bound on real layers; the widening costs less than the loads.
 //
 // Same region pattern as gemm_s8_x86.hpp: each family reopens the GEMM family's namespace inside
-// the same target, so finish_row() (always_inline, same target) is inlined into the loop.
+// the same target, so finish_row() and the epilogue helpers are callable from the row kernel.
 #pragma once
 
 #include <immintrin.h>
@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "qk/kernels/depthwise_s8_contract.hpp"
 #include "qk/kernels/x86/gemm_s8_x86.hpp"
@@ -36,6 +37,125 @@
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 (VNNI and BW share everything but the pair product)
+// The hoisted AVX-512 epilogue for 8-bit TFLite (double rounding) outputs: the same arithmetic
+// as epilogue_avx512.inl's epi_vector (so bit-identical to detail::output_element), with every
+// per-channel constant computed once per channel block and row instead of once per pixel, and
+// in the lo/hi channel order of the pair accumulators, so the accumulators are never permuted:
+// packs_epi32(lo, hi) puts channels back in order inside each 128-bit lane, vpmovwb narrows.
+#define QK_DW_AVX512_REQUANT                                                                            \
+  struct DwRequantAvx512 {                                                                             \
+    __m512i m_lo, m_hi, mo_lo, mo_hi, left_lo, left_hi, right_lo, right_hi, mask_lo, mask_hi;          \
+    __m512i thr_lo, thr_hi, clamp_lo, clamp_hi, zp;                                                    \
+    __mmask16 min_lo = 0, min_hi = 0;                                                                  \
+    /* Hoisted per block: most layers have no positive shift and no INT32_MIN multiplier. */           \
+    bool any_left = false, any_min = false;                                                            \
+    static bool supported(const OutputStage& s) noexcept {                                             \
+      return s.kind == OutputStage::Kind::fixed_point && s.rounding == RequantRounding::double_rounding && \
+             output_type_size(s.type) == 1;                                                            \
+    }                                                                                                  \
+    /* Per-channel values of channels [c0, c0 + count) as the lo / hi accumulator orders. */           \
+    static QK_KERNEL_INLINE void param(const std::int32_t* p, bool per_channel, std::size_t c0,         \
+                                       std::size_t count, __m512i* lo, __m512i* hi) noexcept {         \
+      if (!per_channel) {                                                                              \
+        *lo = *hi = _mm512_set1_epi32(p[0]);                                                           \
+        return;                                                                                        \
+      }                                                                                                \
+      const std::size_t second = count > 16 ? count - 16 : 0;                                          \
+      const auto m16 = [](std::size_t k) noexcept {                                                    \
+        return static_cast<__mmask16>(k >= 16 ? 0xFFFFu : (1u << k) - 1u);                              \
+      };                                                                                               \
+      const __m512i a = _mm512_maskz_loadu_epi32(m16(count), p + c0);                                  \
+      const __m512i b = _mm512_maskz_loadu_epi32(m16(second), p + c0 + (second > 0 ? 16 : 0));        \
+      *lo = _mm512_permutex2var_epi64(a, _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13), b);              \
+      *hi = _mm512_permutex2var_epi64(a, _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15), b);            \
+    }                                                                                                  \
+    QK_KERNEL_INLINE DwRequantAvx512(const OutputStage& s, std::size_t c0, std::size_t count, bool active) noexcept { \
+      const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);                         \
+      m_lo = m_hi = mo_lo = mo_hi = left_lo = left_hi = right_lo = right_hi = zero;                    \
+      mask_lo = mask_hi = thr_lo = thr_hi = clamp_lo = clamp_hi = zp = zero;                           \
+      if (!active) return;                                                                             \
+      __m512i sh_lo, sh_hi;                                                                            \
+      param(s.multiplier, s.per_channel, c0, count, &m_lo, &m_hi);                                     \
+      param(s.shift, s.per_channel, c0, count, &sh_lo, &sh_hi);                                        \
+      mo_lo = _mm512_srli_epi64(m_lo, 32), mo_hi = _mm512_srli_epi64(m_hi, 32);                       \
+      left_lo = _mm512_max_epi32(sh_lo, zero), left_hi = _mm512_max_epi32(sh_hi, zero);                \
+      right_lo = _mm512_max_epi32(_mm512_sub_epi32(zero, sh_lo), zero);                                \
+      right_hi = _mm512_max_epi32(_mm512_sub_epi32(zero, sh_hi), zero);                                \
+      mask_lo = _mm512_sub_epi32(_mm512_sllv_epi32(one, right_lo), one);                               \
+      mask_hi = _mm512_sub_epi32(_mm512_sllv_epi32(one, right_hi), one);                               \
+      thr_lo = _mm512_srli_epi32(mask_lo, 1), thr_hi = _mm512_srli_epi32(mask_hi, 1);                  \
+      const __m512i int_min = _mm512_set1_epi32(std::numeric_limits<std::int32_t>::min());             \
+      min_lo = _mm512_cmpeq_epi32_mask(m_lo, int_min), min_hi = _mm512_cmpeq_epi32_mask(m_hi, int_min); \
+      clamp_lo = _mm512_set1_epi32(s.qmin - s.zero_point), clamp_hi = _mm512_set1_epi32(s.qmax - s.zero_point); \
+      zp = _mm512_set1_epi32(s.zero_point);                                                            \
+      any_left = _mm512_test_epi32_mask(_mm512_or_si512(left_lo, left_hi), _mm512_or_si512(left_lo, left_hi)) != 0; \
+      any_min = (min_lo | min_hi) != 0;                                                                \
+    }                                                                                                  \
+    static QK_KERNEL_INLINE __m512i one_vector(__m512i x, __m512i m, __m512i mo, __m512i left, __m512i right, \
+                                               __m512i mask, __m512i thr, __mmask16 mmin, __m512i lo,  \
+                                               __m512i hi, __m512i zpv, bool any_left, bool any_min) noexcept { \
+      const __m512i nudge = _mm512_set1_epi64(std::int64_t{1} << 30);                                  \
+      if (any_left) x = _mm512_sllv_epi32(x, left);                                                    \
+      const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);     \
+      const __m512i odd =                                                                              \
+          _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo), nudge), 1); \
+      __m512i r = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, odd);                  \
+      if (any_min) {                                                                                   \
+        const __mmask16 sat = _mm512_mask_cmpeq_epi32_mask(mmin, x, _mm512_set1_epi32(std::numeric_limits<std::int32_t>::min())); \
+        r = _mm512_mask_mov_epi32(r, sat, _mm512_set1_epi32(std::numeric_limits<std::int32_t>::max())); \
+      }                                                                                                \
+      const __m512i threshold = _mm512_add_epi32(thr, _mm512_srli_epi32(r, 31));                       \
+      const __mmask16 up = _mm512_cmpgt_epi32_mask(_mm512_and_si512(r, mask), threshold);              \
+      const __m512i q = _mm512_srav_epi32(r, right);                                                   \
+      const __m512i rounded = _mm512_mask_add_epi32(q, up, q, _mm512_set1_epi32(1));                   \
+      return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(rounded, lo), hi), zpv);               \
+    }                                                                                                  \
+    /* N pixels (out + i * stride), every step applied to all 2N vectors before the next: each  */    \
+    /* pixel's requantization is a ~25-deep dependency chain, and written one pixel after the */     \
+    /* other the scheduler cannot hold enough of them to overlap pixels.                      */     \
+    template <std::size_t N>                                                                           \
+    QK_KERNEL_INLINE void store_n(std::uint8_t* p, std::size_t stride, __m512i* lo, __m512i* hi) const noexcept { \
+      const __m512i nudge = _mm512_set1_epi64(std::int64_t{1} << 30);                                  \
+      const __m512i one = _mm512_set1_epi32(1);                                                        \
+      __m512i v[2 * N], r[2 * N];                                                                      \
+      QK_UNROLL for (std::size_t i = 0; i < N; ++i) v[2 * i] = lo[i], v[2 * i + 1] = hi[i];            \
+      if (any_left || any_min) {                                                                       \
+        QK_UNROLL for (std::size_t i = 0; i < N; ++i) store(p + i * stride, lo[i], hi[i], 32);         \
+        return;                                                                                        \
+      }                                                                                                \
+      QK_UNROLL for (std::size_t i = 0; i < 2 * N; ++i) {                                              \
+        const __m512i m = i % 2 ? m_hi : m_lo, mo = i % 2 ? mo_hi : mo_lo;                             \
+        const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(v[i], m), nudge), 31); \
+        const __m512i odd =                                                                            \
+            _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v[i], 32), mo), nudge), 1); \
+        r[i] = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, odd);                     \
+      }                                                                                                \
+      QK_UNROLL for (std::size_t i = 0; i < 2 * N; ++i) {                                              \
+        const __m512i mask = i % 2 ? mask_hi : mask_lo, thr = i % 2 ? thr_hi : thr_lo;                 \
+        const __m512i right = i % 2 ? right_hi : right_lo;                                             \
+        const __m512i threshold = _mm512_add_epi32(thr, _mm512_srli_epi32(r[i], 31));                  \
+        const __mmask16 up = _mm512_cmpgt_epi32_mask(_mm512_and_si512(r[i], mask), threshold);         \
+        const __m512i q = _mm512_srav_epi32(r[i], right);                                              \
+        v[i] = _mm512_mask_add_epi32(q, up, q, one);                                                   \
+      }                                                                                                \
+      QK_UNROLL for (std::size_t i = 0; i < 2 * N; ++i)                                                \
+        v[i] = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v[i], clamp_lo), clamp_hi), zp);     \
+      QK_UNROLL for (std::size_t i = 0; i < N; ++i)                                                    \
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + i * stride),                                \
+                            _mm512_cvtepi16_epi8(_mm512_packs_epi32(v[2 * i], v[2 * i + 1])));         \
+    }                                                                                                  \
+    QK_KERNEL_INLINE void store(std::uint8_t* p, __m512i lo, __m512i hi, std::size_t count) const noexcept { \
+      const __m512i a = one_vector(lo, m_lo, mo_lo, left_lo, right_lo, mask_lo, thr_lo, min_lo, clamp_lo, clamp_hi, zp, any_left, any_min); \
+      const __m512i b = one_vector(hi, m_hi, mo_hi, left_hi, right_hi, mask_hi, thr_hi, min_hi, clamp_lo, clamp_hi, zp, any_left, any_min); \
+      /* Values are inside the 8-bit output type: the packs and the truncating vpmovwb are exact. */   \
+      const __m256i bytes = _mm512_cvtepi16_epi8(_mm512_packs_epi32(a, b));                            \
+      if (count == 32)                                                                                 \
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), bytes);                                     \
+      else                                                                                             \
+        _mm256_mask_storeu_epi8(p, static_cast<__mmask32>((std::uint64_t{1} << count) - 1u), bytes);   \
+    }                                                                                                  \
+  };
+
 #define QK_DW_AVX512_TRAITS(DOT_EXPR)                                                                   \
   struct DwTraits {                                                                                    \
     using Vec = __m512i;                                                                               \
@@ -66,6 +186,7 @@
       _mm512_store_si512(p, _mm512_permutex2var_epi64(l, first, h));                                   \
       _mm512_store_si512(p + 16, _mm512_permutex2var_epi64(l, second, h));                             \
     }                                                                                                  \
+    using Requant = DwRequantAvx512;                                                                   \
   };
 
 #if defined(__clang__)
@@ -77,6 +198,7 @@
 namespace qk {
 namespace kernels {
 namespace avx512vnni {
+QK_DW_AVX512_REQUANT
 QK_DW_AVX512_TRAITS(_mm512_dpwssd_epi32(acc, x, w))
 #include "qk/kernels/x86/depthwise_s8_row.inl"
 }  // namespace avx512vnni
@@ -97,6 +219,7 @@ QK_DW_AVX512_TRAITS(_mm512_dpwssd_epi32(acc, x, w))
 namespace qk {
 namespace kernels {
 namespace avx512bw {
+QK_DW_AVX512_REQUANT
 QK_DW_AVX512_TRAITS(_mm512_add_epi32(acc, _mm512_madd_epi16(x, w)))
 #include "qk/kernels/x86/depthwise_s8_row.inl"
 }  // namespace avx512bw
@@ -108,6 +231,7 @@ QK_DW_AVX512_TRAITS(_mm512_add_epi32(acc, _mm512_madd_epi16(x, w)))
 #pragma GCC pop_options
 #endif
 #undef QK_DW_AVX512_TRAITS
+#undef QK_DW_AVX512_REQUANT
 
 // ---------------------------------------------------------------------------------------------
 // AVX2 / AVX-VNNI on ymm. No masked byte loads: a channel tail is copied to a zeroed stack block.
@@ -141,6 +265,14 @@ QK_DW_AVX512_TRAITS(_mm512_add_epi32(acc, _mm512_madd_epi16(x, w)))
       _mm256_store_si256(reinterpret_cast<__m256i*>(p), _mm256_permute2x128_si256(l, h, 0x20));        \
       _mm256_store_si256(reinterpret_cast<__m256i*>(p + 8), _mm256_permute2x128_si256(l, h, 0x31));    \
     }                                                                                                  \
+    /* No hoisted epilogue on ymm: finish_row() for every output stage. */                             \
+    struct Requant {                                                                                   \
+      static bool supported(const OutputStage&) noexcept { return false; }                             \
+      Requant(const OutputStage&, std::size_t, std::size_t, bool) noexcept {}                          \
+      void store(std::uint8_t*, Vec, Vec, std::size_t) const noexcept {}                               \
+      template <std::size_t N>                                                                         \
+      void store_n(std::uint8_t*, std::size_t, Vec*, Vec*) const noexcept {}                           \
+    };                                                                                                 \
   };
 
 #if defined(__clang__)
