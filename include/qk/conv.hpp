@@ -272,6 +272,17 @@ class ConvS8 {
     // 291 us against 327 us, measured).
     // Block rows: a multiple of 24 (whole tiles of both the 6- and 8-row kernels), the gathered
     // block about 32 KiB (L1 on every x86 core this targets), between 24 and 240 rows.
+    // Output columns whose window is inside the image horizontally (the gather's fast path).
+    {
+      const std::size_t reach = (d.kernel_w - 1) * d.dilation_w;
+      gather_ox_begin_ = gather_ox_end_ = 0;
+      if (d.in_w > reach) {
+        const std::size_t first = detail::div_up(d.pad_left, d.stride_w);
+        const std::size_t end = (d.in_w - 1 - reach + d.pad_left) / d.stride_w + 1;
+        gather_ox_end_ = end < out_w_ ? end : out_w_;
+        gather_ox_begin_ = first < gather_ox_end_ ? first : gather_ox_end_;
+      }
+    }
     std::size_t rows = 32768 / k_pad_;
     rows = rows / 24 * 24;
     block_rows_ = rows < 24 ? 24 : (rows > 240 ? 240 : rows);
@@ -411,6 +422,7 @@ class ConvS8 {
   std::vector<GemmS8Weights> weights_;  // one per group
   const kernels::DepthwiseS8Kernel* dw_kernel_ = nullptr;
   std::size_t mult_ = 1, dw_taps_ = 0, dw_ox_begin_ = 0, dw_ox_end_ = 0;
+  std::size_t gather_ox_begin_ = 0, gather_ox_end_ = 0;  // gemm path: interior output columns
   std::vector<std::int32_t> dw_weights_, col_offset_, dw_bias_;  // dw_bias_: col_offset in packed order
 };
 
@@ -500,6 +512,71 @@ struct ConvS8Runner {
     }
   }
 
+  // One output pixel's im2col row, any position (padding taps filled with zx).
+  void gather_pixel(std::uint8_t* dst, std::size_t n, std::size_t oy, std::size_t ox, std::size_t g, std::uint64_t flip,
+                    std::uint8_t zx) const noexcept {
+    const ConvS8& L = *layer;
+    const ConvS8Desc& d = L.desc_;
+    const std::size_t cg = L.cg_, row_run = d.kernel_w * cg;
+    const bool contiguous_w = d.dilation_w == 1 && d.groups == 1;
+    std::uint8_t* const row_start = dst;
+    const std::uint8_t* image = input + n * d.in_h * d.in_w * d.in_c + g * cg;
+    // Signed positions of the window's first tap (may be negative inside the padding).
+    const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * d.stride_h) - static_cast<std::ptrdiff_t>(d.pad_top);
+    const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * d.stride_w) - static_cast<std::ptrdiff_t>(d.pad_left);
+    const std::ptrdiff_t ix_last = ix0 + static_cast<std::ptrdiff_t>((d.kernel_w - 1) * d.dilation_w);
+    const bool inside_w = ix0 >= 0 && ix_last < static_cast<std::ptrdiff_t>(d.in_w);
+    for (std::size_t ky = 0; ky < d.kernel_h; ++ky, dst += row_run) {
+      const std::ptrdiff_t iy = iy0 + static_cast<std::ptrdiff_t>(ky * d.dilation_h);
+      if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
+        detail::fill_bytes(dst, zx, row_run);
+        continue;
+      }
+      const std::uint8_t* src_row = image + static_cast<std::size_t>(iy) * d.in_w * d.in_c;
+      if (inside_w && contiguous_w) {
+        detail::gather_copy(dst, src_row + static_cast<std::size_t>(ix0) * d.in_c, row_run, input_end, flip);
+        continue;
+      }
+      for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
+        const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx * d.dilation_w);
+        if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w))
+          detail::fill_bytes(dst + kx * cg, zx, cg);
+        else
+          detail::gather_copy(dst + kx * cg, src_row + static_cast<std::size_t>(ix) * d.in_c, cg, input_end, flip);
+      }
+    }
+    if (L.k_pad_ > L.k_) detail::fill_bytes(row_start + L.k_, zx, L.k_pad_ - L.k_);
+  }
+
+  // Interior pixels [ox, ox_end) of one output row (every tap inside the image, taps of a kernel
+  // row contiguous): W 8-byte words per kernel row, no branches but one bounds check per pixel.
+  // Each kernel row's words may run past its row_run bytes into the next kernel row, the K
+  // padding or the next pixel's row, all written afterwards; the buffer has slack for the last.
+  template <std::size_t W>
+  std::size_t gather_interior(std::uint8_t* dst, const std::uint8_t* src, std::size_t ox, std::size_t ox_end,
+                              std::uint64_t flip, std::uint8_t zx) const noexcept {
+    const ConvS8& L = *layer;
+    const ConvS8Desc& d = L.desc_;
+    const std::size_t row_run = d.kernel_w * L.cg_, kh = d.kernel_h, pad = L.k_pad_ - L.k_;
+    const std::size_t src_step = d.stride_w * d.in_c, ky_step = d.dilation_h * d.in_w * d.in_c;
+    const std::size_t last_row = (kh - 1) * ky_step;
+    for (; ox < ox_end; ++ox, dst += L.k_pad_, src += src_step) {
+      if (static_cast<std::size_t>(input_end - (src + last_row)) < 8 * W) break;  // near the end: slow path
+      for (std::size_t ky = 0; ky < kh; ++ky) {
+        const std::uint8_t* s = src + ky * ky_step;
+        std::uint8_t* o = dst + ky * row_run;
+        for (std::size_t i = 0; i < W; ++i) {
+          std::uint64_t v;
+          std::memcpy(&v, s + 8 * i, 8);
+          v ^= flip;
+          std::memcpy(o + 8 * i, &v, 8);
+        }
+      }
+      for (std::size_t i = 0; i < pad; ++i) dst[L.k_ + i] = zx;
+    }
+    return ox;
+  }
+
   // Gathers output pixels [m0, m0 + rows) of group g into buf (rows of k_pad bytes).
   void gather(std::uint8_t* buf, std::size_t m0, std::size_t rows, std::size_t g) const noexcept {
     const ConvS8& L = *layer;
@@ -507,38 +584,52 @@ struct ConvS8Runner {
     // Gathered bytes are the GEMM's A: flipped to u8 when the layer packed for that (flip_s8_).
     const std::uint64_t flip = L.flip_s8_ ? 0x8080808080808080ull : 0;
     const std::uint8_t zx = static_cast<std::uint8_t>(static_cast<std::uint8_t>(d.input_zero_point) ^ (L.flip_s8_ ? 0x80u : 0u));
-    const std::size_t cg = L.cg_, row_run = d.kernel_w * cg;
-    const bool contiguous_w = d.dilation_w == 1 && d.groups == 1;
-    std::size_t ox = m0 % L.out_w_, oy = (m0 / L.out_w_) % L.out_h_, n = m0 / (L.out_w_ * L.out_h_);
-    for (std::size_t r = 0; r < rows; ++r) {
-      std::uint8_t* dst = buf + r * L.k_pad_;
-      const std::uint8_t* image = input + n * d.in_h * d.in_w * d.in_c + g * cg;
-      // Signed positions of the window's first tap (may be negative inside the padding).
-      const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * d.stride_h) - static_cast<std::ptrdiff_t>(d.pad_top);
-      const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * d.stride_w) - static_cast<std::ptrdiff_t>(d.pad_left);
-      const std::ptrdiff_t ix_last = ix0 + static_cast<std::ptrdiff_t>((d.kernel_w - 1) * d.dilation_w);
-      const bool inside_w = ix0 >= 0 && ix_last < static_cast<std::ptrdiff_t>(d.in_w);
-      for (std::size_t ky = 0; ky < d.kernel_h; ++ky, dst += row_run) {
-        const std::ptrdiff_t iy = iy0 + static_cast<std::ptrdiff_t>(ky * d.dilation_h);
-        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
-          detail::fill_bytes(dst, zx, row_run);
-          continue;
-        }
-        const std::uint8_t* src_row = image + static_cast<std::size_t>(iy) * d.in_w * d.in_c;
-        if (inside_w && contiguous_w) {
-          detail::gather_copy(dst, src_row + static_cast<std::size_t>(ix0) * d.in_c, row_run, input_end, flip);
-          continue;
-        }
-        for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
-          const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx * d.dilation_w);
-          if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w))
-            detail::fill_bytes(dst + kx * cg, zx, cg);
-          else
-            detail::gather_copy(dst + kx * cg, src_row + static_cast<std::size_t>(ix) * d.in_c, cg, input_end, flip);
-        }
+    if (L.path_ == ConvPath::pointwise && L.k_pad_ == L.k_) {  // rows are contiguous: one xor copy
+      const std::uint8_t* src = input + m0 * d.in_c;
+      const std::size_t bytes = rows * d.in_c;
+      std::size_t i = 0;
+      for (; i + 8 <= bytes; i += 8) {
+        std::uint64_t v;
+        std::memcpy(&v, src + i, 8);
+        v ^= flip;
+        std::memcpy(buf + i, &v, 8);
       }
-      if (L.k_pad_ > L.k_) detail::fill_bytes(buf + r * L.k_pad_ + L.k_, zx, L.k_pad_ - L.k_);
-      if (++ox == L.out_w_) {
+      for (; i < bytes; ++i) buf[i] = static_cast<std::uint8_t>(src[i] ^ static_cast<std::uint8_t>(flip));
+      return;
+    }
+    const std::size_t row_run = d.kernel_w * L.cg_;
+    const bool contiguous_w = d.dilation_w == 1 && d.groups == 1;
+    const std::size_t words = row_run <= 32 && contiguous_w ? (row_run + 7) / 8 : 0;
+    std::size_t ox = m0 % L.out_w_, oy = (m0 / L.out_w_) % L.out_h_, n = m0 / (L.out_w_ * L.out_h_);
+    for (std::size_t r = 0; r < rows;) {
+      // One segment: the rest of this output row inside the block.
+      const std::size_t seg_end = ox + (rows - r < L.out_w_ - ox ? rows - r : L.out_w_ - ox);
+      const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * d.stride_h) - static_cast<std::ptrdiff_t>(d.pad_top);
+      const bool inside_h =
+          iy0 >= 0 && iy0 + static_cast<std::ptrdiff_t>((d.kernel_h - 1) * d.dilation_h) < static_cast<std::ptrdiff_t>(d.in_h);
+      std::size_t lo = seg_end, hi = seg_end;  // interior columns of this segment
+      if (inside_h && words != 0) {
+        lo = ox > L.gather_ox_begin_ ? ox : L.gather_ox_begin_;
+        hi = seg_end < L.gather_ox_end_ ? seg_end : L.gather_ox_end_;
+        if (lo > hi) lo = hi = seg_end;
+      }
+      for (; ox < lo; ++ox, ++r) gather_pixel(buf + r * L.k_pad_, n, oy, ox, g, flip, zx);
+      if (lo < hi) {
+        const std::uint8_t* src = input + ((n * d.in_h + static_cast<std::size_t>(iy0)) * d.in_w +
+                                           (lo * d.stride_w - d.pad_left)) * d.in_c + g * L.cg_;
+        std::uint8_t* dst = buf + r * L.k_pad_;
+        std::size_t done = lo;
+        switch (words) {
+          case 1: done = gather_interior<1>(dst, src, lo, hi, flip, zx); break;
+          case 2: done = gather_interior<2>(dst, src, lo, hi, flip, zx); break;
+          case 3: done = gather_interior<3>(dst, src, lo, hi, flip, zx); break;
+          default: done = gather_interior<4>(dst, src, lo, hi, flip, zx); break;
+        }
+        r += done - ox;
+        ox = done;
+      }
+      for (; ox < seg_end; ++ox, ++r) gather_pixel(buf + r * L.k_pad_, n, oy, ox, g, flip, zx);
+      if (ox == L.out_w_) {
         ox = 0;
         if (++oy == L.out_h_) {
           oy = 0;
