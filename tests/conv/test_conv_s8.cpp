@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct Case {
   bool per_channel = true;
   int zw_mode = 0;  // 0 none, 1 per tensor, 2 per channel
   Fill fill = Fill::random;
+  // 0: random multipliers, shift[0] = 2 and shift[1] = -31 forced (stages 1-2); 1: every shift in
+  // [-31, -1] (the depthwise one-rounding path) with multipliers up to 2^31 - 1; 2: as 1, plus
+  // INT32_MIN multipliers (TFLite's saturating SRDHM case) and shift 0.
+  int shift_mode = 0;
 };
 
 std::uint8_t draw(std::mt19937& rng, qk::ElementType t, Fill fill) {
@@ -64,9 +69,18 @@ void run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
     shift[j] = sh;
     scale[j] = static_cast<float>(real);
   }
-  if (c.stage == 1 || c.stage == 2) {
+  if (c.shift_mode == 0 && (c.stage == 1 || c.stage == 2)) {
     shift[0] = 2;
     if (d.out_c > 1) shift[1] = -31;
+  }
+  if (c.shift_mode != 0) {
+    for (std::size_t j = 0; j < d.out_c; ++j) {
+      shift[j] = std::uniform_int_distribution<int>(-31, -1)(rng);
+      if (rng() % 4 == 0) shift[j] = rng() & 1 ? -1 : -31;
+      if (rng() % 3 == 0) mult[j] = std::numeric_limits<std::int32_t>::max() - static_cast<std::int32_t>(rng() % 3);
+      if (c.shift_mode == 2 && rng() % 5 == 0) mult[j] = std::numeric_limits<std::int32_t>::min();
+      if (c.shift_mode == 2 && rng() % 7 == 0) shift[j] = 0;
+    }
   }
   d.weights = w.data();
   d.bias = rng() % 4 != 0 ? bias.data() : nullptr;
@@ -274,4 +288,41 @@ TEST_CASE("conv_s8: thread count does not change results") {
       c.batch = 2;
       run_case(c, rng, t);
     }
+}
+
+// Depthwise rows wide enough for the interleaved 4-pixel groups, full and partial channel blocks,
+// every right shift with large multipliers (the AVX-512 kernel's one-rounding requantization and
+// int16/int8 saturating narrowing), INT32_MIN multipliers and shift 0 (its fallback), both 8-bit
+// output types, per tensor and per channel, borders, strides 1-3, dilation 2, multiplier 2.
+TEST_CASE("conv_s8: depthwise row kernel, requantization fast path and borders") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(123);
+    int n = 0;
+    for (std::size_t ch : {32u, 64u, 96u, 40u, 144u, 7u})
+      for (std::size_t stride : {1u, 2u, 3u})
+        for (int variant = 0; variant < 4; ++variant, ++n) {
+          Case c = random_case(rng, 3);
+          qk::ConvS8Desc& d = c.d;
+          d.groups = d.in_c = ch;
+          d.out_c = variant == 3 && ch <= 40 ? ch * 2 : ch;
+          d.weight_layout = qk::ConvWeightLayout::ohwi;
+          d.kernel_h = d.kernel_w = variant == 2 ? 5 : 3;
+          d.stride_h = d.stride_w = stride;
+          d.dilation_h = d.dilation_w = variant == 1 ? 2 : 1;
+          d.in_h = 5 + static_cast<std::size_t>(n % 3);
+          d.in_w = 17 + static_cast<std::size_t>(n % 4) * 5;
+          if (variant == 2) {
+            d.pad_top = d.pad_left = 2, d.pad_bottom = 1, d.pad_right = 0;
+          } else {
+            REQUIRE(d.set_same_padding(n % 2 == 0).ok());
+          }
+          c.batch = 1;
+          c.stage = 1;
+          c.out_type = n % 2 ? qk::OutputType::u8 : qk::OutputType::s8;
+          c.per_channel = n % 5 != 0;
+          c.shift_mode = n % 3 == 2 ? 2 : 1;
+          c.fill = n % 4 == 3 ? Fill::mixed_extremes : Fill::random;
+          run_case(c, rng);
+        }
+  }
 }
