@@ -16,6 +16,18 @@
 // operands, L1 resident), its bias and its requantization constants stay put for the whole row;
 // interior pixels address their taps as tap_base[t] + offset, one offset add per pixel.
 
+template <bool Signed, bool Tail>
+QK_KERNEL_INLINE void dw_tap_pair(const std::uint8_t* const* p, std::size_t off, const std::int32_t* w, std::size_t t,
+                                  std::size_t rest, typename DwTraits::Vec& acc_lo, typename DwTraits::Vec& acc_hi) noexcept {
+  using Vec = typename DwTraits::Vec;
+  constexpr std::size_t B = DwTraits::kBlock;
+  const Vec x0 = Tail ? DwTraits::template load_tail<Signed>(p[t] + off, rest) : DwTraits::template load<Signed>(p[t] + off);
+  const Vec x1 =
+      Tail ? DwTraits::template load_tail<Signed>(p[t + 1] + off, rest) : DwTraits::template load<Signed>(p[t + 1] + off);
+  acc_lo = DwTraits::dot(acc_lo, DwTraits::lo(x0, x1), DwTraits::load_w(w + (t / 2) * B));
+  acc_hi = DwTraits::dot(acc_hi, DwTraits::hi(x0, x1), DwTraits::load_w(w + (t / 2) * B + B / 2));
+}
+
 // The accumulators of one pixel for one block: taps pointers p[t] + off.
 template <bool Signed, bool Tail, std::size_t T>
 QK_KERNEL_INLINE void dw_pixel(const std::uint8_t* const* p, std::size_t off, const std::int32_t* w, std::size_t taps,
@@ -24,13 +36,11 @@ QK_KERNEL_INLINE void dw_pixel(const std::uint8_t* const* p, std::size_t off, co
   constexpr std::size_t B = DwTraits::kBlock;
   const std::size_t n = T != 0 ? T : taps;
   std::size_t t = 0;
-  QK_UNROLL
-  for (; t + 1 < n; t += 2) {
-    const Vec x0 = Tail ? DwTraits::template load_tail<Signed>(p[t] + off, rest) : DwTraits::template load<Signed>(p[t] + off);
-    const Vec x1 =
-        Tail ? DwTraits::template load_tail<Signed>(p[t + 1] + off, rest) : DwTraits::template load<Signed>(p[t + 1] + off);
-    acc_lo = DwTraits::dot(acc_lo, DwTraits::lo(x0, x1), DwTraits::load_w(w + (t / 2) * B));
-    acc_hi = DwTraits::dot(acc_hi, DwTraits::hi(x0, x1), DwTraits::load_w(w + (t / 2) * B + B / 2));
+  if constexpr (T != 0) {  // compile-time taps: fully unrolled (Clang rejects unroll(full) otherwise)
+    QK_UNROLL
+    for (; t + 1 < T; t += 2) dw_tap_pair<Signed, Tail>(p, off, w, t, rest, acc_lo, acc_hi);
+  } else {
+    for (; t + 1 < n; t += 2) dw_tap_pair<Signed, Tail>(p, off, w, t, rest, acc_lo, acc_hi);
   }
   if (n & 1) {  // odd tap count: the last tap pairs with zeros (its partner's weights are zero)
     const Vec x0 = Tail ? DwTraits::template load_tail<Signed>(p[t] + off, rest) : DwTraits::template load<Signed>(p[t] + off);
