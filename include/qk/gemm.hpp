@@ -316,7 +316,6 @@ struct GemmS8Job {
   std::size_t panels = 0;
   std::size_t groups = 0;      // panel groups, balanced sizes <= layout.max_panels
   std::size_t row_block = 0;   // rows per block (a multiple of every family's row tile)
-  std::size_t blocks = 0;
 };
 
 // Most rows a block may have: its row sums live in a stack array of this size.
@@ -398,8 +397,7 @@ inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std:
   // With threads and few panel groups, shrink blocks so that every thread gets work.
   while (threads > 1 && rows > 16 && detail::div_up(m, rows) * job.groups < 4 * threads) rows = rows / 2 / 8 * 8;
   job.row_block = rows;
-  job.blocks = detail::div_up(m, rows);
-  const std::size_t units = job.blocks * job.groups;
+  const std::size_t units = detail::div_up(m, rows) * job.groups;
   if (executor == nullptr || threads <= 1)
     detail::gemm_s8_units(&job, 0, units);
   else
