@@ -3,6 +3,7 @@
 // and operands at the extremes (the vpmaddubsw saturation trap).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -207,7 +208,10 @@ TEST_CASE("gemm_s8: SRDHM saturation (accumulator and multiplier both INT32_MIN)
       std::vector<std::int8_t> a(m * k, 0), b(k * n);
       std::mt19937 rng(static_cast<unsigned>(n));
       for (auto& v : b) v = static_cast<std::int8_t>(rng());
+      // Shift 0 (plain SRDHM + saturation) on some columns, right shifts on others (the AVX-512
+      // epilogue's merged single rounding for column vectors whose right shifts are all >= 1).
       std::vector<std::int32_t> bias(n), mult(n), shift(n, 0);
+      for (std::size_t j = 16; j < n; ++j) shift[j] = -static_cast<std::int32_t>(1 + j % 31);
       for (std::size_t j = 0; j < n; ++j) {
         bias[j] = j % 3 == 0 ? std::numeric_limits<std::int32_t>::min() : static_cast<std::int32_t>(rng() % 1000);
         mult[j] = j % 2 == 0 ? std::numeric_limits<std::int32_t>::min() : 1 << 30;
@@ -224,6 +228,7 @@ TEST_CASE("gemm_s8: SRDHM saturation (accumulator and multiplier both INT32_MIN)
                                  false, bias.data(), out, want.data(), n);
         REQUIRE(got == want);
         CHECK(got[0] == 127);  // column 0: INT32_MIN * INT32_MIN saturated, then clamped
+        if (n > 18) CHECK(got[18] == static_cast<std::int8_t>(std::min(127, 1 << (31 - 19))));  // 2^(31-e), e = 19
       }
     }
   }
