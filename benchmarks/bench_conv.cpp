@@ -6,6 +6,8 @@
 // reordered once, outside the timed loop (oneDNN: format_tag::any reordered in advance).
 #include <benchmark/benchmark.h>
 
+#include "bench_common.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -41,26 +43,10 @@ const Layer kLayers[] = {
     {"mbv2_dw_s2_56", 56, 56, 144, 144, 3, 2, 1, 144},  {"first_224", 224, 224, 3, 32, 3, 2, 1, 1},
 };
 
-template <typename T>
-std::vector<T> random_vector(std::size_t count, int lo, int hi, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> dist(lo, hi);
-  std::vector<T> v(count);
-  for (auto& x : v) x = static_cast<T>(dist(rng));
-  return v;
-}
-std::vector<float> random_floats(std::size_t count, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(count);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using qk_bench::random_floats;
+using qk_bench::random_vector;
 
-void set_gops(benchmark::State& state, const Layer& l) {
-  state.counters["GOPS"] =
-      benchmark::Counter(2.0 * l.macs() * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-}
+void set_gops(benchmark::State& state, const Layer& l) { qk_bench::set_gops(state, l.macs()); }
 
 // OHWI weights ([Cout][k][k][Cin/groups]), shared by qk and XNNPACK (GOHWI without the depthwise flag).
 std::vector<std::int8_t> layer_weights(const Layer& l) { return random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -127, 127, 2); }

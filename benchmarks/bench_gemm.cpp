@@ -7,6 +7,8 @@
 // Single thread unless the name says otherwise.
 #include <benchmark/benchmark.h>
 
+#include "bench_common.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -38,25 +40,11 @@ std::string shape_name(const Shape& s) {
   return std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
 }
 
-template <typename T>
-std::vector<T> random_vector(std::size_t count, int lo, int hi, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> dist(lo, hi);
-  std::vector<T> v(count);
-  for (auto& x : v) x = static_cast<T>(dist(rng));
-  return v;
-}
-std::vector<float> random_floats(std::size_t count, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(count);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using qk_bench::random_floats;
+using qk_bench::random_vector;
 
 void set_gops(benchmark::State& state, const Shape& s) {
-  state.counters["GOPS"] = benchmark::Counter(2.0 * static_cast<double>(s.m * s.n * s.k) * static_cast<double>(state.iterations()) / 1e9,
-                                              benchmark::Counter::kIsRate);
+  qk_bench::set_gops(state, static_cast<double>(s.m * s.n * s.k));
 }
 
 void bench_qk_s8(benchmark::State& state, Shape s, std::size_t threads) {
