@@ -321,6 +321,25 @@ struct GemmS8Job {
 // Most rows a block may have: its row sums live in a stack array of this size.
 constexpr std::size_t kGemmMaxRowBlock = 512;
 
+// Rows per block for a GEMM whose A rows are row_bytes apart: about 256 KiB of A (half of a
+// Zen 5 / Skylake-SP L2), 8 to 512 rows, a multiple of 8 (every family's row tile divides 8 or
+// runs its remainder tiles at the end); with threads and few panel groups, smaller, so that
+// every thread gets at least four units.
+inline std::size_t gemm_row_block(std::size_t m, std::size_t row_bytes, std::size_t groups, std::size_t threads) noexcept {
+  std::size_t rows = (std::size_t{256} << 10) / (row_bytes == 0 ? 1 : row_bytes);
+  rows = rows < 8 ? 8 : (rows > kGemmMaxRowBlock ? kGemmMaxRowBlock : rows / 8 * 8);
+  while (threads > 1 && rows > 16 && div_up(m, rows) * groups < 4 * threads) rows = rows / 2 / 8 * 8;
+  return rows;
+}
+
+// Runs units [0, count) serially or on the executor.
+inline void run_units(Executor* executor, std::size_t count, Executor::Task task, void* job) {
+  if (executor == nullptr || executor->concurrency() <= 1)
+    task(job, 0, count);
+  else
+    executor->parallel_for(count, 1, task, job);
+}
+
 // Work unit u is (row block u / groups, panel group u % groups): row blocks outer, so a block of
 // A (sized for L2) is reused by every panel group while B streams through, and its row sums are
 // computed once per block. Panel group g covers panels [g * P / G, (g + 1) * P / G): sizes
@@ -389,19 +408,9 @@ inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std:
   job.kernel = &kernel;
   job.panels = detail::div_up(w.n(), kernel.layout.panel_width);
   job.groups = detail::div_up(job.panels, kernel.layout.max_panels);
-  // A row block of about 256 KiB of A (half of a Zen 5 / Skylake-SP L2), 8 to 512 rows, a
-  // multiple of 8 (every family's row tile divides 8 or runs its remainder tiles at the end).
-  std::size_t rows = (std::size_t{256} << 10) / (lda == 0 ? 1 : lda);
-  rows = rows < 8 ? 8 : (rows > detail::kGemmMaxRowBlock ? detail::kGemmMaxRowBlock : rows / 8 * 8);
   const std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
-  // With threads and few panel groups, shrink blocks so that every thread gets work.
-  while (threads > 1 && rows > 16 && detail::div_up(m, rows) * job.groups < 4 * threads) rows = rows / 2 / 8 * 8;
-  job.row_block = rows;
-  const std::size_t units = detail::div_up(m, rows) * job.groups;
-  if (executor == nullptr || threads <= 1)
-    detail::gemm_s8_units(&job, 0, units);
-  else
-    executor->parallel_for(units, 1, &detail::gemm_s8_units, &job);
+  job.row_block = detail::gemm_row_block(m, lda, job.groups, threads);
+  detail::run_units(executor, detail::div_up(m, job.row_block) * job.groups, &detail::gemm_s8_units, &job);
   return Status::success();
 }
 
@@ -517,16 +526,9 @@ inline Status gemm_f32(const GemmF32Weights& w, std::size_t m, const float* a, s
   job.run = kernel.run;
   job.panels = detail::div_up(w.n(), kernel.panel_width);
   job.groups = detail::div_up(job.panels, kernel.max_panels);
-  std::size_t rows = (std::size_t{256} << 10) / (4 * lda);
-  rows = rows < 8 ? 8 : (rows > 512 ? 512 : rows / 8 * 8);
   const std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
-  while (threads > 1 && rows > 16 && detail::div_up(m, rows) * job.groups < 4 * threads) rows = rows / 2 / 8 * 8;
-  job.row_block = rows;
-  const std::size_t units = detail::div_up(m, rows) * job.groups;
-  if (executor == nullptr || threads <= 1)
-    detail::gemm_f32_units(&job, 0, units);
-  else
-    executor->parallel_for(units, 1, &detail::gemm_f32_units, &job);
+  job.row_block = detail::gemm_row_block(m, 4 * lda, job.groups, threads);
+  detail::run_units(executor, detail::div_up(m, job.row_block) * job.groups, &detail::gemm_f32_units, &job);
   return Status::success();
 }
 
