@@ -26,6 +26,7 @@
 #include <limits>
 
 #include "qk/kernels/depthwise_s8_contract.hpp"
+#include "qk/kernels/target_region.hpp"
 #include "qk/kernels/x86/gemm_s8_x86.hpp"
 
 // GCC 12 bug 105593 (see gemm_s8_x86.hpp): spurious -Wmaybe-uninitialized from the AVX-512
@@ -249,12 +250,7 @@
     using Requant = DwRequantAvx512;                                                                   \
   };
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
-#endif
+QK_TARGET_PUSH("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")
 namespace qk {
 namespace kernels {
 namespace avx512vnni {
@@ -264,18 +260,9 @@ QK_DW_AVX512_TRAITS(_mm512_dpwssd_epi32(acc, x, w))
 }  // namespace avx512vnni
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl")
-#endif
+QK_TARGET_PUSH("avx2,fma,bmi2,avx512f,avx512bw,avx512dq,avx512vl")
 namespace qk {
 namespace kernels {
 namespace avx512bw {
@@ -285,11 +272,7 @@ QK_DW_AVX512_TRAITS(_mm512_add_epi32(acc, _mm512_madd_epi16(x, w)))
 }  // namespace avx512bw
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 #undef QK_DW_AVX512_TRAITS
 #undef QK_DW_AVX512_REQUANT
 
@@ -335,12 +318,7 @@ QK_DW_AVX512_TRAITS(_mm512_add_epi32(acc, _mm512_madd_epi16(x, w)))
     };                                                                                                 \
   };
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2,avxvnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi2,avxvnni")
-#endif
+QK_TARGET_PUSH("avx2,fma,bmi2,avxvnni")
 namespace qk {
 namespace kernels {
 namespace avxvnni {
@@ -349,18 +327,9 @@ QK_DW_AVX2_TRAITS(_mm256_dpwssd_avx_epi32(acc, x, w))
 }  // namespace avxvnni
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,bmi2")
-#endif
+QK_TARGET_PUSH("avx2,fma,bmi2")
 namespace qk {
 namespace kernels {
 namespace avx2 {
@@ -369,11 +338,7 @@ QK_DW_AVX2_TRAITS(_mm256_add_epi32(acc, _mm256_madd_epi16(x, w)))
 }  // namespace avx2
 }  // namespace kernels
 }  // namespace qk
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+QK_TARGET_POP
 #undef QK_DW_AVX2_TRAITS
 
 // Descriptors: outside every target region, they only take the kernels' addresses.
