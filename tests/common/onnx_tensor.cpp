@@ -74,66 +74,63 @@ bool read_tensor(const std::string& path, Tensor* out, std::string* error) {
   return true;
 }
 
-bool read_int_attribute(const std::string& model_path, const std::string& op_type, const std::string& name,
-                        std::int64_t* value, bool* found, std::string* error) {
+namespace {
+
+// Finds attribute `name` of the first node of type op_type (any node if empty) in model.onnx:
+// false with *error on a read failure or a missing node; true with *attr null if the node has no
+// such attribute. `model` owns what *attr points to.
+bool find_attribute(const std::string& model_path, const std::string& op_type, const std::string& name,
+                    ::onnx::ModelProto* model, const ::onnx::AttributeProto** attr, std::string* error) {
   std::ifstream in(model_path, std::ios::binary);
   if (!in) {
     *error = "cannot open " + model_path;
     return false;
   }
-  ::onnx::ModelProto model;
-  if (!model.ParseFromIstream(&in)) {
+  if (!model->ParseFromIstream(&in)) {
     *error = "not a ModelProto: " + model_path;
     return false;
   }
-  for (const auto& node : model.graph().node()) {
+  for (const auto& node : model->graph().node()) {
     if (!op_type.empty() && node.op_type() != op_type) continue;
-    *found = false;
-    for (const auto& attr : node.attribute()) {
-      if (attr.name() == name) {
-        if (attr.type() != ::onnx::AttributeProto::INT) {
-          *error = "attribute " + name + " is not an int in " + model_path;
-          return false;
-        }
-        *value = attr.i();
-        *found = true;
-      }
-    }
+    *attr = nullptr;
+    for (const auto& a : node.attribute())
+      if (a.name() == name) *attr = &a;
     return true;
   }
   *error = "no node " + op_type + " in " + model_path;
   return false;
 }
 
+}  // namespace
+
+bool read_int_attribute(const std::string& model_path, const std::string& op_type, const std::string& name,
+                        std::int64_t* value, bool* found, std::string* error) {
+  ::onnx::ModelProto model;
+  const ::onnx::AttributeProto* attr = nullptr;
+  if (!find_attribute(model_path, op_type, name, &model, &attr, error)) return false;
+  *found = attr != nullptr;
+  if (attr == nullptr) return true;
+  if (attr->type() != ::onnx::AttributeProto::INT) {
+    *error = "attribute " + name + " is not an int in " + model_path;
+    return false;
+  }
+  *value = attr->i();
+  return true;
+}
+
 bool read_ints_attribute(const std::string& model_path, const std::string& op_type, const std::string& name,
                          std::vector<std::int64_t>* values, bool* found, std::string* error) {
-  std::ifstream in(model_path, std::ios::binary);
-  if (!in) {
-    *error = "cannot open " + model_path;
-    return false;
-  }
   ::onnx::ModelProto model;
-  if (!model.ParseFromIstream(&in)) {
-    *error = "not a ModelProto: " + model_path;
+  const ::onnx::AttributeProto* attr = nullptr;
+  if (!find_attribute(model_path, op_type, name, &model, &attr, error)) return false;
+  *found = attr != nullptr;
+  if (attr == nullptr) return true;
+  if (attr->type() != ::onnx::AttributeProto::INTS) {
+    *error = "attribute " + name + " is not a list of ints in " + model_path;
     return false;
   }
-  for (const auto& node : model.graph().node()) {
-    if (!op_type.empty() && node.op_type() != op_type) continue;
-    *found = false;
-    for (const auto& attr : node.attribute()) {
-      if (attr.name() == name) {
-        if (attr.type() != ::onnx::AttributeProto::INTS) {
-          *error = "attribute " + name + " is not a list of ints in " + model_path;
-          return false;
-        }
-        values->assign(attr.ints().begin(), attr.ints().end());
-        *found = true;
-      }
-    }
-    return true;
-  }
-  *error = "no node " + op_type + " in " + model_path;
-  return false;
+  values->assign(attr->ints().begin(), attr->ints().end());
+  return true;
 }
 
 std::size_t count_files(const std::string& dir, const std::string& prefix) {
