@@ -233,3 +233,54 @@ TEST_CASE("gemm_s8: SRDHM saturation (accumulator and multiplier both INT32_MIN)
     }
   }
 }
+
+TEST_CASE("gemm_s8: fixed-point requantization at rounding ties, every right shift 1-22 and zero point") {
+  // Dense accumulators around the rounding boundaries of both steps of TFLite's double rounding:
+  // K = 1 with B = 1 makes acc = a + bias, and 256 rows of a = -128..127 step through consecutive
+  // accumulator values, so with multipliers like 2^30 (SRDHM halves) every tie of SRDHM and of
+  // RDPOT, of both signs, is hit for the small shifts. Every panel group has right shifts only in
+  // [1, 22]: the AVX-512 single-shift epilogue takes these groups (tiles of 8 x 48 and 6 x 64, a
+  // 16-column tail); a group with a zero shift and one with shifts up to 31 (where folding the
+  // zero point into the single shift could overflow 64 bits) fall back to the two-step epilogue.
+  const std::int32_t kMin = std::numeric_limits<std::int32_t>::min(), kMax = std::numeric_limits<std::int32_t>::max();
+  const std::int32_t mults[] = {1 << 30, (1 << 30) + 1, kMax, 1518500250, 1, 0, -(1 << 30), kMin, 1 << 29, 1431655765};
+  const std::int32_t biases[] = {0, 1, -1, -2, 3, 1 << 20, -(1 << 20), kMax - 300, kMin + 300, 12345, -54321};
+  QK_FOR_EACH_ISA(isa) {
+    for (std::size_t n : {150u, 48u, 16u, 41u, 20u}) {
+      const std::size_t m = 259, k = 1;
+      std::vector<std::int8_t> a(m), b(n, 1);
+      for (std::size_t i = 0; i < m; ++i) a[i] = static_cast<std::int8_t>(static_cast<int>(i % 256) - 128);
+      std::vector<std::int32_t> bias(n), mult(n), shift(n);
+      for (std::size_t j = 0; j < n; ++j) {
+        mult[j] = mults[j % 10];
+        bias[j] = biases[(j / 10) % 11];
+        shift[j] = -static_cast<std::int32_t>(j % 3 == 0 ? 1 + (j / 3) % 22 : 1 + j % 4);
+      }
+      if (n == 41) shift[40] = 0;  // this group takes the two-step epilogue
+      if (n == 20)                 // and so does this one: right shifts 12 to 31
+        for (std::size_t j = 0; j < n; ++j) shift[j] = -static_cast<std::int32_t>(12 + j);
+      for (auto out_type : {qk::OutputType::s8, qk::OutputType::u8})
+        for (int zsel = 0; zsel < 3; ++zsel)
+          for (bool narrow : {false, true}) {
+            const bool s8 = out_type == qk::OutputType::s8;
+            const std::int32_t zp = s8 ? (zsel == 0 ? -128 : zsel == 1 ? 0 : 127) : (zsel == 0 ? 0 : zsel == 1 ? 128 : 255);
+            const std::int32_t qmin = s8 ? (narrow ? -100 : -128) : (narrow ? 10 : 0);
+            const std::int32_t qmax = s8 ? (narrow ? 90 : 127) : (narrow ? 200 : 255);
+            for (bool per_channel : {true, false}) {
+              qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::k_by_n(k, n, b.data(), bias.data());
+              d.a_type = qk::ElementType::s8;
+              qk::GemmS8Weights w;
+              REQUIRE(w.pack(d).ok());
+              const auto out = qk::OutputStage::fixed_point_requant(out_type, mult.data(), shift.data(), per_channel, zp, qmin, qmax);
+              std::vector<std::uint8_t> got(m * n, 0xCD), want(m * n, 0xCD);
+              REQUIRE(qk::gemm_s8(w, m, a.data(), k, out, got.data(), n).ok());
+              qk::reference::gemm_int8(m, n, k, reinterpret_cast<const std::uint8_t*>(a.data()), k, true, 0,
+                                       reinterpret_cast<const std::uint8_t*>(b.data()), n, 1, true, nullptr, false,
+                                       bias.data(), out, want.data(), n);
+              INFO("n=" << n << " s8=" << s8 << " zp=" << zp << " narrow=" << narrow << " per_channel=" << per_channel);
+              REQUIRE(got == want);
+            }
+          }
+    }
+  }
+}

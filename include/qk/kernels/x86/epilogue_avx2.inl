@@ -114,7 +114,11 @@ inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_sign
 
 // A whole register tile: row by row (AVX2 keeps the per-row epilogue; see epilogue_avx512.inl
 // for the hoisted version).
-QK_KERNEL_INLINE void finish_tile(const GemmS8Args& args, std::size_t m0, std::size_t rows, std::size_t n0,
+// No single-shift fast path on ymm (see epilogue_avx512.inl): the group constants are empty.
+struct TileRequant {};
+inline void prepare_tile_requant(const GemmS8Args&, std::size_t, std::size_t, TileRequant*) noexcept {}
+
+QK_KERNEL_INLINE void finish_tile(const GemmS8Args& args, const TileRequant&, std::size_t m0, std::size_t rows, std::size_t n0,
                                   std::size_t count, std::int32_t* acc, std::size_t acc_stride,
                                   const std::int32_t* sums) noexcept {
   for (std::size_t r = 0; r < rows; ++r) finish_row(args, m0 + r, n0, count, acc + r * acc_stride, sums[r]);

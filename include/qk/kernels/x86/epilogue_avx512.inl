@@ -129,6 +129,119 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
   }
 }
 
+// The single-shift form of TFLite's double-rounding requantization, for one panel group of up
+// to 64 columns: its per-column constants are computed once per group (gemm_s8_rows) and shared
+// by every tile of the group's rows. With y = x * m (64-bit, exact), e = -shift >= 1 and zp the
+// output zero point,
+//   RDPOT(SRDHM(x, m), e) + zp == (y + 2^30 + 2^(30+e) + zp * 2^(31+e) - [y < -2^30] * 2^31) >> (31+e)
+// because nested floor divisions merge: SRDHM(x, m) = floor((y + 2^30) / 2^31) (gemmlowp's
+// sign-dependent nudge with truncation is that floor), RDPOT(s, e) = floor((s + 2^(e-1) - [s < 0])
+// / 2^e) and s < 0 iff y < -2^30; the saturating INT32_MIN * INT32_MIN case rounds to the same
+// 2^(31-e). Odd lanes shift by e - 1 instead, leaving their result in the upper dword. With
+// e <= 22 and |zp| < 256 nothing overflows 64 bits (|y| <= 2^62).
+//
+// Why: on small-K layers (1x1 with K = 24, a first layer with K = 27) requantization is most of
+// the time, and this form is 12 vector ops per 16 outputs against the two-step form's 19, with
+// the zero point folded in (narrowing needs no add) and no store/reload of int32 results.
+struct TileRequant {
+  static constexpr std::size_t kMaxVectors = 4;
+  struct alignas(64) Column {
+    __m512i offset, zero_point, mult, mult_odd, round_even, round_odd, shift_even, shift_odd;
+  };
+  Column col[kMaxVectors];
+  bool fast = false;   // the single-shift form applies to every column of the group
+  bool clamp = false;  // [qmin, qmax] is narrower than the output type: clamp after narrowing
+};
+
+inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::size_t count, TileRequant* rq) noexcept {
+  const OutputStage& s = args.out;
+  rq->fast = false;
+  if (s.kind != OutputStage::Kind::fixed_point || s.rounding != RequantRounding::double_rounding ||
+      output_type_size(s.type) != 1 || s.zero_point <= -256 || s.zero_point >= 256 ||
+      count > 16 * TileRequant::kMaxVectors)
+    return;
+  const __m512i zero = _mm512_setzero_si512(), one32 = _mm512_set1_epi32(1), max_e = _mm512_set1_epi32(22);
+  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1);
+  const __m512i zp = _mm512_set1_epi64(s.zero_point);
+  __mmask16 bad = 0;
+  for (std::size_t j = 0; 16 * j < count; ++j) {
+    const std::size_t n = n0 + 16 * j;
+    const __mmask16 mask = epi_mask16(count - 16 * j);
+    TileRequant::Column& c = rq->col[j];
+    c.offset = _mm512_loadu_si512(args.col_offset + n);  // padded to whole panels
+    c.zero_point = args.col_zero_point != nullptr ? _mm512_loadu_si512(args.col_zero_point + n) : zero;
+    c.mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
+    c.mult_odd = _mm512_srli_epi64(c.mult, 32);
+    // e = -shift; lanes past the last column take e = 1 (any valid value: their bytes are not stored).
+    const __m512i e = _mm512_mask_blend_epi32(mask, one32, _mm512_sub_epi32(zero, epi_param_i32(s.shift, s.per_channel, n, mask)));
+    bad = static_cast<__mmask16>(bad | _mm512_cmplt_epi32_mask(e, one32) | _mm512_cmpgt_epi32_mask(e, max_e));
+    const __m512i e_even = _mm512_and_si512(e, low32), e_odd = _mm512_srli_epi64(e, 32);
+    const auto round = [&](__m512i e64) noexcept {
+      return _mm512_add_epi64(_mm512_add_epi64(_mm512_set1_epi64(std::int64_t{1} << 30),
+                                               _mm512_sllv_epi64(one, _mm512_add_epi64(e64, _mm512_set1_epi64(30)))),
+                              _mm512_sllv_epi64(zp, _mm512_add_epi64(e64, _mm512_set1_epi64(31))));
+    };
+    c.round_even = round(e_even);
+    c.round_odd = round(e_odd);
+    c.shift_even = _mm512_add_epi64(e_even, _mm512_set1_epi64(31));
+    c.shift_odd = _mm512_sub_epi64(e_odd, one);
+  }
+  rq->fast = bad == 0;
+  const std::int32_t type_min = s.type == OutputType::s8 ? -128 : 0, type_max = s.type == OutputType::s8 ? 127 : 255;
+  rq->clamp = s.qmin > type_min || s.qmax < type_max;
+}
+
+QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, const TileRequant::Column& c) noexcept {
+  const __m512i below = _mm512_set1_epi64(-(std::int64_t{1} << 30)), two31 = _mm512_set1_epi64(std::int64_t{1} << 31);
+  const __m512i ye = _mm512_mul_epi32(x, c.mult), yo = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), c.mult_odd);
+  __m512i te = _mm512_add_epi64(ye, c.round_even), to = _mm512_add_epi64(yo, c.round_odd);
+  te = _mm512_mask_sub_epi64(te, _mm512_cmplt_epi64_mask(ye, below), te, two31);
+  to = _mm512_mask_sub_epi64(to, _mm512_cmplt_epi64_mask(yo, below), to, two31);
+  return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), _mm512_srav_epi64(te, c.shift_even),
+                                 _mm512_srav_epi64(to, c.shift_odd));
+}
+
+// The tile through the single-shift form, row by row: up to four vectors of one row are
+// requantized in registers, narrowed with saturating packs (exact: packs clamp to the output
+// type, and a value saturating at int16 is beyond it on the same side), clamped to [qmin, qmax]
+// in 8 bits if that is narrower, and stored with one masked store.
+QK_KERNEL_INLINE void finish_tile_single_shift(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+                                               std::size_t rows, std::size_t n0, std::size_t count,
+                                               const std::int32_t* acc, std::size_t acc_stride,
+                                               const std::int32_t* sums) noexcept {
+  const OutputStage& s = args.out;
+  const bool is_signed = s.type == OutputType::s8, has_zb = args.col_zero_point != nullptr;
+  const bool uniform = has_zb && args.row_term_uniform;
+  const std::size_t vectors = (count + 15) / 16;
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __mmask64 store_mask = count >= 64 ? ~__mmask64{0} : ((__mmask64{1} << count) - 1);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::int32_t* p = acc + r * acc_stride;
+    // Uniform row-term coefficient: -coef * rowsum is one scalar per row (wrapping, as int32).
+    const __m512i row_term = _mm512_set1_epi32(
+        uniform ? static_cast<std::int32_t>(static_cast<std::uint32_t>(args.col_zero_point[0]) * static_cast<std::uint32_t>(sums[r]))
+                : 0);
+    const __m512i row_sum = _mm512_set1_epi32(sums[r]);
+    __m512i v[TileRequant::kMaxVectors] = {zero, zero, zero, zero};
+    QK_UNROLL for (std::size_t j = 0; j < TileRequant::kMaxVectors; ++j) {
+      if (j < vectors) {
+        const TileRequant::Column& c = rq.col[j];
+        __m512i x = _mm512_add_epi32(_mm512_load_si512(p + 16 * j), c.offset);
+        x = has_zb && !uniform ? _mm512_sub_epi32(x, _mm512_mullo_epi32(c.zero_point, row_sum)) : _mm512_sub_epi32(x, row_term);
+        v[j] = epi_single_shift(x, c);
+      }
+    }
+    const __m512i w01 = _mm512_packs_epi32(v[0], v[1]), w23 = _mm512_packs_epi32(v[2], v[3]);
+    __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+    if (rq.clamp)
+      bytes = is_signed ? _mm512_min_epi8(_mm512_max_epi8(bytes, qmin8), qmax8)
+                        : _mm512_min_epu8(_mm512_max_epu8(bytes, qmin8), qmax8);
+    _mm512_mask_storeu_epi8(args.c + (m0 + r) * args.ldc_bytes + n0, store_mask, _mm512_permutexvar_epi32(order, bytes));
+  }
+}
+
 // A whole register tile (rows x count columns of acc, rows acc_stride apart, 64-byte aligned):
 // the common case, TFLite double-rounding requantization to 8 bits, with every per-column
 // constant (offset, zero point, multiplier, shifts, rounding mask) computed once per 16 columns
@@ -136,9 +249,13 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
 // then each row is narrowed 64 columns per store. Per-row finishing recomputed the constants
 // for every row: the epilogue was a quarter of a 6 x 64 tile at K = 576. Other output stages
 // go row by row through finish_row().
-__attribute__((noinline)) inline void finish_tile(const GemmS8Args& args, std::size_t m0, std::size_t rows,
-                                                  std::size_t n0, std::size_t count, std::int32_t* acc,
+__attribute__((noinline)) inline void finish_tile(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+                                                  std::size_t rows, std::size_t n0, std::size_t count, std::int32_t* acc,
                                                   std::size_t acc_stride, const std::int32_t* sums) noexcept {
+  if (rq.fast) {
+    finish_tile_single_shift(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
+    return;
+  }
   const OutputStage& s = args.out;
   if (s.kind != OutputStage::Kind::fixed_point || s.rounding != RequantRounding::double_rounding ||
       output_type_size(s.type) != 1) {

@@ -47,7 +47,8 @@
   }
 
 template <std::size_t ROWS, std::size_t NB, bool Signed>
-QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, std::size_t m0, std::size_t p0) noexcept {
+QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+                                        std::size_t p0) noexcept {
   static_assert(ROWS >= 1 && ROWS <= 8 && NB >= 1 && NB <= 4, "register tile up to 8 rows x 4 panels");
   using Vec = typename Traits::Vec;
   constexpr std::size_t KG = Traits::kKGroup;
@@ -105,7 +106,7 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, std::size_t m0, 
   QK_TILE_STORE_ROW(4) QK_TILE_STORE_ROW(5) QK_TILE_STORE_ROW(6) QK_TILE_STORE_ROW(7)
   const std::size_t n0 = p0 * Traits::kLanes;
   const std::size_t cols = args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes;
-  finish_tile(args, m0, ROWS, n0, cols, &tile[0][0], NB * Traits::kLanes, sums);
+  finish_tile(args, rq, m0, ROWS, n0, cols, &tile[0][0], NB * Traits::kLanes, sums);
 }
 #undef QK_TILE_DECL_ROW
 #undef QK_TILE_MADD_ROW
@@ -117,11 +118,15 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, std::size_t m0, 
 template <std::size_t NB, bool Signed>
 QK_KERNEL_INLINE void gemm_s8_rows(const GemmS8Args& args, std::size_t m_begin, std::size_t m_end, std::size_t p0) noexcept {
   constexpr std::size_t MR = Traits::rows_for(NB);
+  // The epilogue's per-column constants, once for all the rows of this panel group.
+  TileRequant rq;
+  const std::size_t n0 = p0 * Traits::kLanes;
+  prepare_tile_requant(args, n0, args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes, &rq);
   std::size_t m = m_begin;
-  for (; m + MR <= m_end; m += MR) gemm_s8_tile_rows<MR, NB, Signed>(args, m, p0);
-  if (MR > 4 && m + 4 <= m_end) { gemm_s8_tile_rows<(MR > 4 ? 4 : 1), NB, Signed>(args, m, p0); m += (MR > 4 ? 4 : 1); }
-  if (MR > 2 && m + 2 <= m_end) { gemm_s8_tile_rows<(MR > 2 ? 2 : 1), NB, Signed>(args, m, p0); m += (MR > 2 ? 2 : 1); }
-  for (; m < m_end; ++m) gemm_s8_tile_rows<1, NB, Signed>(args, m, p0);
+  for (; m + MR <= m_end; m += MR) gemm_s8_tile_rows<MR, NB, Signed>(args, rq, m, p0);
+  if (MR > 4 && m + 4 <= m_end) { gemm_s8_tile_rows<(MR > 4 ? 4 : 1), NB, Signed>(args, rq, m, p0); m += (MR > 4 ? 4 : 1); }
+  if (MR > 2 && m + 2 <= m_end) { gemm_s8_tile_rows<(MR > 2 ? 2 : 1), NB, Signed>(args, rq, m, p0); m += (MR > 2 ? 2 : 1); }
+  for (; m < m_end; ++m) gemm_s8_tile_rows<1, NB, Signed>(args, rq, m, p0);
 }
 
 template <bool Signed>
