@@ -552,16 +552,22 @@ struct ConvS8Runner {
   // row contiguous): W 8-byte words per kernel row, no branches but one bounds check per pixel.
   // Each kernel row's words may run past its row_run bytes into the next kernel row, the K
   // padding or the next pixel's row, all written afterwards; the buffer has slack for the last.
-  template <std::size_t W>
+  // Everything the loop needs is copied to locals first: the byte stores may alias the layer, and
+  // read through it the fields were reloaded for every pixel (a third of a first layer's time).
+  // The K padding is written only when a row term reads it (a weight zero point): otherwise it
+  // meets zero weights and its value does not matter.
+  template <std::size_t W, std::size_t KH>
   std::size_t gather_interior(std::uint8_t* dst, const std::uint8_t* src, std::size_t ox, std::size_t ox_end,
                               std::uint64_t flip, std::uint8_t zx) const noexcept {
     const ConvS8& L = *layer;
     const ConvS8Desc& d = L.desc_;
-    const std::size_t row_run = d.kernel_w * L.cg_, kh = d.kernel_h, pad = L.k_pad_ - L.k_;
+    const std::size_t row_run = d.kernel_w * L.cg_, kh = KH != 0 ? KH : d.kernel_h;
+    const std::size_t k = L.k_, k_pad = L.k_pad_, pad = L.has_zb_ ? k_pad - k : 0;
     const std::size_t src_step = d.stride_w * d.in_c, ky_step = d.dilation_h * d.in_w * d.in_c;
     const std::size_t last_row = (kh - 1) * ky_step;
-    for (; ox < ox_end; ++ox, dst += L.k_pad_, src += src_step) {
-      if (static_cast<std::size_t>(input_end - (src + last_row)) < 8 * W) break;  // near the end: slow path
+    const std::uint8_t* const end = input_end;
+    for (; ox < ox_end; ++ox, dst += k_pad, src += src_step) {
+      if (static_cast<std::size_t>(end - (src + last_row)) < 8 * W) break;  // near the end: slow path
       for (std::size_t ky = 0; ky < kh; ++ky) {
         const std::uint8_t* s = src + ky * ky_step;
         std::uint8_t* o = dst + ky * row_run;
@@ -572,9 +578,16 @@ struct ConvS8Runner {
           std::memcpy(o + 8 * i, &v, 8);
         }
       }
-      for (std::size_t i = 0; i < pad; ++i) dst[L.k_ + i] = zx;
+      for (std::size_t i = 0; i < pad; ++i) dst[k + i] = zx;
     }
     return ox;
+  }
+
+  template <std::size_t W>
+  std::size_t gather_interior_w(std::uint8_t* dst, const std::uint8_t* src, std::size_t ox, std::size_t ox_end,
+                                std::uint64_t flip, std::uint8_t zx) const noexcept {
+    return layer->desc_.kernel_h == 3 ? gather_interior<W, 3>(dst, src, ox, ox_end, flip, zx)
+                                      : gather_interior<W, 0>(dst, src, ox, ox_end, flip, zx);
   }
 
   // Gathers output pixels [m0, m0 + rows) of group g into buf (rows of k_pad bytes).
@@ -620,10 +633,10 @@ struct ConvS8Runner {
         std::uint8_t* dst = buf + r * L.k_pad_;
         std::size_t done = lo;
         switch (words) {
-          case 1: done = gather_interior<1>(dst, src, lo, hi, flip, zx); break;
-          case 2: done = gather_interior<2>(dst, src, lo, hi, flip, zx); break;
-          case 3: done = gather_interior<3>(dst, src, lo, hi, flip, zx); break;
-          default: done = gather_interior<4>(dst, src, lo, hi, flip, zx); break;
+          case 1: done = gather_interior_w<1>(dst, src, lo, hi, flip, zx); break;
+          case 2: done = gather_interior_w<2>(dst, src, lo, hi, flip, zx); break;
+          case 3: done = gather_interior_w<3>(dst, src, lo, hi, flip, zx); break;
+          default: done = gather_interior_w<4>(dst, src, lo, hi, flip, zx); break;
         }
         r += done - ox;
         ox = done;

@@ -115,7 +115,9 @@ inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_sign
 // A whole register tile: row by row (AVX2 keeps the per-row epilogue; see epilogue_avx512.inl
 // for the hoisted version).
 // No single-shift fast path on ymm (see epilogue_avx512.inl): the group constants are empty.
-struct TileRequant {};
+struct TileRequant {
+  static constexpr bool fast = false;
+};
 inline void prepare_tile_requant(const GemmS8Args&, std::size_t, std::size_t, TileRequant*) noexcept {}
 
 QK_KERNEL_INLINE void finish_tile(const GemmS8Args& args, const TileRequant&, std::size_t m0, std::size_t rows, std::size_t n0,

@@ -146,10 +146,12 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
 struct TileRequant {
   static constexpr std::size_t kMaxVectors = 4;
   struct alignas(64) Column {
-    __m512i offset, zero_point, mult, mult_odd, round_even, round_odd, shift_even, shift_odd;
+    __m512i zero_point, mult, mult_odd, round_even, round_odd, shift_even, shift_odd;
   };
   Column col[kMaxVectors];
-  bool fast = false;   // the single-shift form applies to every column of the group
+  // The single-shift form applies to every column of the group; the tile then starts its
+  // accumulators at the column offsets (col_offset), and finish_tile does not add them.
+  bool fast = false;
   bool clamp = false;  // [qmin, qmax] is narrower than the output type: clamp after narrowing
 };
 
@@ -168,7 +170,6 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
     const std::size_t n = n0 + 16 * j;
     const __mmask16 mask = epi_mask16(count - 16 * j);
     TileRequant::Column& c = rq->col[j];
-    c.offset = _mm512_loadu_si512(args.col_offset + n);  // padded to whole panels
     c.zero_point = args.col_zero_point != nullptr ? _mm512_loadu_si512(args.col_zero_point + n) : zero;
     c.mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
     c.mult_odd = _mm512_srli_epi64(c.mult, 32);
@@ -191,9 +192,11 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
   rq->clamp = s.qmin > type_min || s.qmax < type_max;
 }
 
-QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, const TileRequant::Column& c) noexcept {
+// x_odd holds the odd lanes' values in the low dword of each qword (x >> 32, or a load one
+// element further on).
+QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, __m512i x_odd, const TileRequant::Column& c) noexcept {
   const __m512i below = _mm512_set1_epi64(-(std::int64_t{1} << 30)), two31 = _mm512_set1_epi64(std::int64_t{1} << 31);
-  const __m512i ye = _mm512_mul_epi32(x, c.mult), yo = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), c.mult_odd);
+  const __m512i ye = _mm512_mul_epi32(x, c.mult), yo = _mm512_mul_epi32(x_odd, c.mult_odd);
   __m512i te = _mm512_add_epi64(ye, c.round_even), to = _mm512_add_epi64(yo, c.round_odd);
   te = _mm512_mask_sub_epi64(te, _mm512_cmplt_epi64_mask(ye, below), te, two31);
   to = _mm512_mask_sub_epi64(to, _mm512_cmplt_epi64_mask(yo, below), to, two31);
@@ -201,44 +204,78 @@ QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, const TileRequant::Column& 
                                  _mm512_srav_epi64(to, c.shift_odd));
 }
 
-// The tile through the single-shift form, row by row: up to four vectors of one row are
-// requantized in registers, narrowed with saturating packs (exact: packs clamp to the output
-// type, and a value saturating at int16 is beyond it on the same side), clamped to [qmin, qmax]
-// in 8 bits if that is narrower, and stored with one masked store.
-QK_KERNEL_INLINE void finish_tile_single_shift(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
-                                               std::size_t rows, std::size_t n0, std::size_t count,
-                                               const std::int32_t* acc, std::size_t acc_stride,
-                                               const std::int32_t* sums) noexcept {
+// The tile through the single-shift form, row by row: the row's vectors are requantized in
+// registers, narrowed with saturating packs (exact: packs clamp to the output type, and a value
+// saturating at int16 is beyond it on the same side), clamped to [qmin, qmax] in 8 bits if that
+// is narrower, and stored with one masked store. The tile started its accumulators at the
+// column offsets (gemm_s8_tile_rows), so with no row term the accumulators are the values
+// themselves and the odd lanes come from a load one element further on (the tile buffer has
+// that element) instead of a shift: every op left is arithmetic the form needs. The vector count
+// and the kind of row term are template parameters: as run-time tests inside the row loop they
+// cost two taken branches per vector.
+enum class RowTerm { none, uniform, per_column };
+template <std::size_t kVectors, RowTerm kRowTerm>
+QK_KERNEL_INLINE void finish_tile_single_shift_t(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+                                                 std::size_t rows, std::size_t n0, std::size_t count,
+                                                 const std::int32_t* acc, std::size_t acc_stride,
+                                                 const std::int32_t* sums) noexcept {
   const OutputStage& s = args.out;
-  const bool is_signed = s.type == OutputType::s8, has_zb = args.col_zero_point != nullptr;
-  const bool uniform = has_zb && args.row_term_uniform;
-  const std::size_t vectors = (count + 15) / 16;
+  const bool is_signed = s.type == OutputType::s8, clamp = rq.clamp;
+  // Uniform row term: -coef * rowsum, one scalar per row (wrapping int32).
+  const std::uint32_t coef = args.col_zero_point != nullptr ? static_cast<std::uint32_t>(args.col_zero_point[0]) : 0u;
   const __m512i zero = _mm512_setzero_si512();
   const __m512i qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   const __mmask64 store_mask = count >= 64 ? ~__mmask64{0} : ((__mmask64{1} << count) - 1);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::int32_t* p = acc + r * acc_stride;
-    // Uniform row-term coefficient: -coef * rowsum is one scalar per row (wrapping, as int32).
-    const __m512i row_term = _mm512_set1_epi32(
-        uniform ? static_cast<std::int32_t>(static_cast<std::uint32_t>(args.col_zero_point[0]) * static_cast<std::uint32_t>(sums[r]))
-                : 0);
-    const __m512i row_sum = _mm512_set1_epi32(sums[r]);
+  std::uint8_t* out = args.c + m0 * args.ldc_bytes + n0;
+  for (std::size_t r = 0; r < rows; ++r, acc += acc_stride, out += args.ldc_bytes) {
+    __m512i row_term = zero;
+    if constexpr (kRowTerm == RowTerm::uniform)
+      row_term = _mm512_set1_epi32(static_cast<std::int32_t>(coef * static_cast<std::uint32_t>(sums[r])));
+    if constexpr (kRowTerm == RowTerm::per_column) row_term = _mm512_set1_epi32(sums[r]);
     __m512i v[TileRequant::kMaxVectors] = {zero, zero, zero, zero};
-    QK_UNROLL for (std::size_t j = 0; j < TileRequant::kMaxVectors; ++j) {
-      if (j < vectors) {
-        const TileRequant::Column& c = rq.col[j];
-        __m512i x = _mm512_add_epi32(_mm512_load_si512(p + 16 * j), c.offset);
-        x = has_zb && !uniform ? _mm512_sub_epi32(x, _mm512_mullo_epi32(c.zero_point, row_sum)) : _mm512_sub_epi32(x, row_term);
-        v[j] = epi_single_shift(x, c);
+    QK_UNROLL for (std::size_t j = 0; j < kVectors; ++j) {
+      const TileRequant::Column& c = rq.col[j];
+      if constexpr (kRowTerm == RowTerm::none) {
+        v[j] = epi_single_shift(_mm512_load_si512(acc + 16 * j), _mm512_loadu_si512(acc + 16 * j + 1), c);
+      } else {
+        __m512i x = _mm512_load_si512(acc + 16 * j);
+        x = kRowTerm == RowTerm::uniform ? _mm512_sub_epi32(x, row_term)
+                                         : _mm512_sub_epi32(x, _mm512_mullo_epi32(c.zero_point, row_term));
+        v[j] = epi_single_shift(x, _mm512_srli_epi64(x, 32), c);
       }
     }
     const __m512i w01 = _mm512_packs_epi32(v[0], v[1]), w23 = _mm512_packs_epi32(v[2], v[3]);
     __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
-    if (rq.clamp)
+    if (clamp)
       bytes = is_signed ? _mm512_min_epi8(_mm512_max_epi8(bytes, qmin8), qmax8)
                         : _mm512_min_epu8(_mm512_max_epu8(bytes, qmin8), qmax8);
-    _mm512_mask_storeu_epi8(args.c + (m0 + r) * args.ldc_bytes + n0, store_mask, _mm512_permutexvar_epi32(order, bytes));
+    _mm512_mask_storeu_epi8(out, store_mask, _mm512_permutexvar_epi32(order, bytes));
+  }
+}
+
+template <std::size_t kVectors>
+QK_KERNEL_INLINE void finish_tile_single_shift_v(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+                                                 std::size_t rows, std::size_t n0, std::size_t count,
+                                                 const std::int32_t* acc, std::size_t acc_stride,
+                                                 const std::int32_t* sums) noexcept {
+  if (args.col_zero_point == nullptr)
+    finish_tile_single_shift_t<kVectors, RowTerm::none>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
+  else if (args.row_term_uniform)
+    finish_tile_single_shift_t<kVectors, RowTerm::uniform>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
+  else
+    finish_tile_single_shift_t<kVectors, RowTerm::per_column>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
+}
+
+QK_KERNEL_INLINE void finish_tile_single_shift(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+                                               std::size_t rows, std::size_t n0, std::size_t count,
+                                               const std::int32_t* acc, std::size_t acc_stride,
+                                               const std::int32_t* sums) noexcept {
+  switch ((count + 15) / 16) {
+    case 1: finish_tile_single_shift_v<1>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
+    case 2: finish_tile_single_shift_v<2>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
+    case 3: finish_tile_single_shift_v<3>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
+    default: finish_tile_single_shift_v<4>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
   }
 }
 

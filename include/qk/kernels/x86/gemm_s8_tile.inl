@@ -26,6 +26,13 @@
 #define QK_TILE_DECL_ROW(r)                                                                       \
   [[maybe_unused]] Vec c##r##0 = Traits::zero(), c##r##1 = Traits::zero(), c##r##2 = Traits::zero(), \
                        c##r##3 = Traits::zero();
+#define QK_TILE_INIT_ROW(r)                                  \
+  if constexpr (ROWS > r) {                                   \
+    c##r##0 = o0;                                             \
+    if constexpr (NB > 1) c##r##1 = o1;                       \
+    if constexpr (NB > 2) c##r##2 = o2;                       \
+    if constexpr (NB > 3) c##r##3 = o3;                       \
+  }
 #define QK_TILE_MADD_ROW(r, BCAST)                                          \
   if constexpr (ROWS > r) {                                                  \
     const Vec av = BCAST(arow + r * lda);                                    \
@@ -55,6 +62,17 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
   constexpr std::size_t kBStep = Traits::kLanes * KG * Traits::kElemBytes;  // bytes per K group
   QK_TILE_DECL_ROW(0) QK_TILE_DECL_ROW(1) QK_TILE_DECL_ROW(2) QK_TILE_DECL_ROW(3)
   QK_TILE_DECL_ROW(4) QK_TILE_DECL_ROW(5) QK_TILE_DECL_ROW(6) QK_TILE_DECL_ROW(7)
+  // With the epilogue's single-shift form (TileRequant::fast) the accumulators start at the
+  // column offsets, which saves the epilogue an add per vector (loads only, before the loop).
+  if (rq.fast) {
+    const std::int32_t* off = args.col_offset + p0 * Traits::kLanes;  // padded to whole panels
+    [[maybe_unused]] const Vec o0 = Traits::load_offset(off);
+    [[maybe_unused]] const Vec o1 = NB > 1 ? Traits::load_offset(off + Traits::kLanes) : o0;
+    [[maybe_unused]] const Vec o2 = NB > 2 ? Traits::load_offset(off + 2 * Traits::kLanes) : o0;
+    [[maybe_unused]] const Vec o3 = NB > 3 ? Traits::load_offset(off + 3 * Traits::kLanes) : o0;
+    QK_TILE_INIT_ROW(0) QK_TILE_INIT_ROW(1) QK_TILE_INIT_ROW(2) QK_TILE_INIT_ROW(3)
+    QK_TILE_INIT_ROW(4) QK_TILE_INIT_ROW(5) QK_TILE_INIT_ROW(6) QK_TILE_INIT_ROW(7)
+  }
   // A is addressed as one advancing pointer plus a row stride and B as one pointer plus a panel
   // stride, so that rows and panels become addressing modes: eight row pointers and four panel
   // pointers would not fit in the general registers beside the loop state.
@@ -101,7 +119,8 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
         for (std::size_t r = 0; r < ROWS; ++r) args.row_sum_out[m0 + r] = sums[r];
     }
   }
-  alignas(64) std::int32_t tile[ROWS][NB * Traits::kLanes];
+  // One spare row: the epilogue may read one element past the last row (its odd-lane load).
+  alignas(64) std::int32_t tile[ROWS + 1][NB * Traits::kLanes];
   QK_TILE_STORE_ROW(0) QK_TILE_STORE_ROW(1) QK_TILE_STORE_ROW(2) QK_TILE_STORE_ROW(3)
   QK_TILE_STORE_ROW(4) QK_TILE_STORE_ROW(5) QK_TILE_STORE_ROW(6) QK_TILE_STORE_ROW(7)
   const std::size_t n0 = p0 * Traits::kLanes;
@@ -109,6 +128,7 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
   finish_tile(args, rq, m0, ROWS, n0, cols, &tile[0][0], NB * Traits::kLanes, sums);
 }
 #undef QK_TILE_DECL_ROW
+#undef QK_TILE_INIT_ROW
 #undef QK_TILE_MADD_ROW
 #undef QK_TILE_MADD_ALL
 #undef QK_TILE_STORE_ROW

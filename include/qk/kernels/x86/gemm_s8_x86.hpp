@@ -82,6 +82,7 @@ struct Traits {
     return _mm512_reduce_add_epi32(acc);
   }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept { _mm512_store_si512(p, v); }
+  static QK_KERNEL_INLINE Vec load_offset(const std::int32_t* p) noexcept { return _mm512_loadu_si512(p); }
 };
 #include "qk/kernels/x86/epilogue_avx512.inl"
 #include "qk/kernels/x86/gemm_s8_tile.inl"
@@ -124,6 +125,7 @@ struct Traits {
     return static_cast<std::int32_t>(_mm512_reduce_add_epi64(acc) - (is_signed ? 128 * static_cast<std::int64_t>(bytes_read) : 0));
   }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept { _mm512_store_si512(p, v); }
+  static QK_KERNEL_INLINE Vec load_offset(const std::int32_t* p) noexcept { return _mm512_loadu_si512(p); }
 };
 #include "qk/kernels/x86/epilogue_avx512.inl"
 #include "qk/kernels/x86/gemm_s8_tile.inl"
@@ -162,6 +164,9 @@ struct Traits {
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept {
     _mm256_store_si256(reinterpret_cast<__m256i*>(p), v);
   }
+  static QK_KERNEL_INLINE Vec load_offset(const std::int32_t* p) noexcept {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  }
 };
 #include "qk/kernels/x86/epilogue_avx2.inl"
 #include "qk/kernels/x86/gemm_s8_tile.inl"
@@ -196,6 +201,9 @@ struct Traits {
   static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept {
     _mm256_store_si256(reinterpret_cast<__m256i*>(p), v);
+  }
+  static QK_KERNEL_INLINE Vec load_offset(const std::int32_t* p) noexcept {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   }
 };
 #include "qk/kernels/x86/epilogue_avx2.inl"
