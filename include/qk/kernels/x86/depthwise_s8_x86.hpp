@@ -257,6 +257,7 @@ namespace avx512vnni {
 QK_DW_AVX512_REQUANT
 QK_DW_AVX512_TRAITS(_mm512_dpwssd_epi32(acc, x, w))
 #include "qk/kernels/x86/depthwise_s8_row.inl"
+#include "qk/kernels/x86/depthwise_s8_columns.inl"
 }  // namespace avx512vnni
 }  // namespace kernels
 }  // namespace qk
@@ -348,11 +349,18 @@ namespace kernels {
   namespace ns {                                                                                     \
   inline const DepthwiseS8Kernel& depthwise_s8_kernel() noexcept {                                   \
     static const DepthwiseS8Kernel kernel = {isa_value, static_cast<std::uint32_t>(DwTraits::kBlock), \
-                                             &depthwise_s8_run};                                     \
+                                             &depthwise_s8_run, nullptr, nullptr};                   \
     return kernel;                                                                                   \
   }                                                                                                  \
   }
-QK_X86_DEPTHWISE_S8_DESCRIPTOR(avx512vnni, Isa::avx512vnni)
+// avx512vnni also has the column kernel (vpdpbusd) for weights that fit int8.
+namespace avx512vnni {
+inline const DepthwiseS8Kernel& depthwise_s8_kernel() noexcept {
+  static const DepthwiseS8Kernel kernel = {Isa::avx512vnni, static_cast<std::uint32_t>(DwTraits::kBlock),
+                                           &depthwise_s8_run, &depthwise_s8_columns_run, &depthwise_s8_columns_copy};
+  return kernel;
+}
+}  // namespace avx512vnni
 QK_X86_DEPTHWISE_S8_DESCRIPTOR(avx512bw, Isa::avx512bw)
 QK_X86_DEPTHWISE_S8_DESCRIPTOR(avxvnni, Isa::avxvnni)
 QK_X86_DEPTHWISE_S8_DESCRIPTOR(avx2, Isa::avx2)
