@@ -7,6 +7,8 @@
 //   avxvnni     vpmovsx/zxbw vpdpwssd ymm (VEX)               16
 //   avx2        vpmovsx/zxbw vpmaddwd + vpaddd ymm            16
 //
+// (avx512vnni also has the vpdpbusd column kernel, depthwise_s8_columns.inl, for weights that
+// fit int8: it groups four kernel ROWS per lane instead of four taps of a pixel, see there.)
 // Why int16 pairs of taps and not vpdpbusd: depthwise has no channel reduction, so a u8 x s8
 // dot product of four would have to combine four taps of one channel, which NHWC stores
 // C bytes apart (a transpose per pixel); and w - w_zero_point needs 9 bits. Two taps widened to
