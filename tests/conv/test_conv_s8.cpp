@@ -228,6 +228,41 @@ TEST_CASE("conv_s8: depthwise channel blocks and tails, multipliers, large kerne
   }
 }
 
+// The avx512vnni family has two depthwise kernels chosen at packing: the vpdpbusd column kernel
+// when every w - zw fits int8 (s8 weights without zero point, as TFLite's), the int16 pair
+// kernel otherwise (u8 weights with a zero point: w - zw needs 9 bits). Both, on the two
+// MobileNet shapes the column kernel specializes (32 channels at stride 1: two pixels per
+// segment; 144 at stride 2: a 16-channel tail) and a generic one (5x3, dilation 2).
+TEST_CASE("conv_s8: depthwise int8-weight column kernel and its int16 fallback") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(4242);
+    for (int wide : {0, 1})
+      for (std::size_t shape = 0; shape < 3; ++shape) {
+        Case c = random_case(rng, 3);
+        const std::size_t ch = shape == 0 ? 32 : shape == 1 ? 144 : 40;
+        c.d.groups = c.d.in_c = c.d.out_c = ch;
+        c.d.weight_layout = qk::ConvWeightLayout::hwo;
+        c.d.kernel_h = 3;
+        c.d.kernel_w = shape == 2 ? 5 : 3;
+        c.d.stride_h = c.d.stride_w = shape == 1 ? 2 : 1;
+        c.d.dilation_h = c.d.dilation_w = shape == 2 ? 2 : 1;
+        c.d.in_h = 9;
+        c.d.in_w = 13;
+        c.d.input_type = (rng() & 1) ? qk::ElementType::s8 : qk::ElementType::u8;
+        c.d.input_zero_point = c.d.input_type == qk::ElementType::s8 ? -5 : 131;
+        c.d.weight_type = wide ? qk::ElementType::u8 : qk::ElementType::s8;
+        c.zw_mode = wide ? 2 : 0;
+        c.stage = 1;
+        c.out_type = qk::OutputType::s8;
+        c.shift_mode = 1;
+        REQUIRE(c.d.set_same_padding().ok());
+        run_case(c, rng);
+        c.stage = 3;  // a stage the column kernel hands to finish_row()
+        run_case(c, rng);
+      }
+  }
+}
+
 TEST_CASE("conv_s8: extreme operands (saturation trap) on every path") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(9);

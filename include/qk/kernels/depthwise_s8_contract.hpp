@@ -29,6 +29,28 @@
 //  - the epilogue is bit-identical to the GEMM's finish_row(): AVX-512 kernels requantize 8-bit
 //    TFLite (double rounding) outputs themselves with the per-channel constants hoisted per
 //    channel block for the whole row; every other case calls the family's finish_row().
+//
+// The column kernel (`quad_run`, avx512vnni only; chosen at packing when every w' fits int8 and
+// kernel_h <= 4, as with all TFLite weights). vpdpbusd sums four u8 x s8 products per int32
+// lane; depthwise has no channel reduction, so the four bytes of a lane are the four kernel
+// ROWS of one channel at one kernel column: the kernel interleaves the same 64 bytes of up to
+// four input rows (vpunpck{l,h}bw then {l,h}wd) into a "column" of 4 vectors, and a column is
+// shared by every output pixel whose window covers it (kernel_w of them at stride 1), so a
+// 3x3 window costs one column (8 shuffles) and 12 vpdpbusd per 64 channels per pixel.
+//  - rows are the driver's PADDED copies: pixel 0 is input column -pad_left, padding columns
+//    and the slack after the row (any read the kernel makes past the last real input) hold the
+//    input zero point; s8 inputs are copied flipped to u8 (x ^ 0x80 = x + 128), so the kernel
+//    is branch-free (no border pixels) and always unsigned. `quad_copy_row` does that copy.
+//  - a segment is 64 lanes: 64 channels of one pixel, or (`pair`: channels == 32, stride_w ==
+//    1) the 32 channels of two adjacent output pixels. Lane j of a segment sits in vector
+//    k = (j % 16) / 4, dword 4 * (j / 16) + j % 4: the order the unpacks produce, which the
+//    saturating packs (packssdw then packsswb) narrow straight back to lane order.
+//  - packed_w (int8): per segment, per kernel column kx, 4 vectors of 64 bytes in that order,
+//    byte r of a dword holding w'[row r][kx] (zero for r >= kernel_h and for lanes past the
+//    channels). packed_bias: per segment, the 4 x 16 int32 col_offset in the same order, where
+//    col_offset = bias - zx' * sum_t w'_t with zx' = zx (+ 128 for s8 inputs); the same values
+//    in channel order are epilogue.col_offset, for finish_row() on the stages the kernel does
+//    not requantize itself.
 #pragma once
 
 #include <cstddef>
@@ -42,11 +64,13 @@ namespace kernels {
 
 // Channel counts are padded to this many for the accumulator scratch and col_offset, so that
 // every vector width (16 or 32 int16 lanes, 8 or 16 int32 lanes) reads whole vectors.
-constexpr std::size_t kDepthwiseChannelPad = 32;
+constexpr std::size_t kDepthwiseChannelPad = 64;  // (the column kernel stores 64-lane segments)
 
 struct DepthwiseS8Args {
   std::size_t channels = 0;   // channels of each input and output pixel
   std::size_t taps = 0;       // kernel_h * kernel_w (not rounded)
+  std::size_t kernel_h = 0;
+  bool pair = false;          // column kernel: 64-lane segments are two pixels of 32 channels
   bool a_signed = false;
   const void* packed_w = nullptr;              // layout per the kernel's block (see above)
   const std::int32_t* packed_bias = nullptr;   // col_offset in the packed channel order (block > 0)
@@ -78,10 +102,16 @@ inline const std::uint8_t* depthwise_tap(const DepthwiseS8Args& a, const std::ui
                                                               : a.zero_row;
 }
 
+// Column kernel's row copy: dst[i] = src[i] ^ flip for i < bytes (dst == src allowed).
+using DepthwiseS8CopyFn = void (*)(std::uint8_t* dst, const std::uint8_t* src, std::size_t bytes, std::uint8_t flip);
+
 struct DepthwiseS8Kernel {
   Isa isa = Isa::scalar;
   std::uint32_t block = 0;  // channels per packed block; 0: portable int32 [tap][channel] layout
   DepthwiseS8RowFn run = nullptr;
+  // The column kernel (see above) and its row copy, or null when the family has none.
+  DepthwiseS8RowFn quad_run = nullptr;
+  DepthwiseS8CopyFn quad_copy_row = nullptr;
 };
 
 }  // namespace kernels

@@ -7,6 +7,8 @@
 //   avxvnni     vpmovsx/zxbw vpdpwssd ymm (VEX)               16
 //   avx2        vpmovsx/zxbw vpmaddwd + vpaddd ymm            16
 //
+// (avx512vnni also has the vpdpbusd column kernel, depthwise_s8_columns.inl, for weights that
+// fit int8: it groups four kernel ROWS per lane instead of four taps of a pixel, see there.)
 // Why int16 pairs of taps and not vpdpbusd: depthwise has no channel reduction, so a u8 x s8
 // dot product of four would have to combine four taps of one channel, which NHWC stores
 // C bytes apart (a transpose per pixel); and w - w_zero_point needs 9 bits. Two taps widened to
@@ -257,6 +259,7 @@ namespace avx512vnni {
 QK_DW_AVX512_REQUANT
 QK_DW_AVX512_TRAITS(_mm512_dpwssd_epi32(acc, x, w))
 #include "qk/kernels/x86/depthwise_s8_row.inl"
+#include "qk/kernels/x86/depthwise_s8_columns.inl"
 }  // namespace avx512vnni
 }  // namespace kernels
 }  // namespace qk
@@ -348,11 +351,18 @@ namespace kernels {
   namespace ns {                                                                                     \
   inline const DepthwiseS8Kernel& depthwise_s8_kernel() noexcept {                                   \
     static const DepthwiseS8Kernel kernel = {isa_value, static_cast<std::uint32_t>(DwTraits::kBlock), \
-                                             &depthwise_s8_run};                                     \
+                                             &depthwise_s8_run, nullptr, nullptr};                   \
     return kernel;                                                                                   \
   }                                                                                                  \
   }
-QK_X86_DEPTHWISE_S8_DESCRIPTOR(avx512vnni, Isa::avx512vnni)
+// avx512vnni also has the column kernel (vpdpbusd) for weights that fit int8.
+namespace avx512vnni {
+inline const DepthwiseS8Kernel& depthwise_s8_kernel() noexcept {
+  static const DepthwiseS8Kernel kernel = {Isa::avx512vnni, static_cast<std::uint32_t>(DwTraits::kBlock),
+                                           &depthwise_s8_run, &depthwise_s8_columns_run, &depthwise_s8_columns_copy};
+  return kernel;
+}
+}  // namespace avx512vnni
 QK_X86_DEPTHWISE_S8_DESCRIPTOR(avx512bw, Isa::avx512bw)
 QK_X86_DEPTHWISE_S8_DESCRIPTOR(avxvnni, Isa::avxvnni)
 QK_X86_DEPTHWISE_S8_DESCRIPTOR(avx2, Isa::avx2)

@@ -1,0 +1,326 @@
+// qk/kernels/x86/depthwise_s8_columns.inl - the avx512vnni depthwise column kernel (vpdpbusd).
+//
+// Included (never on its own) inside the avx512vnni target region and namespace, after the GEMM
+// kernel of that family (finish_row()). Layout and row conventions: depthwise_s8_contract.hpp,
+// "The column kernel". No standard headers may be included here.
+//
+// Why this shape (measured on the 2-port AVX-512 Xeon this was tuned on, where every zmm
+// shuffle issues on one port and every multiply on the other): the int16 pair kernel spent
+// 19 shuffles and 10 vpdpwssd per 32-channel pixel of a 3x3 window, and its requantization
+// another ~28 vector ops, 60 cycles a pixel. Here the four bytes of a vpdpbusd lane are four
+// kernel rows of one channel, so one interleaved input column serves kernel_w output pixels:
+// 4 shuffles and 6 vpdpbusd per 32 channels (stride 1). The requantization keeps the one-
+// rounding form, with the sign test on the product instead of on SRDHM's result (below).
+
+// 4 x 4 transpose of 128-bit blocks: block k of output q = block q of input k. Maps the
+// accumulators' lane order to channel order and back (it is its own inverse).
+QK_KERNEL_INLINE void dwc_transpose(__m512i& a, __m512i& b, __m512i& c, __m512i& d) noexcept {
+  const __m512i t0 = _mm512_shuffle_i32x4(a, b, 0x44), t1 = _mm512_shuffle_i32x4(a, b, 0xEE);
+  const __m512i t2 = _mm512_shuffle_i32x4(c, d, 0x44), t3 = _mm512_shuffle_i32x4(c, d, 0xEE);
+  a = _mm512_shuffle_i32x4(t0, t2, 0x88);
+  b = _mm512_shuffle_i32x4(t0, t2, 0xDD);
+  c = _mm512_shuffle_i32x4(t1, t3, 0x88);
+  d = _mm512_shuffle_i32x4(t1, t3, 0xDD);
+}
+
+// One interleaved column: the 64 bytes at `off` of rows q[0..3], as vpdpbusd operands (lane j
+// in vector (j % 16) / 4, byte r from row r).
+struct DwColumn {
+  __m512i v[4];
+};
+QK_KERNEL_INLINE DwColumn dwc_column(const std::uint8_t* const* q, std::size_t off) noexcept {
+  const __m512i r0 = _mm512_loadu_si512(q[0] + off), r1 = _mm512_loadu_si512(q[1] + off);
+  const __m512i r2 = _mm512_loadu_si512(q[2] + off), r3 = _mm512_loadu_si512(q[3] + off);
+  const __m512i lo01 = _mm512_unpacklo_epi8(r0, r1), hi01 = _mm512_unpackhi_epi8(r0, r1);
+  const __m512i lo23 = _mm512_unpacklo_epi8(r2, r3), hi23 = _mm512_unpackhi_epi8(r2, r3);
+  DwColumn c;
+  c.v[0] = _mm512_unpacklo_epi16(lo01, lo23);
+  c.v[1] = _mm512_unpackhi_epi16(lo01, lo23);
+  c.v[2] = _mm512_unpacklo_epi16(hi01, hi23);
+  c.v[3] = _mm512_unpackhi_epi16(hi01, hi23);
+  return c;
+}
+// The column of pixel pair (x + 1, x + 2) from those of (x, x + 1) and (x + 2, x + 3): in pair
+// mode 128-bit blocks 0-1 are the first pixel and 2-3 the second, and the interleave never
+// crosses blocks, so the middle column is a block shuffle (4 shuffles instead of 8).
+QK_KERNEL_INLINE DwColumn dwc_middle(const DwColumn& a, const DwColumn& b) noexcept {
+  DwColumn c;
+  for (int k = 0; k < 4; ++k) c.v[k] = _mm512_shuffle_i64x2(a.v[k], b.v[k], 0x4E);
+  return c;
+}
+
+// Hoisted requantization of one segment for 8-bit TFLite double rounding when every multiplier
+// is >= 0 and every shift <= -1 (right shift e >= 1): the usual case. Then
+//   RDPOT(SRDHM(x, m), e) = (p + 2^30 + 2^(30+e) - [p < 0] * 2^31) >> (31 + e),   p = x * m
+// in 64 bits: SRDHM is floor((p + 2^30) / 2^31) (gemmlowp's sign-dependent nudge with truncation
+// is that), RDPOT is floor((v + 2^(e-1) - [v < 0]) / 2^e), nested floor divisions merge, and
+// [v < 0] = [p < -2^30] may be replaced by [p < 0]: for -2^30 <= p < 0 both forms give 0 when
+// e >= 1. (m >= 0 excludes SRDHM's INT32_MIN saturation.) The even dwords' results land in the
+// low halves (shift 31 + e), the odd ones are shifted by e - 1 so they land in the high halves.
+struct DwColumnRequant {
+  __m512i m[4], m_odd[4], k_even[4], k_odd[4], sh_even[4], sh_odd[4];
+  __m512i zp16, qmin8, qmax8, lo32, hi32, zp32;
+  bool fast = false, out_s8 = true;
+  // Short channel tails (<= 32 of a segment's 64 lanes): the accumulators are transposed to
+  // channel order and only the live vectors requantized, the parameters kept in channel order.
+  bool channel_order = false;
+
+  // Per-channel parameter p as the 4 accumulator vectors of the segment at channel c0.
+  static QK_KERNEL_INLINE void param(const std::int32_t* p, bool per_channel, bool pair, bool channel_order, std::size_t c0,
+                                     std::size_t count, std::int32_t fill, __m512i* v) noexcept {
+    if (!per_channel) {
+      v[0] = v[1] = v[2] = v[3] = _mm512_set1_epi32(p[0]);
+      return;
+    }
+    const __m512i f = _mm512_set1_epi32(fill);
+    if (pair) {
+      v[0] = v[2] = _mm512_loadu_si512(p);
+      v[1] = v[3] = _mm512_loadu_si512(p + 16);
+    } else {
+      for (std::size_t q = 0; q < 4; ++q) {
+        const std::size_t have = count > 16 * q ? count - 16 * q : 0;
+        const auto mask = static_cast<__mmask16>(have >= 16 ? 0xFFFFu : (1u << have) - 1u);
+        v[q] = _mm512_mask_loadu_epi32(f, mask, p + c0 + (have > 0 ? 16 * q : 0));
+      }
+    }
+    if (!channel_order) dwc_transpose(v[0], v[1], v[2], v[3]);
+  }
+
+  QK_KERNEL_INLINE DwColumnRequant(const OutputStage& s, bool pair, std::size_t c0, std::size_t count) noexcept {
+    const __m512i zero = _mm512_setzero_si512();
+    channel_order = !pair && count <= 32;
+    zp16 = qmin8 = qmax8 = lo32 = hi32 = zp32 = zero;
+    for (int k = 0; k < 4; ++k) m[k] = m_odd[k] = k_even[k] = k_odd[k] = sh_even[k] = sh_odd[k] = zero;
+    if (s.kind != OutputStage::Kind::fixed_point || s.rounding != RequantRounding::double_rounding ||
+        output_type_size(s.type) != 1)
+      return;
+    __m512i sh[4];
+    param(s.multiplier, s.per_channel, pair, channel_order, c0, count, 0, m);
+    param(s.shift, s.per_channel, pair, channel_order, c0, count, -1, sh);  // lanes past the channels: harmless
+    __mmask16 bad = 0;
+    for (int k = 0; k < 4; ++k)
+      bad = static_cast<__mmask16>(bad | _mm512_cmplt_epi32_mask(m[k], zero) |
+                                   _mm512_cmpgt_epi32_mask(sh[k], _mm512_set1_epi32(-1)));
+    if (bad != 0) return;
+    fast = true;
+    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), half = _mm512_set1_epi64(std::int64_t{1} << 30);
+    for (int k = 0; k < 4; ++k) {
+      const __m512i e = _mm512_sub_epi32(zero, sh[k]);
+      const __m512i e_even = _mm512_and_si512(e, low32), e_odd = _mm512_srli_epi64(e, 32);
+      m_odd[k] = _mm512_srli_epi64(m[k], 32);
+      k_even[k] = _mm512_add_epi64(half, _mm512_sllv_epi64(half, e_even));
+      k_odd[k] = _mm512_add_epi64(half, _mm512_sllv_epi64(half, e_odd));
+      sh_even[k] = _mm512_add_epi64(e_even, _mm512_set1_epi64(31));
+      sh_odd[k] = _mm512_sub_epi64(e_odd, _mm512_set1_epi64(1));
+    }
+    out_s8 = s.type == OutputType::s8;
+    zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point));
+    qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin));
+    qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));
+    lo32 = _mm512_set1_epi32(s.qmin - s.zero_point);
+    hi32 = _mm512_set1_epi32(s.qmax - s.zero_point);
+    zp32 = _mm512_set1_epi32(s.zero_point);
+  }
+
+  QK_KERNEL_INLINE __m512i apply(__m512i x, int k) const noexcept {
+    const __m512i zero = _mm512_setzero_si512(), two31 = _mm512_set1_epi64(std::int64_t{1} << 31);
+    const __m512i pe = _mm512_mul_epi32(x, m[k]);
+    // Odd dwords to even positions with a shuffle (not vpsrlq): it issues on the other port.
+    const __m512i po = _mm512_mul_epi32(_mm512_shuffle_epi32(x, _MM_PERM_DDBB), m_odd[k]);
+    __m512i se = _mm512_add_epi64(pe, k_even[k]), so = _mm512_add_epi64(po, k_odd[k]);
+    se = _mm512_mask_sub_epi64(se, _mm512_cmplt_epi64_mask(pe, zero), se, two31);
+    so = _mm512_mask_sub_epi64(so, _mm512_cmplt_epi64_mask(po, zero), so, two31);
+    se = _mm512_srav_epi64(se, sh_even[k]);
+    so = _mm512_srav_epi64(so, sh_odd[k]);
+    return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), se, so);
+  }
+
+  // Requantizes the segment's accumulators and stores `bytes` (<= 64) lanes at p. The packs
+  // narrow the accumulator order straight to lane order; saturating at 16 and 8 bits before
+  // the 8-bit clamp is exact (a value that saturates lies beyond [qmin, qmax] on that side).
+  QK_KERNEL_INLINE void store(std::uint8_t* p, const __m512i* acc, std::size_t bytes) const noexcept {
+    const __m512i r0 = apply(acc[0], 0), r1 = apply(acc[1], 1), r2 = apply(acc[2], 2), r3 = apply(acc[3], 3);
+    const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), zp16);
+    const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), zp16);
+    __m512i b;
+    if (out_s8)
+      b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), qmin8), qmax8);
+    else
+      b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), qmin8), qmax8);
+    if (bytes >= 64)
+      _mm512_storeu_si512(p, b);
+    else
+      _mm512_mask_storeu_epi8(p, (__mmask64{1} << bytes) - 1, b);
+  }
+
+  // channel_order: `count` (<= 32) channels, clamped in 32 bits, narrowed 16 at a time.
+  QK_KERNEL_INLINE void store_channels(std::uint8_t* p, const __m512i* acc, std::size_t count) const noexcept {
+    __m512i v0 = acc[0], v1 = acc[1], v2 = acc[2], v3 = acc[3];
+    dwc_transpose(v0, v1, v2, v3);  // (v2 and v3 are dead: the compiler drops their shuffles)
+    const __m512i v[2] = {v0, v1};
+    for (std::size_t b = 0; 16 * b < count; ++b) {
+      const __m512i r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(apply(v[b], static_cast<int>(b)), lo32), hi32), zp32);
+      const std::size_t left = count - 16 * b;
+      _mm_mask_storeu_epi8(p + 16 * b, static_cast<__mmask16>(left >= 16 ? 0xFFFFu : (1u << left) - 1u),
+                           _mm512_cvtepi32_epi8(r));
+    }
+  }
+};
+
+// Finishes one segment of accumulators for output bytes at `out` (lane j at out + j): the
+// hoisted requantization, or accumulators back in channel order through finish_row().
+template <bool Fast>
+QK_KERNEL_INLINE void dwc_finish(const DepthwiseS8Args& a, const DwColumnRequant& rq, __m512i* acc, std::uint8_t* out,
+                                 std::size_t c0, std::size_t count, std::size_t pixels) noexcept {
+  if constexpr (Fast) {
+    if (rq.channel_order)
+      rq.store_channels(out + c0, acc, count);
+    else
+      rq.store(out + c0, acc, a.pair ? 32 * pixels : count);
+  } else {
+    __m512i v0 = acc[0], v1 = acc[1], v2 = acc[2], v3 = acc[3];
+    dwc_transpose(v0, v1, v2, v3);
+    _mm512_store_si512(a.acc, v0);
+    _mm512_store_si512(a.acc + 16, v1);
+    _mm512_store_si512(a.acc + 32, v2);
+    _mm512_store_si512(a.acc + 48, v3);
+    GemmS8Args e = a.epilogue;
+    e.ldc_bytes = 0;
+    for (std::size_t i = 0; i < pixels; ++i) {
+      e.c = out + i * a.out_pixel_bytes;
+      finish_row(e, 0, c0, count, a.acc + 32 * i, 0);  // no row term: col_zero_point is null
+    }
+  }
+}
+
+QK_KERNEL_INLINE void dwc_dot(__m512i* acc, const DwColumn& c, const __m512i* w) noexcept {
+  for (int k = 0; k < 4; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], c.v[k], w[k]);
+}
+
+// Channel segments (64 channels of one pixel). KW/S compile-time (3; 1 or 2) with dilation 1:
+// the window's columns slide, the last S computed anew per pixel; KW == 0: every column anew.
+template <bool Fast, std::size_t KW, std::size_t S>
+QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t* const* q, std::uint8_t* out) noexcept {
+  const std::size_t C = a.channels, kw = KW != 0 ? KW : a.kernel_w, segs = (C + 63) / 64;
+  const std::size_t step = (KW != 0 ? S : a.stride_w) * C, dil = (KW != 0 ? 1 : a.dilation_w) * C;
+  const auto* wbase = static_cast<const std::int8_t*>(a.packed_w);
+  for (std::size_t sg = 0; sg < segs; ++sg) {
+    const std::size_t c0 = 64 * sg, count = C - c0 < 64 ? C - c0 : 64;
+    const DwColumnRequant rq(a.epilogue.out, false, c0, count);
+    if (Fast != rq.fast) continue;  // (the caller runs both instantiations; see dwc_run)
+    const std::int8_t* w = wbase + sg * kw * 256;
+    const std::int32_t* bias = a.packed_bias + 64 * sg;
+    __m512i init[4];
+    for (int k = 0; k < 4; ++k) init[k] = Fast ? _mm512_loadu_si512(bias + 16 * k) : _mm512_setzero_si512();
+    if constexpr (KW != 0) {
+      __m512i wk[KW][4];
+      for (std::size_t kx = 0; kx < KW; ++kx)
+        for (int k = 0; k < 4; ++k) wk[kx][k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
+      DwColumn col[KW];
+      for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx + S] = dwc_column(q, c0 + kx * C);
+      std::size_t off = c0;  // byte offset of the window's first column
+      for (std::size_t ox = 0; ox < a.out_w; ++ox, off += step) {
+        QK_UNROLL
+        for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx] = col[kx + S];
+        QK_UNROLL
+        for (std::size_t kx = KW - S; kx < KW; ++kx) col[kx] = dwc_column(q, off + kx * C);
+        __m512i acc[4] = {init[0], init[1], init[2], init[3]};
+        QK_UNROLL
+        for (std::size_t kx = 0; kx < KW; ++kx) dwc_dot(acc, col[kx], wk[kx]);
+        dwc_finish<Fast>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
+      }
+    } else {
+      for (std::size_t ox = 0; ox < a.out_w; ++ox) {
+        __m512i acc[4] = {init[0], init[1], init[2], init[3]};
+        const std::size_t off = c0 + ox * step;
+        for (std::size_t kx = 0; kx < kw; ++kx) {
+          __m512i wk[4];
+          for (int k = 0; k < 4; ++k) wk[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
+          dwc_dot(acc, dwc_column(q, off + kx * dil), wk);
+        }
+        dwc_finish<Fast>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
+      }
+    }
+  }
+}
+
+// Pair segments (32 channels, stride 1): output pixels (ox, ox + 1) read pixel pairs starting at
+// ox + kx * dilation. KW == 3 with dilation 1: per step the pairs at ox + 2 (kept from the last
+// step), ox + 4 (new) and ox + 3 (block shuffle of the two).
+template <bool Fast, std::size_t KW>
+QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const std::uint8_t* const* q, std::uint8_t* out) noexcept {
+  const std::size_t kw = KW != 0 ? KW : a.kernel_w, dil = a.dilation_w * 32;
+  const DwColumnRequant rq(a.epilogue.out, true, 0, 32);
+  if (Fast != rq.fast) return;
+  const auto* w = static_cast<const std::int8_t*>(a.packed_w);
+  __m512i init[4];
+  for (int k = 0; k < 4; ++k) init[k] = Fast ? _mm512_loadu_si512(a.packed_bias + 16 * k) : _mm512_setzero_si512();
+  const std::size_t pairs = a.out_w / 2, odd = a.out_w % 2;
+  if constexpr (KW == 3) {
+    __m512i wk[3][4];
+    for (std::size_t kx = 0; kx < 3; ++kx)
+      for (int k = 0; k < 4; ++k) wk[kx][k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
+    DwColumn c2 = dwc_column(q, 0);  // pair at ox (the previous step's ox + 2)
+    for (std::size_t p = 0; p < pairs + odd; ++p) {
+      const std::size_t ox = 2 * p;
+      const DwColumn c0 = c2;
+      c2 = dwc_column(q, (ox + 2) * 32);
+      const DwColumn c1 = dwc_middle(c0, c2);
+      __m512i acc[4] = {init[0], init[1], init[2], init[3]};
+      dwc_dot(acc, c0, wk[0]);
+      dwc_dot(acc, c1, wk[1]);
+      dwc_dot(acc, c2, wk[2]);
+      dwc_finish<Fast>(a, rq, acc, out + ox * a.out_pixel_bytes, 0, 32, p < pairs ? 2 : 1);
+    }
+  } else {
+    for (std::size_t p = 0; p < pairs + odd; ++p) {
+      const std::size_t ox = 2 * p;
+      __m512i acc[4] = {init[0], init[1], init[2], init[3]};
+      for (std::size_t kx = 0; kx < kw; ++kx) {
+        __m512i wk[4];
+        for (int k = 0; k < 4; ++k) wk[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
+        dwc_dot(acc, dwc_column(q, ox * 32 + kx * dil), wk);
+      }
+      dwc_finish<Fast>(a, rq, acc, out + ox * a.out_pixel_bytes, 0, 32, p < pairs ? 2 : 1);
+    }
+  }
+}
+
+template <bool Fast>
+QK_KERNEL_INLINE void dwc_row(const DepthwiseS8Args& a, const std::uint8_t* const* q, std::uint8_t* out) noexcept {
+  const bool slide = a.kernel_w == 3 && a.dilation_w == 1;
+  if (a.pair) {
+    if (slide)
+      dwc_pairs<Fast, 3>(a, q, out);
+    else
+      dwc_pairs<Fast, 0>(a, q, out);
+  } else if (slide && a.stride_w == 1) {
+    dwc_channels<Fast, 3, 1>(a, q, out);
+  } else if (slide && a.stride_w == 2) {
+    dwc_channels<Fast, 3, 2>(a, q, out);
+  } else {
+    dwc_channels<Fast, 0, 1>(a, q, out);
+  }
+}
+
+// The DepthwiseS8Kernel::quad_run of this family. Rows past kernel_h repeat the last row (their
+// weights are zero). Each segment decides fast or general epilogue itself; a row runs the fast
+// instantiation, then the general one for the segments the first skipped (none, usually).
+inline void depthwise_s8_columns_run(const DepthwiseS8Args& a, const std::uint8_t* const* rows, std::uint8_t* out) noexcept {
+  const std::uint8_t* q[4];
+  for (std::size_t r = 0; r < 4; ++r) q[r] = rows[r < a.kernel_h ? r : a.kernel_h - 1];
+  dwc_row<true>(a, q, out);
+  dwc_row<false>(a, q, out);
+}
+
+inline void depthwise_s8_columns_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t bytes,
+                                      std::uint8_t flip) noexcept {
+  const __m512i f = _mm512_set1_epi8(static_cast<char>(flip));
+  std::size_t i = 0;
+  for (; i + 64 <= bytes; i += 64)
+    _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), f));
+  if (i < bytes) {
+    const __mmask64 m = (__mmask64{1} << (bytes - i)) - 1;
+    _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), f));
+  }
+}
