@@ -44,7 +44,8 @@
 #define QK_TILE_MADD_ALL(BCAST)                                                                 \
   QK_TILE_MADD_ROW(0, BCAST) QK_TILE_MADD_ROW(1, BCAST) QK_TILE_MADD_ROW(2, BCAST)              \
   QK_TILE_MADD_ROW(3, BCAST) QK_TILE_MADD_ROW(4, BCAST) QK_TILE_MADD_ROW(5, BCAST)              \
-  QK_TILE_MADD_ROW(6, BCAST) QK_TILE_MADD_ROW(7, BCAST)
+  QK_TILE_MADD_ROW(6, BCAST) QK_TILE_MADD_ROW(7, BCAST) QK_TILE_MADD_ROW(8, BCAST)                \
+  QK_TILE_MADD_ROW(9, BCAST) QK_TILE_MADD_ROW(10, BCAST) QK_TILE_MADD_ROW(11, BCAST)
 #define QK_TILE_STORE_ROW(r)                                                           \
   if constexpr (ROWS > r) {                                                             \
     Traits::store(&tile[r][0], c##r##0);                                                \
@@ -56,12 +57,13 @@
 template <std::size_t ROWS, std::size_t NB, bool Signed>
 QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
                                         std::size_t p0) noexcept {
-  static_assert(ROWS >= 1 && ROWS <= 8 && NB >= 1 && NB <= 4, "register tile up to 8 rows x 4 panels");
+  static_assert(ROWS >= 1 && ROWS <= 12 && NB >= 1 && NB <= 4, "register tile up to 12 rows x 4 panels");
   using Vec = typename Traits::Vec;
   constexpr std::size_t KG = Traits::kKGroup;
   constexpr std::size_t kBStep = Traits::kLanes * KG * Traits::kElemBytes;  // bytes per K group
   QK_TILE_DECL_ROW(0) QK_TILE_DECL_ROW(1) QK_TILE_DECL_ROW(2) QK_TILE_DECL_ROW(3)
   QK_TILE_DECL_ROW(4) QK_TILE_DECL_ROW(5) QK_TILE_DECL_ROW(6) QK_TILE_DECL_ROW(7)
+  QK_TILE_DECL_ROW(8) QK_TILE_DECL_ROW(9) QK_TILE_DECL_ROW(10) QK_TILE_DECL_ROW(11)
   // With the epilogue's single-shift form (TileRequant::fast) the accumulators start at the
   // column offsets, which saves the epilogue an add per vector (loads only, before the loop).
   if (rq.fast) {
@@ -72,6 +74,7 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
     [[maybe_unused]] const Vec o3 = NB > 3 ? Traits::load_offset(off + 3 * Traits::kLanes) : o0;
     QK_TILE_INIT_ROW(0) QK_TILE_INIT_ROW(1) QK_TILE_INIT_ROW(2) QK_TILE_INIT_ROW(3)
     QK_TILE_INIT_ROW(4) QK_TILE_INIT_ROW(5) QK_TILE_INIT_ROW(6) QK_TILE_INIT_ROW(7)
+    QK_TILE_INIT_ROW(8) QK_TILE_INIT_ROW(9) QK_TILE_INIT_ROW(10) QK_TILE_INIT_ROW(11)
   }
   // A is addressed as one advancing pointer plus a row stride and B as one pointer plus a panel
   // stride, so that rows and panels become addressing modes: eight row pointers and four panel
@@ -123,6 +126,7 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
   alignas(64) std::int32_t tile[ROWS + 1][NB * Traits::kLanes];
   QK_TILE_STORE_ROW(0) QK_TILE_STORE_ROW(1) QK_TILE_STORE_ROW(2) QK_TILE_STORE_ROW(3)
   QK_TILE_STORE_ROW(4) QK_TILE_STORE_ROW(5) QK_TILE_STORE_ROW(6) QK_TILE_STORE_ROW(7)
+  QK_TILE_STORE_ROW(8) QK_TILE_STORE_ROW(9) QK_TILE_STORE_ROW(10) QK_TILE_STORE_ROW(11)
   const std::size_t n0 = p0 * Traits::kLanes;
   const std::size_t cols = args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes;
   finish_tile(args, rq, m0, ROWS, n0, cols, &tile[0][0], NB * Traits::kLanes, sums);
@@ -144,6 +148,7 @@ QK_KERNEL_INLINE void gemm_s8_rows(const GemmS8Args& args, std::size_t m_begin, 
   prepare_tile_requant(args, n0, args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes, &rq);
   std::size_t m = m_begin;
   for (; m + MR <= m_end; m += MR) gemm_s8_tile_rows<MR, NB, Signed>(args, rq, m, p0);
+  if (MR > 8 && m + 8 <= m_end) { gemm_s8_tile_rows<(MR > 8 ? 8 : 1), NB, Signed>(args, rq, m, p0); m += (MR > 8 ? 8 : 1); }
   if (MR > 4 && m + 4 <= m_end) { gemm_s8_tile_rows<(MR > 4 ? 4 : 1), NB, Signed>(args, rq, m, p0); m += (MR > 4 ? 4 : 1); }
   if (MR > 2 && m + 2 <= m_end) { gemm_s8_tile_rows<(MR > 2 ? 2 : 1), NB, Signed>(args, rq, m, p0); m += (MR > 2 ? 2 : 1); }
   for (; m < m_end; ++m) gemm_s8_tile_rows<1, NB, Signed>(args, rq, m, p0);

@@ -55,8 +55,10 @@ struct Traits {
   using Vec = __m512i;
   static constexpr std::size_t kLanes = 16, kKGroup = 4, kElemBytes = 1, kMaxPanels = 4;
   // 32 zmm registers: rows x panels accumulators + panels B vectors + 1 broadcast A.
-  // 4 panels: 6 x 64 (24 + 4 + 1); up to 3 panels: 8 x 48 (24 + 3 + 1).
-  static constexpr std::size_t rows_for(std::size_t panels) { return panels == 4 ? 6 : 8; }
+  // 4 panels: 6 x 64 (24 + 4 + 1); 3 panels: 8 x 48 (24 + 3 + 1); 1-2 panels: 12 x 32 (24 + 2 + 1),
+  // which halves the per-tile overhead (offset loads, stores, the epilogue call) per output of a
+  // 32-channel layer against 8 rows.
+  static constexpr std::size_t rows_for(std::size_t panels) { return panels == 4 ? 6 : panels == 3 ? 8 : 12; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_load_si512(p); }
   template <bool Signed>
@@ -100,7 +102,7 @@ namespace avx512bw {
 struct Traits {
   using Vec = __m512i;
   static constexpr std::size_t kLanes = 16, kKGroup = 2, kElemBytes = 2, kMaxPanels = 4;
-  static constexpr std::size_t rows_for(std::size_t panels) { return panels == 4 ? 6 : 8; }
+  static constexpr std::size_t rows_for(std::size_t panels) { return panels == 4 ? 6 : panels == 3 ? 8 : 12; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_load_si512(p); }
   // Two activations widened to int16 and placed in every 32-bit lane.
