@@ -31,6 +31,10 @@ struct Case {
   // [-31, -1] (the depthwise one-rounding path) with multipliers up to 2^31 - 1; 2: as 1, plus
   // INT32_MIN multipliers (TFLite's saturating SRDHM case) and shift 0.
   int shift_mode = 0;
+  // [qmin, qmax] the whole output type (the column kernel's lean mode: the packs are the clamp)
+  // and the output zero point out_zp instead of -3 / 120.
+  bool full_range = false;
+  std::int32_t out_zp = 0;
 };
 
 std::uint8_t draw(std::mt19937& rng, qk::ElementType t, Fill fill) {
@@ -89,8 +93,10 @@ void run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
 
   qk::OutputStage out;
   const bool pc = c.per_channel;
-  const std::int32_t ozp = c.out_type == qk::OutputType::s8 ? -3 : 120;
-  const std::int32_t qmin = c.out_type == qk::OutputType::s8 ? -120 : 5, qmax = c.out_type == qk::OutputType::s8 ? 127 : 250;
+  const bool os8 = c.out_type == qk::OutputType::s8;
+  const std::int32_t ozp = c.full_range ? c.out_zp : os8 ? -3 : 120;
+  const std::int32_t qmin = c.full_range ? (os8 ? -128 : 0) : os8 ? -120 : 5;
+  const std::int32_t qmax = c.full_range ? (os8 ? 127 : 255) : os8 ? 127 : 250;
   switch (c.stage) {
     case 0: out = qk::OutputStage::int32(); break;
     case 1: out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax); break;
@@ -257,6 +263,14 @@ TEST_CASE("conv_s8: depthwise int8-weight column kernel and its int16 fallback")
         c.shift_mode = 1;
         REQUIRE(c.d.set_same_padding().ok());
         run_case(c, rng);
+        c.full_range = true;  // lean mode: zero point folded, no clamp
+        c.out_zp = shape == 0 ? -128 : shape == 1 ? 127 : 5;
+        run_case(c, rng);
+        c.out_type = qk::OutputType::u8;
+        c.out_zp = shape == 1 ? 0 : 255;
+        run_case(c, rng);
+        c.full_range = false;
+        c.out_type = qk::OutputType::s8;
         c.stage = 3;  // a stage the column kernel hands to finish_row()
         run_case(c, rng);
       }
@@ -357,6 +371,11 @@ TEST_CASE("conv_s8: depthwise row kernel, requantization fast path and borders")
           c.per_channel = n % 5 != 0;
           c.shift_mode = n % 3 == 2 ? 2 : 1;
           c.fill = n % 4 == 3 ? Fill::mixed_extremes : Fill::random;
+          run_case(c, rng);
+          // Whole-type range with zero points at the ends of the type (the column kernel's lean
+          // mode folds them into its rounding constants and lets the packs clamp).
+          c.full_range = true;
+          c.out_zp = c.out_type == qk::OutputType::s8 ? (n % 3 == 0 ? -128 : n % 3 == 1 ? 127 : -1) : (n % 3 == 0 ? 0 : 255);
           run_case(c, rng);
         }
   }

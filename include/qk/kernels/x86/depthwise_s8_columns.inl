@@ -57,9 +57,16 @@ QK_KERNEL_INLINE DwColumn dwc_middle(const DwColumn& a, const DwColumn& b) noexc
 // [v < 0] = [p < -2^30] may be replaced by [p < 0]: for -2^30 <= p < 0 both forms give 0 when
 // e >= 1. (m >= 0 excludes SRDHM's INT32_MIN saturation.) The even dwords' results land in the
 // low halves (shift 31 + e), the odd ones are shifted by e - 1 so they land in the high halves.
+//
+// Lean (mode 2): with e <= 22 and |zp| < 256 the zero point is folded into the rounding
+// constants as zp * 2^(31+e) (a multiple of the divisor, and |p + k| < 2^63), so the narrowing
+// needs no int16 add; and when [qmin, qmax] is the whole output type the saturating packs are
+// the clamp. 4 of the ~55 ops per 64 outputs, on every pixel.
+enum DwMode : int { kDwGeneral = 0, kDwFast = 1, kDwLean = 2 };
 struct DwColumnRequant {
   __m512i m[4], m_odd[4], k_even[4], k_odd[4], sh_even[4], sh_odd[4];
   __m512i zp16, qmin8, qmax8, lo32, hi32, zp32;
+  int mode = kDwGeneral;
   bool fast = false, out_s8 = true;
   // Short channel tails (<= 32 of a segment's 64 lanes): the accumulators are transposed to
   // channel order and only the live vectors requantized, the parameters kept in channel order.
@@ -103,23 +110,32 @@ struct DwColumnRequant {
                                    _mm512_cmpgt_epi32_mask(sh[k], _mm512_set1_epi32(-1)));
     if (bad != 0) return;
     fast = true;
+    out_s8 = s.type == OutputType::s8;
+    const std::int32_t type_min = out_s8 ? -128 : 0, type_max = out_s8 ? 127 : 255;
+    __mmask16 wide = 0;  // e > 22: zp * 2^(31+e) could overflow 64 bits
+    for (int k = 0; k < 4; ++k) wide = static_cast<__mmask16>(wide | _mm512_cmplt_epi32_mask(sh[k], _mm512_set1_epi32(-22)));
+    const bool lean = wide == 0 && s.zero_point > -256 && s.zero_point < 256 && s.qmin <= type_min && s.qmax >= type_max;
+    mode = lean ? kDwLean : kDwFast;
+    const std::int32_t folded_zp = lean ? s.zero_point : 0;
     const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), half = _mm512_set1_epi64(std::int64_t{1} << 30);
+    const __m512i zp64 = _mm512_set1_epi64(folded_zp), k31 = _mm512_set1_epi64(31);
     for (int k = 0; k < 4; ++k) {
       const __m512i e = _mm512_sub_epi32(zero, sh[k]);
       const __m512i e_even = _mm512_and_si512(e, low32), e_odd = _mm512_srli_epi64(e, 32);
       m_odd[k] = _mm512_srli_epi64(m[k], 32);
-      k_even[k] = _mm512_add_epi64(half, _mm512_sllv_epi64(half, e_even));
-      k_odd[k] = _mm512_add_epi64(half, _mm512_sllv_epi64(half, e_odd));
-      sh_even[k] = _mm512_add_epi64(e_even, _mm512_set1_epi64(31));
+      k_even[k] = _mm512_add_epi64(_mm512_add_epi64(half, _mm512_sllv_epi64(half, e_even)),
+                                   _mm512_sllv_epi64(zp64, _mm512_add_epi64(e_even, k31)));
+      k_odd[k] = _mm512_add_epi64(_mm512_add_epi64(half, _mm512_sllv_epi64(half, e_odd)),
+                                  _mm512_sllv_epi64(zp64, _mm512_add_epi64(e_odd, k31)));
+      sh_even[k] = _mm512_add_epi64(e_even, k31);
       sh_odd[k] = _mm512_sub_epi64(e_odd, _mm512_set1_epi64(1));
     }
-    out_s8 = s.type == OutputType::s8;
-    zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point));
+    zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point - folded_zp));
     qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin));
     qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));
-    lo32 = _mm512_set1_epi32(s.qmin - s.zero_point);
-    hi32 = _mm512_set1_epi32(s.qmax - s.zero_point);
-    zp32 = _mm512_set1_epi32(s.zero_point);
+    lo32 = _mm512_set1_epi32(s.qmin - s.zero_point + folded_zp);
+    hi32 = _mm512_set1_epi32(s.qmax - s.zero_point + folded_zp);
+    zp32 = _mm512_set1_epi32(s.zero_point - folded_zp);
   }
 
   QK_KERNEL_INLINE __m512i apply(__m512i x, int k) const noexcept {
@@ -138,15 +154,18 @@ struct DwColumnRequant {
   // Requantizes the segment's accumulators and stores `bytes` (<= 64) lanes at p. The packs
   // narrow the accumulator order straight to lane order; saturating at 16 and 8 bits before
   // the 8-bit clamp is exact (a value that saturates lies beyond [qmin, qmax] on that side).
+  // Lean: the zero point is already in, and the packs' saturation is the clamp.
+  template <int Mode>
   QK_KERNEL_INLINE void store(std::uint8_t* p, const __m512i* acc, std::size_t bytes) const noexcept {
     const __m512i r0 = apply(acc[0], 0), r1 = apply(acc[1], 1), r2 = apply(acc[2], 2), r3 = apply(acc[3], 3);
-    const __m512i w01 = _mm512_adds_epi16(_mm512_packs_epi32(r0, r1), zp16);
-    const __m512i w23 = _mm512_adds_epi16(_mm512_packs_epi32(r2, r3), zp16);
-    __m512i b;
-    if (out_s8)
-      b = _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(w01, w23), qmin8), qmax8);
-    else
-      b = _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(w01, w23), qmin8), qmax8);
+    __m512i w01 = _mm512_packs_epi32(r0, r1), w23 = _mm512_packs_epi32(r2, r3);
+    if constexpr (Mode != kDwLean) {
+      w01 = _mm512_adds_epi16(w01, zp16);
+      w23 = _mm512_adds_epi16(w23, zp16);
+    }
+    __m512i b = out_s8 ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+    if constexpr (Mode != kDwLean)
+      b = out_s8 ? _mm512_min_epi8(_mm512_max_epi8(b, qmin8), qmax8) : _mm512_min_epu8(_mm512_max_epu8(b, qmin8), qmax8);
     if (bytes >= 64)
       _mm512_storeu_si512(p, b);
     else
@@ -169,14 +188,14 @@ struct DwColumnRequant {
 
 // Finishes one segment of accumulators for output bytes at `out` (lane j at out + j): the
 // hoisted requantization, or accumulators back in channel order through finish_row().
-template <bool Fast>
+template <int Mode>
 QK_KERNEL_INLINE void dwc_finish(const DepthwiseS8Args& a, const DwColumnRequant& rq, __m512i* acc, std::uint8_t* out,
                                  std::size_t c0, std::size_t count, std::size_t pixels) noexcept {
-  if constexpr (Fast) {
+  if constexpr (Mode != kDwGeneral) {
     if (rq.channel_order)
       rq.store_channels(out + c0, acc, count);
     else
-      rq.store(out + c0, acc, a.pair ? 32 * pixels : count);
+      rq.store<Mode>(out + c0, acc, a.pair ? 32 * pixels : count);
   } else {
     __m512i v0 = acc[0], v1 = acc[1], v2 = acc[2], v3 = acc[3];
     dwc_transpose(v0, v1, v2, v3);
@@ -199,7 +218,7 @@ QK_KERNEL_INLINE void dwc_dot(__m512i* acc, const DwColumn& c, const __m512i* w)
 
 // Channel segments (64 channels of one pixel). KW/S compile-time (3; 1 or 2) with dilation 1:
 // the window's columns slide, the last S computed anew per pixel; KW == 0: every column anew.
-template <bool Fast, std::size_t KW, std::size_t S>
+template <int Mode, std::size_t KW, std::size_t S>
 QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t* const* q, std::uint8_t* out) noexcept {
   const std::size_t C = a.channels, kw = KW != 0 ? KW : a.kernel_w, segs = (C + 63) / 64;
   const std::size_t step = (KW != 0 ? S : a.stride_w) * C, dil = (KW != 0 ? 1 : a.dilation_w) * C;
@@ -207,11 +226,11 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t*
   for (std::size_t sg = 0; sg < segs; ++sg) {
     const std::size_t c0 = 64 * sg, count = C - c0 < 64 ? C - c0 : 64;
     const DwColumnRequant rq(a.epilogue.out, false, c0, count);
-    if (Fast != rq.fast) continue;  // (the caller runs both instantiations; see dwc_run)
+    if (Mode != rq.mode) continue;  // (the caller runs every instantiation; see dwc_run)
     const std::int8_t* w = wbase + sg * kw * 256;
     const std::int32_t* bias = a.packed_bias + 64 * sg;
     __m512i init[4];
-    for (int k = 0; k < 4; ++k) init[k] = Fast ? _mm512_loadu_si512(bias + 16 * k) : _mm512_setzero_si512();
+    for (int k = 0; k < 4; ++k) init[k] = Mode != kDwGeneral ? _mm512_loadu_si512(bias + 16 * k) : _mm512_setzero_si512();
     if constexpr (KW != 0) {
       __m512i wk[KW][4];
       for (std::size_t kx = 0; kx < KW; ++kx)
@@ -227,7 +246,7 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t*
         __m512i acc[4] = {init[0], init[1], init[2], init[3]};
         QK_UNROLL
         for (std::size_t kx = 0; kx < KW; ++kx) dwc_dot(acc, col[kx], wk[kx]);
-        dwc_finish<Fast>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
+        dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
       }
     } else {
       for (std::size_t ox = 0; ox < a.out_w; ++ox) {
@@ -238,7 +257,7 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t*
           for (int k = 0; k < 4; ++k) wk[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
           dwc_dot(acc, dwc_column(q, off + kx * dil), wk);
         }
-        dwc_finish<Fast>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
+        dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
       }
     }
   }
@@ -247,14 +266,14 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t*
 // Pair segments (32 channels, stride 1): output pixels (ox, ox + 1) read pixel pairs starting at
 // ox + kx * dilation. KW == 3 with dilation 1: per step the pairs at ox + 2 (kept from the last
 // step), ox + 4 (new) and ox + 3 (block shuffle of the two).
-template <bool Fast, std::size_t KW>
+template <int Mode, std::size_t KW>
 QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const std::uint8_t* const* q, std::uint8_t* out) noexcept {
   const std::size_t kw = KW != 0 ? KW : a.kernel_w, dil = a.dilation_w * 32;
   const DwColumnRequant rq(a.epilogue.out, true, 0, 32);
-  if (Fast != rq.fast) return;
+  if (Mode != rq.mode) return;
   const auto* w = static_cast<const std::int8_t*>(a.packed_w);
   __m512i init[4];
-  for (int k = 0; k < 4; ++k) init[k] = Fast ? _mm512_loadu_si512(a.packed_bias + 16 * k) : _mm512_setzero_si512();
+  for (int k = 0; k < 4; ++k) init[k] = Mode != kDwGeneral ? _mm512_loadu_si512(a.packed_bias + 16 * k) : _mm512_setzero_si512();
   const std::size_t pairs = a.out_w / 2, odd = a.out_w % 2;
   if constexpr (KW == 3) {
     __m512i wk[3][4];
@@ -270,7 +289,7 @@ QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const std::uint8_t* co
       dwc_dot(acc, c0, wk[0]);
       dwc_dot(acc, c1, wk[1]);
       dwc_dot(acc, c2, wk[2]);
-      dwc_finish<Fast>(a, rq, acc, out + ox * a.out_pixel_bytes, 0, 32, p < pairs ? 2 : 1);
+      dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, 0, 32, p < pairs ? 2 : 1);
     }
   } else {
     for (std::size_t p = 0; p < pairs + odd; ++p) {
@@ -281,36 +300,37 @@ QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const std::uint8_t* co
         for (int k = 0; k < 4; ++k) wk[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
         dwc_dot(acc, dwc_column(q, ox * 32 + kx * dil), wk);
       }
-      dwc_finish<Fast>(a, rq, acc, out + ox * a.out_pixel_bytes, 0, 32, p < pairs ? 2 : 1);
+      dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, 0, 32, p < pairs ? 2 : 1);
     }
   }
 }
 
-template <bool Fast>
+template <int Mode>
 QK_KERNEL_INLINE void dwc_row(const DepthwiseS8Args& a, const std::uint8_t* const* q, std::uint8_t* out) noexcept {
   const bool slide = a.kernel_w == 3 && a.dilation_w == 1;
   if (a.pair) {
     if (slide)
-      dwc_pairs<Fast, 3>(a, q, out);
+      dwc_pairs<Mode, 3>(a, q, out);
     else
-      dwc_pairs<Fast, 0>(a, q, out);
+      dwc_pairs<Mode, 0>(a, q, out);
   } else if (slide && a.stride_w == 1) {
-    dwc_channels<Fast, 3, 1>(a, q, out);
+    dwc_channels<Mode, 3, 1>(a, q, out);
   } else if (slide && a.stride_w == 2) {
-    dwc_channels<Fast, 3, 2>(a, q, out);
+    dwc_channels<Mode, 3, 2>(a, q, out);
   } else {
-    dwc_channels<Fast, 0, 1>(a, q, out);
+    dwc_channels<Mode, 0, 1>(a, q, out);
   }
 }
 
 // The DepthwiseS8Kernel::quad_run of this family. Rows past kernel_h repeat the last row (their
-// weights are zero). Each segment decides fast or general epilogue itself; a row runs the fast
-// instantiation, then the general one for the segments the first skipped (none, usually).
+// weights are zero). Each segment decides its epilogue mode itself; a row runs the lean, fast
+// and general instantiations in turn, each computing the segments of its mode (one, usually).
 inline void depthwise_s8_columns_run(const DepthwiseS8Args& a, const std::uint8_t* const* rows, std::uint8_t* out) noexcept {
   const std::uint8_t* q[4];
   for (std::size_t r = 0; r < 4; ++r) q[r] = rows[r < a.kernel_h ? r : a.kernel_h - 1];
-  dwc_row<true>(a, q, out);
-  dwc_row<false>(a, q, out);
+  dwc_row<kDwLean>(a, q, out);
+  dwc_row<kDwFast>(a, q, out);
+  dwc_row<kDwGeneral>(a, q, out);
 }
 
 inline void depthwise_s8_columns_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t bytes,
