@@ -62,6 +62,8 @@ QK_KERNEL_INLINE DwColumn dwc_middle(const DwColumn& a, const DwColumn& b) noexc
 // constants as zp * 2^(31+e) (a multiple of the divisor, and |p + k| < 2^63), so the narrowing
 // needs no int16 add; and when [qmin, qmax] is the whole output type the saturating packs are
 // the clamp. 4 of the ~55 ops per 64 outputs, on every pixel.
+// The GEMM epilogue uses the same derivation (TileRequant in epilogue_avx512.inl) in its own
+// lane order and with its own constants layout; a change to the arithmetic belongs in both.
 enum DwMode : int { kDwGeneral = 0, kDwFast = 1, kDwLean = 2 };
 struct DwColumnRequant {
   __m512i m[4], m_odd[4], k_even[4], k_odd[4], sh_even[4], sh_odd[4];

@@ -143,6 +143,8 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
 // Why: on small-K layers (1x1 with K = 24, a first layer with K = 27) requantization is most of
 // the time, and this form is 12 vector ops per 16 outputs against the two-step form's 19, with
 // the zero point folded in (narrowing needs no add) and no store/reload of int32 results.
+// The depthwise column kernel (DwColumnRequant in depthwise_s8_columns.inl) applies the same
+// form in its own lane order; a change to the arithmetic belongs in both.
 struct TileRequant {
   static constexpr std::size_t kMaxVectors = 4;
   struct alignas(64) Column {
