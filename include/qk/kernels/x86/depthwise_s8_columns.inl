@@ -50,23 +50,18 @@ QK_KERNEL_INLINE DwColumn dwc_middle(const DwColumn& a, const DwColumn& b) noexc
 }
 
 // Hoisted requantization of one segment for 8-bit TFLite double rounding when every multiplier
-// is >= 0 and every shift <= -1 (right shift e >= 1): the usual case. Then
-//   RDPOT(SRDHM(x, m), e) = (p + 2^30 + 2^(30+e) - [p < 0] * 2^31) >> (31 + e),   p = x * m
-// in 64 bits: SRDHM is floor((p + 2^30) / 2^31) (gemmlowp's sign-dependent nudge with truncation
-// is that), RDPOT is floor((v + 2^(e-1) - [v < 0]) / 2^e), nested floor divisions merge, and
-// [v < 0] = [p < -2^30] may be replaced by [p < 0]: for -2^30 <= p < 0 both forms give 0 when
-// e >= 1. (m >= 0 excludes SRDHM's INT32_MIN saturation.) The even dwords' results land in the
-// low halves (shift 31 + e), the odd ones are shifted by e - 1 so they land in the high halves.
+// is >= 0 and every shift <= -1 (right shift e >= 1): the usual case. Then the single-shift form
+// (SingleShift / epi_single_shift in epilogue_avx512.inl, shared with the GEMM epilogue) applies;
+// (m >= 0 also excludes SRDHM's INT32_MIN saturation). The even dwords' results land in the low
+// halves, the odd ones in the high halves.
 //
 // Lean (mode 2): with e <= 22 and |zp| < 256 the zero point is folded into the rounding
 // constants as zp * 2^(31+e) (a multiple of the divisor, and |p + k| < 2^63), so the narrowing
 // needs no int16 add; and when [qmin, qmax] is the whole output type the saturating packs are
 // the clamp. 4 of the ~55 ops per 64 outputs, on every pixel.
-// The GEMM epilogue uses the same derivation (TileRequant in epilogue_avx512.inl) in its own
-// lane order and with its own constants layout; a change to the arithmetic belongs in both.
 enum DwMode : int { kDwGeneral = 0, kDwFast = 1, kDwLean = 2 };
 struct DwColumnRequant {
-  __m512i m[4], m_odd[4], k_even[4], k_odd[4], sh_even[4], sh_odd[4];
+  SingleShift q[4];
   __m512i zp16, qmin8, qmax8, lo32, hi32, zp32;
   int mode = kDwGeneral;
   bool fast = false, out_s8 = true;
@@ -99,11 +94,11 @@ struct DwColumnRequant {
     const __m512i zero = _mm512_setzero_si512();
     channel_order = !pair && count <= 32;
     zp16 = qmin8 = qmax8 = lo32 = hi32 = zp32 = zero;
-    for (int k = 0; k < 4; ++k) m[k] = m_odd[k] = k_even[k] = k_odd[k] = sh_even[k] = sh_odd[k] = zero;
+    for (int k = 0; k < 4; ++k) q[k] = SingleShift{zero, zero, zero, zero, zero, zero};
     if (s.kind != OutputStage::Kind::fixed_point || s.rounding != RequantRounding::double_rounding ||
         output_type_size(s.type) != 1)
       return;
-    __m512i sh[4];
+    __m512i m[4], sh[4];
     param(s.multiplier, s.per_channel, pair, channel_order, c0, count, 0, m);
     param(s.shift, s.per_channel, pair, channel_order, c0, count, -1, sh);  // lanes past the channels: harmless
     __mmask16 bad = 0;
@@ -119,19 +114,7 @@ struct DwColumnRequant {
     const bool lean = wide == 0 && s.zero_point > -256 && s.zero_point < 256 && s.qmin <= type_min && s.qmax >= type_max;
     mode = lean ? kDwLean : kDwFast;
     const std::int32_t folded_zp = lean ? s.zero_point : 0;
-    const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), half = _mm512_set1_epi64(std::int64_t{1} << 30);
-    const __m512i zp64 = _mm512_set1_epi64(folded_zp), k31 = _mm512_set1_epi64(31);
-    for (int k = 0; k < 4; ++k) {
-      const __m512i e = _mm512_sub_epi32(zero, sh[k]);
-      const __m512i e_even = _mm512_and_si512(e, low32), e_odd = _mm512_srli_epi64(e, 32);
-      m_odd[k] = _mm512_srli_epi64(m[k], 32);
-      k_even[k] = _mm512_add_epi64(_mm512_add_epi64(half, _mm512_sllv_epi64(half, e_even)),
-                                   _mm512_sllv_epi64(zp64, _mm512_add_epi64(e_even, k31)));
-      k_odd[k] = _mm512_add_epi64(_mm512_add_epi64(half, _mm512_sllv_epi64(half, e_odd)),
-                                  _mm512_sllv_epi64(zp64, _mm512_add_epi64(e_odd, k31)));
-      sh_even[k] = _mm512_add_epi64(e_even, k31);
-      sh_odd[k] = _mm512_sub_epi64(e_odd, _mm512_set1_epi64(1));
-    }
+    for (int k = 0; k < 4; ++k) q[k] = single_shift_constants(m[k], _mm512_sub_epi32(zero, sh[k]), folded_zp);
     zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point - folded_zp));
     qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin));
     qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));
@@ -140,17 +123,9 @@ struct DwColumnRequant {
     zp32 = _mm512_set1_epi32(s.zero_point - folded_zp);
   }
 
+  // Odd dwords to even positions with a shuffle (not vpsrlq): it issues on the other port.
   QK_KERNEL_INLINE __m512i apply(__m512i x, int k) const noexcept {
-    const __m512i zero = _mm512_setzero_si512(), two31 = _mm512_set1_epi64(std::int64_t{1} << 31);
-    const __m512i pe = _mm512_mul_epi32(x, m[k]);
-    // Odd dwords to even positions with a shuffle (not vpsrlq): it issues on the other port.
-    const __m512i po = _mm512_mul_epi32(_mm512_shuffle_epi32(x, _MM_PERM_DDBB), m_odd[k]);
-    __m512i se = _mm512_add_epi64(pe, k_even[k]), so = _mm512_add_epi64(po, k_odd[k]);
-    se = _mm512_mask_sub_epi64(se, _mm512_cmplt_epi64_mask(pe, zero), se, two31);
-    so = _mm512_mask_sub_epi64(so, _mm512_cmplt_epi64_mask(po, zero), so, two31);
-    se = _mm512_srav_epi64(se, sh_even[k]);
-    so = _mm512_srav_epi64(so, sh_odd[k]);
-    return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), se, so);
+    return epi_single_shift(x, _mm512_shuffle_epi32(x, _MM_PERM_DDBB), q[k]);
   }
 
   // Requantizes the segment's accumulators and stores `bytes` (<= 64) lanes at p. The packs

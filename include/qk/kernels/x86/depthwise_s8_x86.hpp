@@ -54,7 +54,7 @@
     bool any_left = false, any_min = false;                                                            \
     /* One-rounding form of double rounding, valid when every right shift e >= 1 (below). */           \
     bool combined = false, out_s8 = true;                                                              \
-    __m512i k_even_lo, k_even_hi, k_odd_lo, k_odd_hi, sh_even_lo, sh_even_hi, sh_odd_lo, sh_odd_hi;    \
+    SingleShift single_lo, single_hi; /* the combined form's constants (epilogue_avx512.inl) */        \
     __m512i zp16, qmin8, qmax8;                                                                        \
     static bool supported(const OutputStage& s) noexcept {                                             \
       return s.kind == OutputStage::Kind::fixed_point && s.rounding == RequantRounding::double_rounding && \
@@ -79,7 +79,7 @@
     QK_KERNEL_INLINE DwRequantAvx512(const OutputStage& s, std::size_t c0, std::size_t count, bool active) noexcept { \
       const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);                         \
       m_lo = m_hi = mo_lo = mo_hi = left_lo = left_hi = right_lo = right_hi = zero;                    \
-      k_even_lo = k_even_hi = k_odd_lo = k_odd_hi = sh_even_lo = sh_even_hi = sh_odd_lo = sh_odd_hi = zero; \
+      single_lo = single_hi = SingleShift{zero, zero, zero, zero, zero, zero};                         \
       zp16 = qmin8 = qmax8 = zero;                                                                     \
       mask_lo = mask_hi = thr_lo = thr_hi = clamp_lo = clamp_hi = zp = zero;                           \
       if (!active) return;                                                                             \
@@ -101,36 +101,14 @@
       any_min = (min_lo | min_hi) != 0;                                                                \
       const __mmask16 e0 = _mm512_cmpeq_epi32_mask(right_lo, zero) | _mm512_cmpeq_epi32_mask(right_hi, zero); \
       combined = !any_left && e0 == 0;                                                                 \
-      split_shift(right_lo, &k_even_lo, &k_odd_lo, &sh_even_lo, &sh_odd_lo);                          \
-      split_shift(right_hi, &k_even_hi, &k_odd_hi, &sh_even_hi, &sh_odd_hi);                          \
+      single_lo = single_shift_constants(m_lo, right_lo, 0);                                           \
+      single_hi = single_shift_constants(m_hi, right_hi, 0);                                           \
       out_s8 = s.type == OutputType::s8;                                                               \
       zp16 = _mm512_set1_epi16(static_cast<short>(s.zero_point));                                      \
       qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax)); \
     }                                                                                                  \
-    /* With y = x * m (64-bit, exact) and e >= 1, TFLite's RDPOT(SRDHM(x, m), e) equals            */ \
-    /* (y + 2^30 + 2^(30+e) - [y < -2^30] * 2^31) >> (31 + e): nested floor divisions merge, and    */ \
-    /* RDPOT(s, e) = floor((s + 2^(e-1) - [s < 0]) / 2^e) with s < 0 iff y < -2^30. The            */ \
-    /* INT32_MIN * INT32_MIN case (SRDHM saturates to INT32_MAX) rounds to the same 2^(31-e).      */ \
-    /* Odd lanes shift by e - 1 instead, which leaves their result in the upper dword.             */ \
-    static QK_KERNEL_INLINE void split_shift(__m512i right, __m512i* k_even, __m512i* k_odd, __m512i* sh_even, \
-                                             __m512i* sh_odd) noexcept {                               \
-      const __m512i e_even = _mm512_and_si512(right, _mm512_set1_epi64(0xFFFFFFFF));                   \
-      const __m512i e_odd = _mm512_srli_epi64(right, 32);                                              \
-      const __m512i one = _mm512_set1_epi64(1), base = _mm512_set1_epi64(std::int64_t{1} << 30);       \
-      *k_even = _mm512_add_epi64(base, _mm512_sllv_epi64(one, _mm512_add_epi64(e_even, _mm512_set1_epi64(30)))); \
-      *k_odd = _mm512_add_epi64(base, _mm512_sllv_epi64(one, _mm512_add_epi64(e_odd, _mm512_set1_epi64(30)))); \
-      *sh_even = _mm512_add_epi64(e_even, _mm512_set1_epi64(31));                                      \
-      *sh_odd = _mm512_sub_epi64(e_odd, one);                                                          \
-    }                                                                                                  \
-    static QK_KERNEL_INLINE __m512i combined_vector(__m512i x, __m512i m, __m512i mo, __m512i ke, __m512i ko, \
-                                                    __m512i se, __m512i so) noexcept {                 \
-      const __m512i neg = _mm512_set1_epi64(-(std::int64_t{1} << 30)), d = _mm512_set1_epi64(std::int64_t{1} << 31); \
-      const __m512i ye = _mm512_mul_epi32(x, m), yo = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), mo);  \
-      __m512i te = _mm512_add_epi64(ye, ke), to = _mm512_add_epi64(yo, ko);                            \
-      te = _mm512_mask_sub_epi64(te, _mm512_cmplt_epi64_mask(ye, neg), te, d);                         \
-      to = _mm512_mask_sub_epi64(to, _mm512_cmplt_epi64_mask(yo, neg), to, d);                         \
-      return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), _mm512_srav_epi64(te, se), _mm512_srav_epi64(to, so)); \
-    }                                                                                                  \
+    /* combined: every right shift of the block >= 1 and no left shift, so the single-shift form */ \
+    /* (epi_single_shift, zero point not folded: it is added in int16 below) applies.            */ \
     static QK_KERNEL_INLINE __m512i one_vector(__m512i x, __m512i m, __m512i mo, __m512i left, __m512i right, \
                                                __m512i mask, __m512i thr, __mmask16 mmin, __m512i lo,  \
                                                __m512i hi, __m512i zpv, bool any_left, bool any_min) noexcept { \
@@ -165,8 +143,8 @@
         /* that saturates anywhere is beyond [qmin, qmax] on the same side.                      */  \
         __m512i w[N];                                                                                  \
         QK_UNROLL for (std::size_t i = 0; i < N; ++i) {                                                \
-          const __m512i a = combined_vector(lo[i], m_lo, mo_lo, k_even_lo, k_odd_lo, sh_even_lo, sh_odd_lo); \
-          const __m512i b = combined_vector(hi[i], m_hi, mo_hi, k_even_hi, k_odd_hi, sh_even_hi, sh_odd_hi); \
+          const __m512i a = epi_single_shift(lo[i], _mm512_srli_epi64(lo[i], 32), single_lo);           \
+          const __m512i b = epi_single_shift(hi[i], _mm512_srli_epi64(hi[i], 32), single_hi);           \
           w[i] = _mm512_adds_epi16(_mm512_packs_epi32(a, b), zp16);                                    \
         }                                                                                              \
         const __m512i order = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);                               \

@@ -129,26 +129,61 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
   }
 }
 
-// The single-shift form of TFLite's double-rounding requantization, for one panel group of up
-// to 64 columns: its per-column constants are computed once per group (gemm_s8_rows) and shared
-// by every tile of the group's rows. With y = x * m (64-bit, exact), e = -shift >= 1 and zp the
-// output zero point,
+// The single-shift form of TFLite's double-rounding requantization. With y = x * m (64-bit,
+// exact), e = -shift >= 1 and zp an output zero point folded in (or 0),
 //   RDPOT(SRDHM(x, m), e) + zp == (y + 2^30 + 2^(30+e) + zp * 2^(31+e) - [y < -2^30] * 2^31) >> (31+e)
 // because nested floor divisions merge: SRDHM(x, m) = floor((y + 2^30) / 2^31) (gemmlowp's
 // sign-dependent nudge with truncation is that floor), RDPOT(s, e) = floor((s + 2^(e-1) - [s < 0])
 // / 2^e) and s < 0 iff y < -2^30; the saturating INT32_MIN * INT32_MIN case rounds to the same
 // 2^(31-e). Odd lanes shift by e - 1 instead, leaving their result in the upper dword. With
-// e <= 22 and |zp| < 256 nothing overflows 64 bits (|y| <= 2^62).
+// zp != 0, e <= 22 and |zp| < 256 keep everything inside 64 bits (|y| <= 2^62); with zp = 0 any
+// e in [1, 31] does.
 //
-// Why: on small-K layers (1x1 with K = 24, a first layer with K = 27) requantization is most of
-// the time, and this form is 12 vector ops per 16 outputs against the two-step form's 19, with
-// the zero point folded in (narrowing needs no add) and no store/reload of int32 results.
-// The depthwise column kernel (DwColumnRequant in depthwise_s8_columns.inl) applies the same
-// form in its own lane order; a change to the arithmetic belongs in both.
+// Why: on small-K layers (1x1 with K = 24, a first layer with K = 27) and depthwise layers
+// requantization is most of the time, and this form is 12 vector ops per 16 outputs against the
+// two-step form's 19. The one definition serves the GEMM epilogue below and both AVX-512
+// depthwise kernels (depthwise_s8_x86.hpp, depthwise_s8_columns.inl).
+struct SingleShift {
+  __m512i mult, mult_odd, round_even, round_odd, shift_even, shift_odd;
+};
+
+// The constants for 16 lanes of multipliers `mult` and right shifts `e` (each >= 1).
+QK_KERNEL_INLINE SingleShift single_shift_constants(__m512i mult, __m512i e, std::int32_t zp) noexcept {
+  const __m512i one = _mm512_set1_epi64(1), k30 = _mm512_set1_epi64(30), k31 = _mm512_set1_epi64(31);
+  const __m512i half = _mm512_set1_epi64(std::int64_t{1} << 30), zp64 = _mm512_set1_epi64(zp);
+  const __m512i e_even = _mm512_and_si512(e, _mm512_set1_epi64(0xFFFFFFFF)), e_odd = _mm512_srli_epi64(e, 32);
+  SingleShift c;
+  c.mult = mult;
+  c.mult_odd = _mm512_srli_epi64(mult, 32);
+  c.round_even = _mm512_add_epi64(_mm512_add_epi64(half, _mm512_sllv_epi64(one, _mm512_add_epi64(e_even, k30))),
+                                  _mm512_sllv_epi64(zp64, _mm512_add_epi64(e_even, k31)));
+  c.round_odd = _mm512_add_epi64(_mm512_add_epi64(half, _mm512_sllv_epi64(one, _mm512_add_epi64(e_odd, k30))),
+                                 _mm512_sllv_epi64(zp64, _mm512_add_epi64(e_odd, k31)));
+  c.shift_even = _mm512_add_epi64(e_even, k31);
+  c.shift_odd = _mm512_sub_epi64(e_odd, one);
+  return c;
+}
+
+// x_odd holds the odd lanes' values in the low dword of each qword (x >> 32, a shuffle, or a
+// load one element further on: the callers choose by which port is free).
+QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, __m512i x_odd, const SingleShift& c) noexcept {
+  const __m512i below = _mm512_set1_epi64(-(std::int64_t{1} << 30)), two31 = _mm512_set1_epi64(std::int64_t{1} << 31);
+  const __m512i ye = _mm512_mul_epi32(x, c.mult), yo = _mm512_mul_epi32(x_odd, c.mult_odd);
+  __m512i te = _mm512_add_epi64(ye, c.round_even), to = _mm512_add_epi64(yo, c.round_odd);
+  te = _mm512_mask_sub_epi64(te, _mm512_cmplt_epi64_mask(ye, below), te, two31);
+  to = _mm512_mask_sub_epi64(to, _mm512_cmplt_epi64_mask(yo, below), to, two31);
+  return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), _mm512_srav_epi64(te, c.shift_even),
+                                 _mm512_srav_epi64(to, c.shift_odd));
+}
+
+// The GEMM's use of it, for one panel group of up to 64 columns: the per-column constants are
+// computed once per group (gemm_s8_rows) and shared by every tile of the group's rows, with the
+// zero point folded in (narrowing needs no add) and no store/reload of int32 results.
 struct TileRequant {
   static constexpr std::size_t kMaxVectors = 4;
   struct alignas(64) Column {
-    __m512i zero_point, mult, mult_odd, round_even, round_odd, shift_even, shift_odd;
+    __m512i zero_point;  // per-column row-term coefficients (per_column row term only)
+    SingleShift q;
   };
   Column col[kMaxVectors];
   // The single-shift form applies to every column of the group; the tile then starts its
@@ -165,45 +200,20 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
       count > 16 * TileRequant::kMaxVectors)
     return;
   const __m512i zero = _mm512_setzero_si512(), one32 = _mm512_set1_epi32(1), max_e = _mm512_set1_epi32(22);
-  const __m512i low32 = _mm512_set1_epi64(0xFFFFFFFF), one = _mm512_set1_epi64(1);
-  const __m512i zp = _mm512_set1_epi64(s.zero_point);
   __mmask16 bad = 0;
   for (std::size_t j = 0; 16 * j < count; ++j) {
     const std::size_t n = n0 + 16 * j;
     const __mmask16 mask = epi_mask16(count - 16 * j);
     TileRequant::Column& c = rq->col[j];
     c.zero_point = args.col_zero_point != nullptr ? _mm512_loadu_si512(args.col_zero_point + n) : zero;
-    c.mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
-    c.mult_odd = _mm512_srli_epi64(c.mult, 32);
     // e = -shift; lanes past the last column take e = 1 (any valid value: their bytes are not stored).
     const __m512i e = _mm512_mask_blend_epi32(mask, one32, _mm512_sub_epi32(zero, epi_param_i32(s.shift, s.per_channel, n, mask)));
     bad = static_cast<__mmask16>(bad | _mm512_cmplt_epi32_mask(e, one32) | _mm512_cmpgt_epi32_mask(e, max_e));
-    const __m512i e_even = _mm512_and_si512(e, low32), e_odd = _mm512_srli_epi64(e, 32);
-    const auto round = [&](__m512i e64) noexcept {
-      return _mm512_add_epi64(_mm512_add_epi64(_mm512_set1_epi64(std::int64_t{1} << 30),
-                                               _mm512_sllv_epi64(one, _mm512_add_epi64(e64, _mm512_set1_epi64(30)))),
-                              _mm512_sllv_epi64(zp, _mm512_add_epi64(e64, _mm512_set1_epi64(31))));
-    };
-    c.round_even = round(e_even);
-    c.round_odd = round(e_odd);
-    c.shift_even = _mm512_add_epi64(e_even, _mm512_set1_epi64(31));
-    c.shift_odd = _mm512_sub_epi64(e_odd, one);
+    c.q = single_shift_constants(epi_param_i32(s.multiplier, s.per_channel, n, mask), e, s.zero_point);
   }
   rq->fast = bad == 0;
   const std::int32_t type_min = s.type == OutputType::s8 ? -128 : 0, type_max = s.type == OutputType::s8 ? 127 : 255;
   rq->clamp = s.qmin > type_min || s.qmax < type_max;
-}
-
-// x_odd holds the odd lanes' values in the low dword of each qword (x >> 32, or a load one
-// element further on).
-QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, __m512i x_odd, const TileRequant::Column& c) noexcept {
-  const __m512i below = _mm512_set1_epi64(-(std::int64_t{1} << 30)), two31 = _mm512_set1_epi64(std::int64_t{1} << 31);
-  const __m512i ye = _mm512_mul_epi32(x, c.mult), yo = _mm512_mul_epi32(x_odd, c.mult_odd);
-  __m512i te = _mm512_add_epi64(ye, c.round_even), to = _mm512_add_epi64(yo, c.round_odd);
-  te = _mm512_mask_sub_epi64(te, _mm512_cmplt_epi64_mask(ye, below), te, two31);
-  to = _mm512_mask_sub_epi64(to, _mm512_cmplt_epi64_mask(yo, below), to, two31);
-  return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), _mm512_srav_epi64(te, c.shift_even),
-                                 _mm512_srav_epi64(to, c.shift_odd));
 }
 
 // The tile through the single-shift form, row by row: the row's vectors are requantized in
@@ -239,12 +249,12 @@ QK_KERNEL_INLINE void finish_tile_single_shift_t(const GemmS8Args& args, const T
     QK_UNROLL for (std::size_t j = 0; j < kVectors; ++j) {
       const TileRequant::Column& c = rq.col[j];
       if constexpr (kRowTerm == RowTerm::none) {
-        v[j] = epi_single_shift(_mm512_load_si512(acc + 16 * j), _mm512_loadu_si512(acc + 16 * j + 1), c);
+        v[j] = epi_single_shift(_mm512_load_si512(acc + 16 * j), _mm512_loadu_si512(acc + 16 * j + 1), c.q);
       } else {
         __m512i x = _mm512_load_si512(acc + 16 * j);
         x = kRowTerm == RowTerm::uniform ? _mm512_sub_epi32(x, row_term)
                                          : _mm512_sub_epi32(x, _mm512_mullo_epi32(c.zero_point, row_term));
-        v[j] = epi_single_shift(x, _mm512_srli_epi64(x, 32), c);
+        v[j] = epi_single_shift(x, _mm512_srli_epi64(x, 32), c.q);
       }
     }
     const __m512i w01 = _mm512_packs_epi32(v[0], v[1]), w23 = _mm512_packs_epi32(v[2], v[3]);
