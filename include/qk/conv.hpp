@@ -506,6 +506,19 @@ inline Status conv_s8_workspace_size(const ConvS8& layer, std::size_t batch, std
 
 namespace detail {
 
+// Copies exactly n bytes, xor-ing each with `flip` (0, or 0x80 per byte to turn s8 into
+// u8 = s8 + 128), 8 at a time.
+inline void xor_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint64_t flip) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, src + i, 8);
+    v ^= flip;
+    std::memcpy(dst + i, &v, 8);
+  }
+  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ static_cast<std::uint8_t>(flip));
+}
+
 // Copies n bytes, xor-ing each with `flip` (0, or 0x80 to turn s8 into u8 = s8 + 128). Short
 // runs are done as one or two fixed-size moves that may write up to 32 bytes past dst + n (the
 // gather buffer has that slack, and later writes overwrite the excess) and read up to 32 bytes
@@ -519,14 +532,7 @@ inline void gather_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t 
   } else if (n <= 32 && avail >= 32) {
     words = 4;
   } else {
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      std::uint64_t v;
-      std::memcpy(&v, src + i, 8);
-      v ^= flip;
-      std::memcpy(dst + i, &v, 8);
-    }
-    for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ static_cast<std::uint8_t>(flip));
+    xor_copy(dst, src, n, flip);
     return;
   }
   for (std::size_t i = 0; i < words; ++i) {
@@ -678,16 +684,7 @@ struct ConvS8Runner {
     const std::uint64_t flip = L.flip_s8_ ? 0x8080808080808080ull : 0;
     const std::uint8_t zx = static_cast<std::uint8_t>(static_cast<std::uint8_t>(d.input_zero_point) ^ (L.flip_s8_ ? 0x80u : 0u));
     if (L.path_ == ConvPath::pointwise && L.k_pad_ == L.k_) {  // rows are contiguous: one xor copy
-      const std::uint8_t* src = input + m0 * d.in_c;
-      const std::size_t bytes = rows * d.in_c;
-      std::size_t i = 0;
-      for (; i + 8 <= bytes; i += 8) {
-        std::uint64_t v;
-        std::memcpy(&v, src + i, 8);
-        v ^= flip;
-        std::memcpy(buf + i, &v, 8);
-      }
-      for (; i < bytes; ++i) buf[i] = static_cast<std::uint8_t>(src[i] ^ static_cast<std::uint8_t>(flip));
+      detail::xor_copy(buf, input + m0 * d.in_c, rows * d.in_c, flip);
       return;
     }
     const std::size_t row_run = d.kernel_w * L.cg_;
