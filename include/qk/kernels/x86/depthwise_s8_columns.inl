@@ -149,6 +149,12 @@ struct DwColumnRequant {
       _mm512_mask_storeu_epi8(p, (__mmask64{1} << bytes) - 1, b);
   }
 
+  // `count` (<= 16) channels in channel order (channel_order's vector 0).
+  QK_KERNEL_INLINE void store16(std::uint8_t* p, __m512i acc, std::size_t count) const noexcept {
+    const __m512i r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(apply(acc, 0), lo32), hi32), zp32);
+    _mm_mask_storeu_epi8(p, static_cast<__mmask16>(count >= 16 ? 0xFFFFu : (1u << count) - 1u), _mm512_cvtepi32_epi8(r));
+  }
+
   // channel_order: `count` (<= 32) channels, clamped in 32 bits, narrowed 16 at a time.
   QK_KERNEL_INLINE void store_channels(std::uint8_t* p, const __m512i* acc, std::size_t count) const noexcept {
     __m512i v0 = acc[0], v1 = acc[1], v2 = acc[2], v3 = acc[3];
@@ -189,6 +195,35 @@ QK_KERNEL_INLINE void dwc_finish(const DepthwiseS8Args& a, const DwColumnRequant
   }
 }
 
+// The column of a short tail (<= 16 channels at off) in channel order: dword i holds channel i
+// of rows 0-3. Rows go to 128-bit blocks 0-3 (three inserts, either port), vpermd moves dword b
+// of block r to dword r of block b, and vpshufb transposes each block's 4 x 4 bytes: 2 shuffles
+// and one vpdpbusd per kernel column instead of 8 and 4 for a 64-lane column. (vpermb would do
+// both steps but needs VBMI, which this family does not assume.) On mbv2_dw_s2_56's 16-channel
+// tail (144 = 2 x 64 + 16) that was a full segment's shuffles and dot products: the layer went
+// from 50.6 to 47.4 us (minimum of 4 alternating runs; the rest of the segment cost is the
+// requantization, which this path still pays in full for 16 lanes).
+struct DwTail16 {
+  __m512i dwords, bytes;
+  QK_KERNEL_INLINE DwTail16() noexcept
+      : dwords(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)),
+        bytes(_mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15))) {}
+  QK_KERNEL_INLINE __m512i column(const std::uint8_t* const* q, std::size_t off) const noexcept {
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q[0] + off)));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q[1] + off)), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q[2] + off)), 2);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q[3] + off)), 3);
+    return _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dwords, v), bytes);
+  }
+};
+// Channel-order vector of a segment-order quadruple (the transpose's first output: block 0 of
+// each, which holds lanes 0-15 = channels 0-15 of the segment).
+QK_KERNEL_INLINE __m512i dwc_first16(const __m512i* v) noexcept {
+  __m512i a = v[0], b = v[1], c = v[2], d = v[3];
+  dwc_transpose(a, b, c, d);  // (b, c, d are dead: the compiler drops their shuffles)
+  return a;
+}
+
 QK_KERNEL_INLINE void dwc_dot(__m512i* acc, const DwColumn& c, const __m512i* w) noexcept {
   for (int k = 0; k < 4; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], c.v[k], w[k]);
 }
@@ -208,6 +243,32 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t*
     const std::int32_t* bias = a.packed_bias + 64 * sg;
     __m512i init[4];
     for (int k = 0; k < 4; ++k) init[k] = Mode != kDwGeneral ? _mm512_loadu_si512(bias + 16 * k) : _mm512_setzero_si512();
+    if constexpr (KW != 0 && Mode != kDwGeneral) {
+      if (count <= 16) {  // short tail: one channel-order vector (see DwTail16)
+        const DwTail16 tail;
+        const __m512i init16 = dwc_first16(init);
+        __m512i wk[KW];
+        for (std::size_t kx = 0; kx < KW; ++kx) {
+          __m512i v[4];
+          for (int k = 0; k < 4; ++k) v[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
+          wk[kx] = dwc_first16(v);
+        }
+        __m512i col[KW];
+        for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx + S] = tail.column(q, c0 + kx * C);
+        std::size_t off = c0;
+        for (std::size_t ox = 0; ox < a.out_w; ++ox, off += step) {
+          QK_UNROLL
+          for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx] = col[kx + S];
+          QK_UNROLL
+          for (std::size_t kx = KW - S; kx < KW; ++kx) col[kx] = tail.column(q, off + kx * C);
+          __m512i acc = init16;
+          QK_UNROLL
+          for (std::size_t kx = 0; kx < KW; ++kx) acc = _mm512_dpbusd_epi32(acc, col[kx], wk[kx]);
+          rq.store16(out + ox * a.out_pixel_bytes + c0, acc, count);
+        }
+        continue;
+      }
+    }
     if constexpr (KW != 0) {
       __m512i wk[KW][4];
       for (std::size_t kx = 0; kx < KW; ++kx)
