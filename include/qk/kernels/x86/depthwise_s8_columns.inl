@@ -94,7 +94,7 @@ struct DwColumnRequant {
     const __m512i zero = _mm512_setzero_si512();
     channel_order = !pair && count <= 32;
     zp16 = qmin8 = qmax8 = lo32 = hi32 = zp32 = zero;
-    for (int k = 0; k < 4; ++k) q[k] = SingleShift{zero, zero, zero, zero, zero, zero};
+    for (int k = 0; k < 4; ++k) q[k] = SingleShift{zero, zero, zero, zero, zero, zero, zero};
     if (s.kind != OutputStage::Kind::fixed_point || s.rounding != RequantRounding::double_rounding ||
         output_type_size(s.type) != 1)
       return;
