@@ -29,12 +29,17 @@ struct Case {
   Fill fill = Fill::random;
   // 0: random multipliers, shift[0] = 2 and shift[1] = -31 forced (stages 1-2); 1: every shift in
   // [-31, -1] (the depthwise one-rounding path) with multipliers up to 2^31 - 1; 2: as 1, plus
-  // INT32_MIN multipliers (TFLite's saturating SRDHM case) and shift 0.
+  // INT32_MIN multipliers (TFLite's saturating SRDHM case) and shift 0; 3: every shift in
+  // [-22, -1] and multipliers up to 2^31 - 1 (what the AVX-512 single-shift forms take).
   int shift_mode = 0;
   // [qmin, qmax] the whole output type (the column kernel's lean mode: the packs are the clamp)
   // and the output zero point out_zp instead of -3 / 120.
   bool full_range = false;
   std::int32_t out_zp = 0;
+  // Biases: 0 random in +-300000; 1 just inside the AVX-512 epilogues' narrow-accumulator bound
+  // (+-(2^29 - 2^20), alternating sign: the 32-bit second stage takes them); 2 near the int32
+  // limits (+-(2^31 - 2^22): the narrow form would overflow there, so the 64-bit one must run).
+  int bias_mode = 0;
 };
 
 std::uint8_t draw(std::mt19937& rng, qk::ElementType t, Fill fill) {
@@ -66,6 +71,11 @@ void run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
   const int zlo = d.weight_type == qk::ElementType::s8 ? -128 : 0, zhi = d.weight_type == qk::ElementType::s8 ? 127 : 255;
   for (std::size_t j = 0; j < d.out_c; ++j) {
     bias[j] = std::uniform_int_distribution<std::int32_t>(-300000, 300000)(rng);
+    if (c.bias_mode != 0) {
+      const std::int32_t mag = (c.bias_mode == 1 ? (1 << 29) - (1 << 20) : std::numeric_limits<std::int32_t>::max() - (1 << 22)) -
+                               static_cast<std::int32_t>(rng() % 1000);
+      bias[j] = j % 2 ? mag : -mag;
+    }
     zw[j] = std::uniform_int_distribution<int>(zlo, zhi)(rng);
     const double real = std::uniform_real_distribution<double>(1e-5, 0.02)(rng);
     int sh = 0;
@@ -79,15 +89,16 @@ void run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
   }
   if (c.shift_mode != 0) {
     for (std::size_t j = 0; j < d.out_c; ++j) {
-      shift[j] = std::uniform_int_distribution<int>(-31, -1)(rng);
-      if (rng() % 4 == 0) shift[j] = rng() & 1 ? -1 : -31;
+      const int deepest = c.shift_mode == 3 ? -22 : -31;
+      shift[j] = std::uniform_int_distribution<int>(deepest, -1)(rng);
+      if (rng() % 4 == 0) shift[j] = rng() & 1 ? -1 : deepest;
       if (rng() % 3 == 0) mult[j] = std::numeric_limits<std::int32_t>::max() - static_cast<std::int32_t>(rng() % 3);
       if (c.shift_mode == 2 && rng() % 5 == 0) mult[j] = std::numeric_limits<std::int32_t>::min();
       if (c.shift_mode == 2 && rng() % 7 == 0) shift[j] = 0;
     }
   }
   d.weights = w.data();
-  d.bias = rng() % 4 != 0 ? bias.data() : nullptr;
+  d.bias = c.bias_mode != 0 || rng() % 4 != 0 ? bias.data() : nullptr;
   d.weight_zero_point = c.zw_mode == 0 ? nullptr : zw.data();
   d.weight_zero_point_per_channel = c.zw_mode == 2;
 
@@ -269,6 +280,18 @@ TEST_CASE("conv_s8: depthwise int8-weight column kernel and its int16 fallback")
         c.out_type = qk::OutputType::u8;
         c.out_zp = shape == 1 ? 0 : 255;
         run_case(c, rng);
+        for (int bias_mode : {1, 2}) {  // at the narrow requantization's bound, and beyond it
+          c.bias_mode = bias_mode;
+          c.shift_mode = 3;
+          c.out_type = qk::OutputType::s8;
+          c.out_zp = bias_mode == 1 ? -128 : 127;
+          run_case(c, rng);
+          c.out_zp = -c.out_zp - 1;
+          run_case(c, rng);
+          c.bias_mode = 0;
+          c.shift_mode = 1;
+        }
+        c.out_type = qk::OutputType::u8;
         c.full_range = false;
         c.out_type = qk::OutputType::s8;
         c.stage = 3;  // a stage the column kernel hands to finish_row()
@@ -295,6 +318,13 @@ TEST_CASE("conv_s8: extreme operands (saturation trap) on every path") {
             c.d.input_zero_point = 0;
             c.zw_mode = 0;
             c.stage = 1;
+            run_case(c, rng);
+            // Accumulators near the int32 limits with every shift in the single-shift range:
+            // the AVX-512 epilogues must keep these on their 64-bit form.
+            c.bias_mode = 2;
+            c.shift_mode = 3;
+            c.full_range = true;
+            c.out_zp = c.out_type == qk::OutputType::s8 ? ((rng() & 1) ? 127 : -128) : ((rng() & 1) ? 255 : 0);
             run_case(c, rng);
           }
   }

@@ -59,7 +59,12 @@ QK_KERNEL_INLINE DwColumn dwc_middle(const DwColumn& a, const DwColumn& b) noexc
 // constants as zp * 2^(31+e) (a multiple of the divisor, and |p + k| < 2^63), so the narrowing
 // needs no int16 add; and when [qmin, qmax] is the whole output type the saturating packs are
 // the clamp. 4 of the ~55 ops per 64 outputs, on every pixel.
-enum DwMode : int { kDwGeneral = 0, kDwFast = 1, kDwLean = 2 };
+//
+// Narrow (mode 3): lean, and also every |accumulator| < 2^29 (the bias plus 4 * kernel_w *
+// 255 * 128: inputs are u8 after the flip, weights int8), so the 32-bit second stage of
+// epi_single_shift_narrow applies (10 ops per 16 lanes instead of 11, no 64-bit compares).
+// TFLite's MobileNet layers, with biases far below 2^28, always take it.
+enum DwMode : int { kDwGeneral = 0, kDwFast = 1, kDwLean = 2, kDwNarrow = 3 };
 struct DwColumnRequant {
   SingleShift q[4];
   __m512i zp16, qmin8, qmax8, lo32, hi32, zp32;
@@ -90,7 +95,9 @@ struct DwColumnRequant {
     if (!channel_order) dwc_transpose(v[0], v[1], v[2], v[3]);
   }
 
-  QK_KERNEL_INLINE DwColumnRequant(const OutputStage& s, bool pair, std::size_t c0, std::size_t count) noexcept {
+  // bias: the segment's 64 accumulator start values; kw: kernel columns (for the narrow bound).
+  QK_KERNEL_INLINE DwColumnRequant(const OutputStage& s, bool pair, std::size_t c0, std::size_t count,
+                                   const std::int32_t* bias, std::size_t kw) noexcept {
     const __m512i zero = _mm512_setzero_si512();
     channel_order = !pair && count <= 32;
     zp16 = qmin8 = qmax8 = lo32 = hi32 = zp32 = zero;
@@ -113,6 +120,12 @@ struct DwColumnRequant {
     for (int k = 0; k < 4; ++k) wide = static_cast<__mmask16>(wide | _mm512_cmplt_epi32_mask(sh[k], _mm512_set1_epi32(-22)));
     const bool lean = wide == 0 && s.zero_point > -256 && s.zero_point < 256 && s.qmin <= type_min && s.qmax >= type_max;
     mode = lean ? kDwLean : kDwFast;
+    const std::int64_t products = static_cast<std::int64_t>(kw < 4096 ? kw : 4096) * 4 * 255 * 128;
+    if (lean && products < kNarrowAccumulatorBound) {
+      __m512i big = zero;  // |bias| as unsigned (INT32_MIN stays 2^31: too big, as it should)
+      for (int k = 0; k < 4; ++k) big = _mm512_max_epu32(big, _mm512_abs_epi32(_mm512_loadu_si512(bias + 16 * k)));
+      if (static_cast<std::int64_t>(_mm512_reduce_max_epu32(big)) < kNarrowAccumulatorBound - products) mode = kDwNarrow;
+    }
     const std::int32_t folded_zp = lean ? s.zero_point : 0;
     for (int k = 0; k < 4; ++k) q[k] = single_shift_constants(m[k], _mm512_sub_epi32(zero, sh[k]), folded_zp);
     zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point - folded_zp));
@@ -124,7 +137,9 @@ struct DwColumnRequant {
   }
 
   // Odd dwords to even positions with a shuffle (not vpsrlq): it issues on the other port.
+  template <int Mode>
   QK_KERNEL_INLINE __m512i apply(__m512i x, int k) const noexcept {
+    if constexpr (Mode == kDwNarrow) return epi_single_shift_narrow(x, _mm512_shuffle_epi32(x, _MM_PERM_DDBB), q[k]);
     return epi_single_shift(x, _mm512_shuffle_epi32(x, _MM_PERM_DDBB), q[k]);
   }
 
@@ -134,14 +149,14 @@ struct DwColumnRequant {
   // Lean: the zero point is already in, and the packs' saturation is the clamp.
   template <int Mode>
   QK_KERNEL_INLINE void store(std::uint8_t* p, const __m512i* acc, std::size_t bytes) const noexcept {
-    const __m512i r0 = apply(acc[0], 0), r1 = apply(acc[1], 1), r2 = apply(acc[2], 2), r3 = apply(acc[3], 3);
+    const __m512i r0 = apply<Mode>(acc[0], 0), r1 = apply<Mode>(acc[1], 1), r2 = apply<Mode>(acc[2], 2), r3 = apply<Mode>(acc[3], 3);
     __m512i w01 = _mm512_packs_epi32(r0, r1), w23 = _mm512_packs_epi32(r2, r3);
-    if constexpr (Mode != kDwLean) {
+    if constexpr (Mode < kDwLean) {
       w01 = _mm512_adds_epi16(w01, zp16);
       w23 = _mm512_adds_epi16(w23, zp16);
     }
     __m512i b = out_s8 ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
-    if constexpr (Mode != kDwLean)
+    if constexpr (Mode < kDwLean)
       b = out_s8 ? _mm512_min_epi8(_mm512_max_epi8(b, qmin8), qmax8) : _mm512_min_epu8(_mm512_max_epu8(b, qmin8), qmax8);
     if (bytes >= 64)
       _mm512_storeu_si512(p, b);
@@ -150,18 +165,20 @@ struct DwColumnRequant {
   }
 
   // `count` (<= 16) channels in channel order (channel_order's vector 0).
+  template <int Mode>
   QK_KERNEL_INLINE void store16(std::uint8_t* p, __m512i acc, std::size_t count) const noexcept {
-    const __m512i r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(apply(acc, 0), lo32), hi32), zp32);
+    const __m512i r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(apply<Mode>(acc, 0), lo32), hi32), zp32);
     _mm_mask_storeu_epi8(p, static_cast<__mmask16>(count >= 16 ? 0xFFFFu : (1u << count) - 1u), _mm512_cvtepi32_epi8(r));
   }
 
   // channel_order: `count` (<= 32) channels, clamped in 32 bits, narrowed 16 at a time.
+  template <int Mode>
   QK_KERNEL_INLINE void store_channels(std::uint8_t* p, const __m512i* acc, std::size_t count) const noexcept {
     __m512i v0 = acc[0], v1 = acc[1], v2 = acc[2], v3 = acc[3];
     dwc_transpose(v0, v1, v2, v3);  // (v2 and v3 are dead: the compiler drops their shuffles)
     const __m512i v[2] = {v0, v1};
     for (std::size_t b = 0; 16 * b < count; ++b) {
-      const __m512i r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(apply(v[b], static_cast<int>(b)), lo32), hi32), zp32);
+      const __m512i r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(apply<Mode>(v[b], static_cast<int>(b)), lo32), hi32), zp32);
       const std::size_t left = count - 16 * b;
       _mm_mask_storeu_epi8(p + 16 * b, static_cast<__mmask16>(left >= 16 ? 0xFFFFu : (1u << left) - 1u),
                            _mm512_cvtepi32_epi8(r));
@@ -176,9 +193,9 @@ QK_KERNEL_INLINE void dwc_finish(const DepthwiseS8Args& a, const DwColumnRequant
                                  std::size_t c0, std::size_t count, std::size_t pixels) noexcept {
   if constexpr (Mode != kDwGeneral) {
     if (rq.channel_order)
-      rq.store_channels(out + c0, acc, count);
+      rq.template store_channels<Mode>(out + c0, acc, count);
     else
-      rq.store<Mode>(out + c0, acc, a.pair ? 32 * pixels : count);
+      rq.template store<Mode>(out + c0, acc, a.pair ? 32 * pixels : count);
   } else {
     __m512i v0 = acc[0], v1 = acc[1], v2 = acc[2], v3 = acc[3];
     dwc_transpose(v0, v1, v2, v3);
@@ -228,17 +245,16 @@ QK_KERNEL_INLINE void dwc_dot(__m512i* acc, const DwColumn& c, const __m512i* w)
   for (int k = 0; k < 4; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], c.v[k], w[k]);
 }
 
-// Channel segments (64 channels of one pixel). KW/S compile-time (3; 1 or 2) with dilation 1:
-// the window's columns slide, the last S computed anew per pixel; KW == 0: every column anew.
+// One channel segment sg (64 channels of one pixel). KW/S compile-time (3; 1 or 2) with dilation
+// 1: the window's columns slide, the last S computed anew per pixel; KW == 0: every column anew.
 template <int Mode, std::size_t KW, std::size_t S>
-QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t* const* q, std::uint8_t* out) noexcept {
-  const std::size_t C = a.channels, kw = KW != 0 ? KW : a.kernel_w, segs = (C + 63) / 64;
+QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const DwColumnRequant& rq, std::size_t sg,
+                                   const std::uint8_t* const* q, std::uint8_t* out) noexcept {
+  const std::size_t C = a.channels, kw = KW != 0 ? KW : a.kernel_w;
   const std::size_t step = (KW != 0 ? S : a.stride_w) * C, dil = (KW != 0 ? 1 : a.dilation_w) * C;
   const auto* wbase = static_cast<const std::int8_t*>(a.packed_w);
-  for (std::size_t sg = 0; sg < segs; ++sg) {
+  {
     const std::size_t c0 = 64 * sg, count = C - c0 < 64 ? C - c0 : 64;
-    const DwColumnRequant rq(a.epilogue.out, false, c0, count);
-    if (Mode != rq.mode) continue;  // (the caller runs every instantiation; see dwc_run)
     const std::int8_t* w = wbase + sg * kw * 256;
     const std::int32_t* bias = a.packed_bias + 64 * sg;
     __m512i init[4];
@@ -264,9 +280,9 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t*
           __m512i acc = init16;
           QK_UNROLL
           for (std::size_t kx = 0; kx < KW; ++kx) acc = _mm512_dpbusd_epi32(acc, col[kx], wk[kx]);
-          rq.store16(out + ox * a.out_pixel_bytes + c0, acc, count);
+          rq.template store16<Mode>(out + ox * a.out_pixel_bytes + c0, acc, count);
         }
-        continue;
+        return;
       }
     }
     if constexpr (KW != 0) {
@@ -305,10 +321,9 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const std::uint8_t*
 // ox + kx * dilation. KW == 3 with dilation 1: per step the pairs at ox + 2 (kept from the last
 // step), ox + 4 (new) and ox + 3 (block shuffle of the two).
 template <int Mode, std::size_t KW>
-QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const std::uint8_t* const* q, std::uint8_t* out) noexcept {
+QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const DwColumnRequant& rq, const std::uint8_t* const* q,
+                                std::uint8_t* out) noexcept {
   const std::size_t kw = KW != 0 ? KW : a.kernel_w, dil = a.dilation_w * 32;
-  const DwColumnRequant rq(a.epilogue.out, true, 0, 32);
-  if (Mode != rq.mode) return;
   const auto* w = static_cast<const std::int8_t*>(a.packed_w);
   __m512i init[4];
   for (int k = 0; k < 4; ++k) init[k] = Mode != kDwGeneral ? _mm512_loadu_si512(a.packed_bias + 16 * k) : _mm512_setzero_si512();
@@ -343,32 +358,43 @@ QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const std::uint8_t* co
   }
 }
 
+// One segment (or the pair segment) in its epilogue mode's instantiation.
 template <int Mode>
-QK_KERNEL_INLINE void dwc_row(const DepthwiseS8Args& a, const std::uint8_t* const* q, std::uint8_t* out) noexcept {
+QK_KERNEL_INLINE void dwc_segment(const DepthwiseS8Args& a, const DwColumnRequant& rq, std::size_t sg,
+                                  const std::uint8_t* const* q, std::uint8_t* out) noexcept {
   const bool slide = a.kernel_w == 3 && a.dilation_w == 1;
   if (a.pair) {
     if (slide)
-      dwc_pairs<Mode, 3>(a, q, out);
+      dwc_pairs<Mode, 3>(a, rq, q, out);
     else
-      dwc_pairs<Mode, 0>(a, q, out);
+      dwc_pairs<Mode, 0>(a, rq, q, out);
   } else if (slide && a.stride_w == 1) {
-    dwc_channels<Mode, 3, 1>(a, q, out);
+    dwc_channels<Mode, 3, 1>(a, rq, sg, q, out);
   } else if (slide && a.stride_w == 2) {
-    dwc_channels<Mode, 3, 2>(a, q, out);
+    dwc_channels<Mode, 3, 2>(a, rq, sg, q, out);
   } else {
-    dwc_channels<Mode, 0, 1>(a, q, out);
+    dwc_channels<Mode, 0, 1>(a, rq, sg, q, out);
   }
 }
 
 // The DepthwiseS8Kernel::quad_run of this family. Rows past kernel_h repeat the last row (their
-// weights are zero). Each segment decides its epilogue mode itself; a row runs the lean, fast
-// and general instantiations in turn, each computing the segments of its mode (one, usually).
+// weights are zero). Each segment decides its epilogue mode itself, once: its requantization
+// constants (~150 vector ops to build) were built once per mode instantiation before, four
+// times per segment and row, which cost mbv2_dw_s2_56 about 4%.
 inline void depthwise_s8_columns_run(const DepthwiseS8Args& a, const std::uint8_t* const* rows, std::uint8_t* out) noexcept {
   const std::uint8_t* q[4];
   for (std::size_t r = 0; r < 4; ++r) q[r] = rows[r < a.kernel_h ? r : a.kernel_h - 1];
-  dwc_row<kDwLean>(a, q, out);
-  dwc_row<kDwFast>(a, q, out);
-  dwc_row<kDwGeneral>(a, q, out);
+  const std::size_t segs = a.pair ? 1 : (a.channels + 63) / 64;
+  for (std::size_t sg = 0; sg < segs; ++sg) {
+    const std::size_t c0 = 64 * sg, count = a.pair ? 32 : (a.channels - c0 < 64 ? a.channels - c0 : 64);
+    const DwColumnRequant rq(a.epilogue.out, a.pair, c0, count, a.packed_bias + 64 * sg, a.kernel_w);
+    switch (rq.mode) {
+      case kDwNarrow: dwc_segment<kDwNarrow>(a, rq, sg, q, out); break;
+      case kDwLean: dwc_segment<kDwLean>(a, rq, sg, q, out); break;
+      case kDwFast: dwc_segment<kDwFast>(a, rq, sg, q, out); break;
+      default: dwc_segment<kDwGeneral>(a, rq, sg, q, out); break;
+    }
+  }
 }
 
 inline void depthwise_s8_columns_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t bytes,
