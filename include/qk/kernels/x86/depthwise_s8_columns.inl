@@ -188,10 +188,14 @@ struct DwColumnRequant {
 
 // Finishes one segment of accumulators for output bytes at `out` (lane j at out + j): the
 // hoisted requantization, or accumulators back in channel order through finish_row().
-template <int Mode>
+// kFull: a whole 64-channel segment in lane order (known at compile time: no channel-order
+// branch in the pixel loop, which made the compiler keep the accumulators in memory for it).
+template <int Mode, bool kFull = false>
 QK_KERNEL_INLINE void dwc_finish(const DepthwiseS8Args& a, const DwColumnRequant& rq, __m512i* acc, std::uint8_t* out,
                                  std::size_t c0, std::size_t count, std::size_t pixels) noexcept {
-  if constexpr (Mode != kDwGeneral) {
+  if constexpr (kFull && Mode != kDwGeneral) {
+    rq.template store<Mode>(out + c0, acc, 64);
+  } else if constexpr (Mode != kDwGeneral) {
     if (rq.channel_order)
       rq.template store_channels<Mode>(out + c0, acc, count);
     else
@@ -245,6 +249,30 @@ QK_KERNEL_INLINE void dwc_dot(__m512i* acc, const DwColumn& c, const __m512i* w)
   for (int k = 0; k < 4; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], c.v[k], w[k]);
 }
 
+// The sliding-window pixel loop of one segment (KW == 3, dilation 1, stride S).
+template <int Mode, std::size_t KW, std::size_t S, bool kFull>
+QK_KERNEL_INLINE void dwc_slide(const DepthwiseS8Args& a, const DwColumnRequant& rq, const std::uint8_t* const* q,
+                                std::uint8_t* out, std::size_t c0, std::size_t count, const std::int8_t* w,
+                                const __m512i* init) noexcept {
+  const std::size_t C = a.channels, step = S * C;
+  __m512i wk[KW][4];
+  for (std::size_t kx = 0; kx < KW; ++kx)
+    for (int k = 0; k < 4; ++k) wk[kx][k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
+  DwColumn col[KW];
+  for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx + S] = dwc_column(q, c0 + kx * C);
+  std::size_t off = c0;  // byte offset of the window's first column
+  for (std::size_t ox = 0; ox < a.out_w; ++ox, off += step) {
+    QK_UNROLL
+    for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx] = col[kx + S];
+    QK_UNROLL
+    for (std::size_t kx = KW - S; kx < KW; ++kx) col[kx] = dwc_column(q, off + kx * C);
+    __m512i acc[4] = {init[0], init[1], init[2], init[3]};
+    QK_UNROLL
+    for (std::size_t kx = 0; kx < KW; ++kx) dwc_dot(acc, col[kx], wk[kx]);
+    dwc_finish<Mode, kFull>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
+  }
+}
+
 // One channel segment sg (64 channels of one pixel). KW/S compile-time (3; 1 or 2) with dilation
 // 1: the window's columns slide, the last S computed anew per pixel; KW == 0: every column anew.
 template <int Mode, std::size_t KW, std::size_t S>
@@ -286,22 +314,10 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const DwColumnRequa
       }
     }
     if constexpr (KW != 0) {
-      __m512i wk[KW][4];
-      for (std::size_t kx = 0; kx < KW; ++kx)
-        for (int k = 0; k < 4; ++k) wk[kx][k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
-      DwColumn col[KW];
-      for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx + S] = dwc_column(q, c0 + kx * C);
-      std::size_t off = c0;  // byte offset of the window's first column
-      for (std::size_t ox = 0; ox < a.out_w; ++ox, off += step) {
-        QK_UNROLL
-        for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx] = col[kx + S];
-        QK_UNROLL
-        for (std::size_t kx = KW - S; kx < KW; ++kx) col[kx] = dwc_column(q, off + kx * C);
-        __m512i acc[4] = {init[0], init[1], init[2], init[3]};
-        QK_UNROLL
-        for (std::size_t kx = 0; kx < KW; ++kx) dwc_dot(acc, col[kx], wk[kx]);
-        dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
-      }
+      if (count == 64)
+        dwc_slide<Mode, KW, S, true>(a, rq, q, out, c0, count, w, init);
+      else
+        dwc_slide<Mode, KW, S, false>(a, rq, q, out, c0, count, w, init);
     } else {
       for (std::size_t ox = 0; ox < a.out_w; ++ox) {
         __m512i acc[4] = {init[0], init[1], init[2], init[3]};
