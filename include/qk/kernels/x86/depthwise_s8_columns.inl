@@ -281,54 +281,52 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const DwColumnRequa
   const std::size_t C = a.channels, kw = KW != 0 ? KW : a.kernel_w;
   const std::size_t step = (KW != 0 ? S : a.stride_w) * C, dil = (KW != 0 ? 1 : a.dilation_w) * C;
   const auto* wbase = static_cast<const std::int8_t*>(a.packed_w);
-  {
-    const std::size_t c0 = 64 * sg, count = C - c0 < 64 ? C - c0 : 64;
-    const std::int8_t* w = wbase + sg * kw * 256;
-    const std::int32_t* bias = a.packed_bias + 64 * sg;
-    __m512i init[4];
-    for (int k = 0; k < 4; ++k) init[k] = Mode != kDwGeneral ? _mm512_loadu_si512(bias + 16 * k) : _mm512_setzero_si512();
-    if constexpr (KW != 0 && Mode != kDwGeneral) {
-      if (count <= 16) {  // short tail: one channel-order vector (see DwTail16)
-        const DwTail16 tail;
-        const __m512i init16 = dwc_first16(init);
-        __m512i wk[KW];
-        for (std::size_t kx = 0; kx < KW; ++kx) {
-          __m512i v[4];
-          for (int k = 0; k < 4; ++k) v[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
-          wk[kx] = dwc_first16(v);
-        }
-        __m512i col[KW];
-        for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx + S] = tail.column(q, c0 + kx * C);
-        std::size_t off = c0;
-        for (std::size_t ox = 0; ox < a.out_w; ++ox, off += step) {
-          QK_UNROLL
-          for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx] = col[kx + S];
-          QK_UNROLL
-          for (std::size_t kx = KW - S; kx < KW; ++kx) col[kx] = tail.column(q, off + kx * C);
-          __m512i acc = init16;
-          QK_UNROLL
-          for (std::size_t kx = 0; kx < KW; ++kx) acc = _mm512_dpbusd_epi32(acc, col[kx], wk[kx]);
-          rq.template store16<Mode>(out + ox * a.out_pixel_bytes + c0, acc, count);
-        }
-        return;
+  const std::size_t c0 = 64 * sg, count = C - c0 < 64 ? C - c0 : 64;
+  const std::int8_t* w = wbase + sg * kw * 256;
+  const std::int32_t* bias = a.packed_bias + 64 * sg;
+  __m512i init[4];
+  for (int k = 0; k < 4; ++k) init[k] = Mode != kDwGeneral ? _mm512_loadu_si512(bias + 16 * k) : _mm512_setzero_si512();
+  if constexpr (KW != 0 && Mode != kDwGeneral) {
+    if (count <= 16) {  // short tail: one channel-order vector (see DwTail16)
+      const DwTail16 tail;
+      const __m512i init16 = dwc_first16(init);
+      __m512i wk[KW];
+      for (std::size_t kx = 0; kx < KW; ++kx) {
+        __m512i v[4];
+        for (int k = 0; k < 4; ++k) v[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
+        wk[kx] = dwc_first16(v);
       }
+      __m512i col[KW];
+      for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx + S] = tail.column(q, c0 + kx * C);
+      std::size_t off = c0;
+      for (std::size_t ox = 0; ox < a.out_w; ++ox, off += step) {
+        QK_UNROLL
+        for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx] = col[kx + S];
+        QK_UNROLL
+        for (std::size_t kx = KW - S; kx < KW; ++kx) col[kx] = tail.column(q, off + kx * C);
+        __m512i acc = init16;
+        QK_UNROLL
+        for (std::size_t kx = 0; kx < KW; ++kx) acc = _mm512_dpbusd_epi32(acc, col[kx], wk[kx]);
+        rq.template store16<Mode>(out + ox * a.out_pixel_bytes + c0, acc, count);
+      }
+      return;
     }
-    if constexpr (KW != 0) {
-      if (count == 64)
-        dwc_slide<Mode, KW, S, true>(a, rq, q, out, c0, count, w, init);
-      else
-        dwc_slide<Mode, KW, S, false>(a, rq, q, out, c0, count, w, init);
-    } else {
-      for (std::size_t ox = 0; ox < a.out_w; ++ox) {
-        __m512i acc[4] = {init[0], init[1], init[2], init[3]};
-        const std::size_t off = c0 + ox * step;
-        for (std::size_t kx = 0; kx < kw; ++kx) {
-          __m512i wk[4];
-          for (int k = 0; k < 4; ++k) wk[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
-          dwc_dot(acc, dwc_column(q, off + kx * dil), wk);
-        }
-        dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
+  }
+  if constexpr (KW != 0) {
+    if (count == 64)
+      dwc_slide<Mode, KW, S, true>(a, rq, q, out, c0, count, w, init);
+    else
+      dwc_slide<Mode, KW, S, false>(a, rq, q, out, c0, count, w, init);
+  } else {
+    for (std::size_t ox = 0; ox < a.out_w; ++ox) {
+      __m512i acc[4] = {init[0], init[1], init[2], init[3]};
+      const std::size_t off = c0 + ox * step;
+      for (std::size_t kx = 0; kx < kw; ++kx) {
+        __m512i wk[4];
+        for (int k = 0; k < 4; ++k) wk[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
+        dwc_dot(acc, dwc_column(q, off + kx * dil), wk);
       }
+      dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
     }
   }
 }
@@ -394,9 +392,11 @@ QK_KERNEL_INLINE void dwc_segment(const DepthwiseS8Args& a, const DwColumnRequan
 }
 
 // The DepthwiseS8Kernel::quad_run of this family. Rows past kernel_h repeat the last row (their
-// weights are zero). Each segment decides its epilogue mode itself, once: its requantization
-// constants (~150 vector ops to build) were built once per mode instantiation before, four
-// times per segment and row, which cost mbv2_dw_s2_56 about 4%.
+// weights are zero). Each segment builds its requantization constants (~150 vector ops) once per
+// row and a switch runs its mode's instantiation. (Each instantiation used to build them to find
+// out whether the segment was its mode: four times per segment and row, ~10% of both MobileNet
+// depthwise layers. Keeping them across rows in a per-call workspace cache measured slower: the
+// loop then read them through a pointer.)
 inline void depthwise_s8_columns_run(const DepthwiseS8Args& a, const std::uint8_t* const* rows, std::uint8_t* out) noexcept {
   const std::uint8_t* q[4];
   for (std::size_t r = 0; r < 4; ++r) q[r] = rows[r < a.kernel_h ? r : a.kernel_h - 1];

@@ -180,7 +180,7 @@ QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, __m512i x_odd, const Single
 
 // The same result in 10 ops instead of 11 when the accumulators are known to be small: every
 // |x| < 2^29 and every multiplier >= 0 (the callers prove the bound from K, the operand ranges
-// and the bias before choosing this; see narrow_accumulator_bound). Then
+// and the bias before choosing this; see kNarrowAccumulatorBound). Then
 //   s' = floor((y + k) / 2^31) = SRDHM(x, m) + 2^(e-1) + zp * 2^e
 // (k the same rounding constant) fits in 32 bits (|s'| < 2^29 + 2^30 + 2^21), so the 64-bit
 // variable shift by 31 + e becomes an immediate shift of each product (the even lanes' s' in the
