@@ -120,11 +120,11 @@ struct DwColumnRequant {
     for (int k = 0; k < 4; ++k) wide = static_cast<__mmask16>(wide | _mm512_cmplt_epi32_mask(sh[k], _mm512_set1_epi32(-22)));
     const bool lean = wide == 0 && s.zero_point > -256 && s.zero_point < 256 && s.qmin <= type_min && s.qmax >= type_max;
     mode = lean ? kDwLean : kDwFast;
-    const std::int64_t products = static_cast<std::int64_t>(kw < 4096 ? kw : 4096) * 4 * 255 * 128;
-    if (lean && products < kNarrowAccumulatorBound) {
+    const std::int64_t room = narrow_offset_room(4 * kw);  // four kernel rows per lane, kw columns
+    if (lean && room >= 0) {
       __m512i big = zero;  // |bias| as unsigned (INT32_MIN stays 2^31: too big, as it should)
       for (int k = 0; k < 4; ++k) big = _mm512_max_epu32(big, _mm512_abs_epi32(_mm512_loadu_si512(bias + 16 * k)));
-      if (static_cast<std::int64_t>(_mm512_reduce_max_epu32(big)) < kNarrowAccumulatorBound - products) mode = kDwNarrow;
+      if (static_cast<std::int64_t>(_mm512_reduce_max_epu32(big)) <= room) mode = kDwNarrow;
     }
     const std::int32_t folded_zp = lean ? s.zero_point : 0;
     for (int k = 0; k < 4; ++k) q[k] = single_shift_constants(m[k], _mm512_sub_epi32(zero, sh[k]), folded_zp);
@@ -164,10 +164,11 @@ struct DwColumnRequant {
       _mm512_mask_storeu_epi8(p, (__mmask64{1} << bytes) - 1, b);
   }
 
-  // `count` (<= 16) channels in channel order (channel_order's vector 0).
+  // `count` (<= 16) channels in channel order from vector v of the accumulators (parameters in
+  // channel order: vector k holds channels 16k to 16k + 15), clamped in 32 bits and narrowed.
   template <int Mode>
-  QK_KERNEL_INLINE void store16(std::uint8_t* p, __m512i acc, std::size_t count) const noexcept {
-    const __m512i r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(apply<Mode>(acc, 0), lo32), hi32), zp32);
+  QK_KERNEL_INLINE void store16(std::uint8_t* p, __m512i v, int k, std::size_t count) const noexcept {
+    const __m512i r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(apply<Mode>(v, k), lo32), hi32), zp32);
     _mm_mask_storeu_epi8(p, static_cast<__mmask16>(count >= 16 ? 0xFFFFu : (1u << count) - 1u), _mm512_cvtepi32_epi8(r));
   }
 
@@ -177,12 +178,7 @@ struct DwColumnRequant {
     __m512i v0 = acc[0], v1 = acc[1], v2 = acc[2], v3 = acc[3];
     dwc_transpose(v0, v1, v2, v3);  // (v2 and v3 are dead: the compiler drops their shuffles)
     const __m512i v[2] = {v0, v1};
-    for (std::size_t b = 0; 16 * b < count; ++b) {
-      const __m512i r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(apply<Mode>(v[b], static_cast<int>(b)), lo32), hi32), zp32);
-      const std::size_t left = count - 16 * b;
-      _mm_mask_storeu_epi8(p + 16 * b, static_cast<__mmask16>(left >= 16 ? 0xFFFFu : (1u << left) - 1u),
-                           _mm512_cvtepi32_epi8(r));
-    }
+    for (std::size_t b = 0; 16 * b < count; ++b) store16<Mode>(p + 16 * b, v[b], static_cast<int>(b), count - 16 * b);
   }
 };
 
@@ -307,7 +303,7 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const DwColumnRequa
         __m512i acc = init16;
         QK_UNROLL
         for (std::size_t kx = 0; kx < KW; ++kx) acc = _mm512_dpbusd_epi32(acc, col[kx], wk[kx]);
-        rq.template store16<Mode>(out + ox * a.out_pixel_bytes + c0, acc, count);
+        rq.template store16<Mode>(out + ox * a.out_pixel_bytes + c0, acc, 0, count);
       }
       return;
     }

@@ -200,6 +200,14 @@ QK_KERNEL_INLINE __m512i epi_single_shift_narrow(__m512i x, __m512i x_odd, const
 // The bound on |accumulator| under which epi_single_shift_narrow is exact.
 constexpr std::int64_t kNarrowAccumulatorBound = std::int64_t{1} << 29;
 
+// The largest |start value| (column offset or bias) an accumulator of `terms` u8 x int8 products
+// (each at most 255 * 128 in magnitude) may start from and stay below kNarrowAccumulatorBound;
+// negative when none can. The one bound test of the GEMM epilogue and the depthwise kernel.
+constexpr std::int64_t narrow_offset_room(std::size_t terms) noexcept {
+  const std::size_t capped = terms < (std::size_t{1} << 20) ? terms : (std::size_t{1} << 20);
+  return kNarrowAccumulatorBound - 1 - static_cast<std::int64_t>(capped) * 255 * 128;
+}
+
 // The GEMM's use of it, for one panel group of up to 64 columns: the per-column constants are
 // computed once per group (gemm_s8_rows) and shared by every tile of the group's rows, with the
 // zero point folded in (narrowing needs no add) and no store/reload of int32 results.
@@ -229,10 +237,9 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
     return;
   const __m512i zero = _mm512_setzero_si512(), one32 = _mm512_set1_epi32(1), max_e = _mm512_set1_epi32(22);
   __mmask16 bad = 0, wide = 0;
-  // |sum over K of a * b| <= K * 255 * 128; the column offset is what the tile starts from.
-  const std::int64_t products = static_cast<std::int64_t>(args.k < (std::size_t{1} << 20) ? args.k : (std::size_t{1} << 20)) * 255 * 128;
-  const __m512i offset_room = _mm512_set1_epi32(static_cast<std::int32_t>(
-      kNarrowAccumulatorBound - 1 - (products < kNarrowAccumulatorBound ? products : kNarrowAccumulatorBound - 1)));
+  // The tile starts from the column offset and adds K products.
+  const std::int64_t room = narrow_offset_room(args.k);
+  const __m512i offset_room = _mm512_set1_epi32(static_cast<std::int32_t>(room < 0 ? 0 : room));
   for (std::size_t j = 0; 16 * j < count; ++j) {
     const std::size_t n = n0 + 16 * j;
     const __mmask16 mask = epi_mask16(count - 16 * j);
@@ -249,7 +256,7 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
                                   _mm512_cmpgt_epu32_mask(offset_abs, offset_room));
   }
   rq->fast = bad == 0;
-  rq->narrow = rq->fast && wide == 0 && args.col_zero_point == nullptr && products < kNarrowAccumulatorBound;
+  rq->narrow = rq->fast && wide == 0 && args.col_zero_point == nullptr && room >= 0;
   const std::int32_t type_min = s.type == OutputType::s8 ? -128 : 0, type_max = s.type == OutputType::s8 ? 127 : 255;
   rq->clamp = s.qmin > type_min || s.qmax < type_max;
 }
