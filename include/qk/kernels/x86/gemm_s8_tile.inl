@@ -122,8 +122,7 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
         for (std::size_t r = 0; r < ROWS; ++r) args.row_sum_out[m0 + r] = sums[r];
     }
   }
-  // One spare row: the epilogue may read one element past the last row (its odd-lane load).
-  alignas(64) std::int32_t tile[ROWS + 1][NB * Traits::kLanes];
+  alignas(64) std::int32_t tile[ROWS][NB * Traits::kLanes];
   QK_TILE_STORE_ROW(0) QK_TILE_STORE_ROW(1) QK_TILE_STORE_ROW(2) QK_TILE_STORE_ROW(3)
   QK_TILE_STORE_ROW(4) QK_TILE_STORE_ROW(5) QK_TILE_STORE_ROW(6) QK_TILE_STORE_ROW(7)
   QK_TILE_STORE_ROW(8) QK_TILE_STORE_ROW(9) QK_TILE_STORE_ROW(10) QK_TILE_STORE_ROW(11)
