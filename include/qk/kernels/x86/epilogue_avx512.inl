@@ -273,6 +273,45 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
 // and the kind of row term are template parameters: as run-time tests inside the row loop they
 // cost two taken branches per vector.
 enum class RowTerm { none, uniform, per_column };
+
+// One tile row's vectors through the single-shift form into v[0..kVectors).
+template <std::size_t kVectors, RowTerm kRowTerm, bool kNarrow>
+QK_KERNEL_INLINE void tile_row_requant(const TileRequant& rq, const std::int32_t* acc, __m512i row_term, __m512i* v) noexcept {
+  QK_UNROLL for (std::size_t j = 0; j < kVectors; ++j) {
+    const TileRequant::Column& c = rq.col[j];
+    __m512i x = _mm512_load_si512(acc + 16 * j);
+    if constexpr (kRowTerm == RowTerm::none) {
+      const __m512i x_odd = _mm512_shuffle_epi32(x, _MM_PERM_DDBB);  // dword 2i+1 to 2i
+      v[j] = kNarrow ? epi_single_shift_narrow(x, x_odd, c.q) : epi_single_shift(x, x_odd, c.q);
+    } else {
+      x = kRowTerm == RowTerm::uniform ? _mm512_sub_epi32(x, row_term)
+                                       : _mm512_sub_epi32(x, _mm512_mullo_epi32(c.zero_point, row_term));
+      v[j] = epi_single_shift(x, _mm512_srli_epi64(x, 32), c.q);
+    }
+  }
+}
+
+// Row r's row term as a broadcast: -coef * rowsum folded as one scalar (uniform, wrapping int32),
+// the row sum itself (per_column: multiplied per column), nothing (none).
+template <RowTerm kRowTerm>
+QK_KERNEL_INLINE __m512i tile_row_term(std::uint32_t coef, const std::int32_t* sums, std::size_t r) noexcept {
+  if constexpr (kRowTerm == RowTerm::uniform)
+    return _mm512_set1_epi32(static_cast<std::int32_t>(coef * static_cast<std::uint32_t>(sums[r])));
+  if constexpr (kRowTerm == RowTerm::per_column) return _mm512_set1_epi32(sums[r]);
+  return _mm512_setzero_si512();
+}
+
+// Four vectors of 16 int32 to 64 bytes in order: per 128-bit lane l the packs give
+// [v0 v1 v2 v3] x (4 values of lane l); the permute `order` puts dword 4l + src at 4 src + l.
+QK_KERNEL_INLINE __m512i tile_row_bytes(const __m512i* v, bool is_signed, bool clamp, __m512i qmin8, __m512i qmax8,
+                                        __m512i order) noexcept {
+  const __m512i w01 = _mm512_packs_epi32(v[0], v[1]), w23 = _mm512_packs_epi32(v[2], v[3]);
+  __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
+  if (clamp)
+    bytes = is_signed ? _mm512_min_epi8(_mm512_max_epi8(bytes, qmin8), qmax8) : _mm512_min_epu8(_mm512_max_epu8(bytes, qmin8), qmax8);
+  return _mm512_permutexvar_epi32(order, bytes);
+}
+
 template <std::size_t kVectors, RowTerm kRowTerm, bool kNarrow = false>
 QK_KERNEL_INLINE void finish_tile_single_shift_t(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
                                                  std::size_t rows, std::size_t n0, std::size_t count,
@@ -280,38 +319,33 @@ QK_KERNEL_INLINE void finish_tile_single_shift_t(const GemmS8Args& args, const T
                                                  const std::int32_t* sums) noexcept {
   const OutputStage& s = args.out;
   const bool is_signed = s.type == OutputType::s8, clamp = rq.clamp;
-  // Uniform row term: -coef * rowsum, one scalar per row (wrapping int32).
   const std::uint32_t coef = args.col_zero_point != nullptr ? static_cast<std::uint32_t>(args.col_zero_point[0]) : 0u;
   const __m512i zero = _mm512_setzero_si512();
   const __m512i qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   const __mmask64 store_mask = count >= 64 ? ~__mmask64{0} : ((__mmask64{1} << count) - 1);
   std::uint8_t* out = args.c + m0 * args.ldc_bytes + n0;
-  for (std::size_t r = 0; r < rows; ++r, acc += acc_stride, out += args.ldc_bytes) {
-    __m512i row_term = zero;
-    if constexpr (kRowTerm == RowTerm::uniform)
-      row_term = _mm512_set1_epi32(static_cast<std::int32_t>(coef * static_cast<std::uint32_t>(sums[r])));
-    if constexpr (kRowTerm == RowTerm::per_column) row_term = _mm512_set1_epi32(sums[r]);
-    __m512i v[TileRequant::kMaxVectors] = {zero, zero, zero, zero};
-    QK_UNROLL for (std::size_t j = 0; j < kVectors; ++j) {
-      const TileRequant::Column& c = rq.col[j];
-      if constexpr (kRowTerm == RowTerm::none) {
-        const __m512i x = _mm512_load_si512(acc + 16 * j);
-        const __m512i x_odd = _mm512_shuffle_epi32(x, _MM_PERM_DDBB);  // dword 2i+1 to 2i
-        v[j] = kNarrow ? epi_single_shift_narrow(x, x_odd, c.q) : epi_single_shift(x, x_odd, c.q);
-      } else {
-        __m512i x = _mm512_load_si512(acc + 16 * j);
-        x = kRowTerm == RowTerm::uniform ? _mm512_sub_epi32(x, row_term)
-                                         : _mm512_sub_epi32(x, _mm512_mullo_epi32(c.zero_point, row_term));
-        v[j] = epi_single_shift(x, _mm512_srli_epi64(x, 32), c.q);
+  std::size_t r = 0;
+  // Up to 32 columns: two rows share the narrowing (row r in v[0..1], row r + 1 in v[2..3]) and
+  // leave it as bytes 0-31 and 32-63, stored with two masked stores (the second 32 bytes before
+  // row r + 1, hence ldc >= 32). One pack, one permute per two rows instead of two: 4 of 25
+  // vector ops per 32-column row became 2 (first_224: 32 channels, K = 27).
+  if constexpr (kVectors <= 2) {
+    if (args.ldc_bytes >= 32) {
+      for (; r + 2 <= rows; r += 2, acc += 2 * acc_stride, out += 2 * args.ldc_bytes) {
+        __m512i v[4] = {zero, zero, zero, zero};
+        tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc, tile_row_term<kRowTerm>(coef, sums, r), v);
+        tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc + acc_stride, tile_row_term<kRowTerm>(coef, sums, r + 1), v + 2);
+        const __m512i bytes = tile_row_bytes(v, is_signed, clamp, qmin8, qmax8, order);
+        _mm512_mask_storeu_epi8(out, store_mask, bytes);
+        _mm512_mask_storeu_epi8(out + args.ldc_bytes - 32, store_mask << 32, bytes);
       }
     }
-    const __m512i w01 = _mm512_packs_epi32(v[0], v[1]), w23 = _mm512_packs_epi32(v[2], v[3]);
-    __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
-    if (clamp)
-      bytes = is_signed ? _mm512_min_epi8(_mm512_max_epi8(bytes, qmin8), qmax8)
-                        : _mm512_min_epu8(_mm512_max_epu8(bytes, qmin8), qmax8);
-    _mm512_mask_storeu_epi8(out, store_mask, _mm512_permutexvar_epi32(order, bytes));
+  }
+  for (; r < rows; ++r, acc += acc_stride, out += args.ldc_bytes) {
+    __m512i v[TileRequant::kMaxVectors] = {zero, zero, zero, zero};
+    tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc, tile_row_term<kRowTerm>(coef, sums, r), v);
+    _mm512_mask_storeu_epi8(out, store_mask, tile_row_bytes(v, is_signed, clamp, qmin8, qmax8, order));
   }
 }
 
