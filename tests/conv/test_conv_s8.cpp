@@ -30,7 +30,8 @@ struct Case {
   // 0: random multipliers, shift[0] = 2 and shift[1] = -31 forced (stages 1-2); 1: every shift in
   // [-31, -1] (the depthwise one-rounding path) with multipliers up to 2^31 - 1; 2: as 1, plus
   // INT32_MIN multipliers (TFLite's saturating SRDHM case) and shift 0; 3: every shift in
-  // [-22, -1] and multipliers up to 2^31 - 1 (what the AVX-512 single-shift forms take).
+  // [-22, -1] and multipliers up to 2^31 - 1 (what the AVX-512 single-shift forms take); 4: as 3
+  // with every multiplier in [1, 2^30) (not normalized: the narrow form must not take them).
   int shift_mode = 0;
   // [qmin, qmax] the whole output type (the column kernel's lean mode: the packs are the clamp)
   // and the output zero point out_zp instead of -3 / 120.
@@ -89,10 +90,11 @@ void run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
   }
   if (c.shift_mode != 0) {
     for (std::size_t j = 0; j < d.out_c; ++j) {
-      const int deepest = c.shift_mode == 3 ? -22 : -31;
+      const int deepest = c.shift_mode >= 3 ? -22 : -31;
       shift[j] = std::uniform_int_distribution<int>(deepest, -1)(rng);
       if (rng() % 4 == 0) shift[j] = rng() & 1 ? -1 : deepest;
       if (rng() % 3 == 0) mult[j] = std::numeric_limits<std::int32_t>::max() - static_cast<std::int32_t>(rng() % 3);
+      if (c.shift_mode == 4) mult[j] = rng() % 3 == 0 ? (1 << 30) - 1 : std::uniform_int_distribution<std::int32_t>(1, (1 << 30) - 1)(rng);
       if (c.shift_mode == 2 && rng() % 5 == 0) mult[j] = std::numeric_limits<std::int32_t>::min();
       if (c.shift_mode == 2 && rng() % 7 == 0) shift[j] = 0;
     }
@@ -291,6 +293,9 @@ TEST_CASE("conv_s8: depthwise int8-weight column kernel and its int16 fallback")
           c.bias_mode = 0;
           c.shift_mode = 1;
         }
+        c.shift_mode = 4;  // multipliers below 2^30, small accumulators: not the narrow form
+        for (int i = 0; i < 3; ++i) run_case(c, rng);
+        c.shift_mode = 1;
         c.out_type = qk::OutputType::u8;
         c.full_range = false;
         c.out_type = qk::OutputType::s8;

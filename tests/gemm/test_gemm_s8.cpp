@@ -245,24 +245,28 @@ TEST_CASE("gemm_s8: fixed-point requantization at rounding ties, every right shi
   const std::int32_t kMin = std::numeric_limits<std::int32_t>::min(), kMax = std::numeric_limits<std::int32_t>::max();
   const std::int32_t mults[] = {1 << 30, (1 << 30) + 1, kMax, 1518500250, 1, 0, -(1 << 30), kMin, 1 << 29, 1431655765};
   const std::int32_t biases[] = {0, 1, -1, -2, 3, 1 << 20, -(1 << 20), kMax - 300, kMin + 300, 12345, -54321};
-  // Pass 1 keeps every multiplier >= 0 and every |accumulator| below the AVX-512 epilogue's
-  // narrow bound (2^29, less K * 255 * 128), up to a few hundred from it, so that form takes
-  // those groups. Passes 0 and 2 keep them on the 64-bit form: negative multipliers (pass 0),
-  // and accumulators near INT32_MAX and INT32_MIN with multipliers >= 0 (pass 2: there the
-  // narrow form would overflow, so a wrong bound check fails this test).
+  // Pass 1 keeps every multiplier in [2^30, 2^31) (normalized, as TFLite's) and every
+  // |accumulator| below the AVX-512 epilogue's narrow bound (2^29, less K * 255 * 128), up to a
+  // few hundred from it, so that form takes those groups. The other passes keep them on the
+  // 64-bit form: negative multipliers (pass 0); accumulators near INT32_MAX and INT32_MIN with
+  // multipliers >= 0 (pass 2: there the narrow form would overflow, so a wrong bound check fails
+  // this test); small accumulators with multipliers in [0, 2^30), where the narrow form's
+  // odd-lane product would be wrong (pass 3: a wrong multiplier check fails this test).
   const std::int32_t narrow_edge = (1 << 29) - 1 - 255 * 128 - 400;
-  const std::int32_t narrow_mults[] = {1 << 30, (1 << 30) + 1, kMax, 1518500250, 1, 0, (1 << 30) - 1, kMax - 1, 1 << 29, 1431655765};
+  const std::int32_t normalized_mults[] = {1 << 30, (1 << 30) + 1, kMax, 1518500250, kMax - 1, 1431655765,
+                                           (1 << 30) + (1 << 29), 1234567890, 2000000001, (1 << 30) + 3};
+  const std::int32_t small_mults[] = {1 << 30, (1 << 30) + 1, kMax, 1518500250, 1, 0, (1 << 30) - 1, kMax - 1, 1 << 29, 1431655765};
   const std::int32_t narrow_biases[] = {0, 1, -1, -2, 3, 1 << 20, -(1 << 20), narrow_edge, -narrow_edge, 12345, -54321};
   QK_FOR_EACH_ISA(isa) {
-    for (int pass = 0; pass < 3; ++pass)
+    for (int pass = 0; pass < 4; ++pass)
     for (std::size_t n : {150u, 48u, 16u, 41u, 20u}) {
       const std::size_t m = 259, k = 1;
       std::vector<std::int8_t> a(m), b(n, 1);
       for (std::size_t i = 0; i < m; ++i) a[i] = static_cast<std::int8_t>(static_cast<int>(i % 256) - 128);
       std::vector<std::int32_t> bias(n), mult(n), shift(n);
       for (std::size_t j = 0; j < n; ++j) {
-        mult[j] = (pass == 0 ? mults : narrow_mults)[j % 10];
-        bias[j] = (pass == 1 ? narrow_biases : biases)[(j / 10) % 11];
+        mult[j] = (pass == 0 ? mults : pass == 1 ? normalized_mults : small_mults)[j % 10];
+        bias[j] = (pass == 1 || pass == 3 ? narrow_biases : biases)[(j / 10) % 11];
         shift[j] = -static_cast<std::int32_t>(j % 3 == 0 ? 1 + (j / 3) % 22 : 1 + j % 4);
       }
       if (n == 41) shift[40] = 0;  // this group takes the two-step epilogue

@@ -61,9 +61,10 @@ QK_KERNEL_INLINE DwColumn dwc_middle(const DwColumn& a, const DwColumn& b) noexc
 // the clamp. 4 of the ~55 ops per 64 outputs, on every pixel.
 //
 // Narrow (mode 3): lean, and also every |accumulator| < 2^29 (the bias plus 4 * kernel_w *
-// 255 * 128: inputs are u8 after the flip, weights int8), so the 32-bit second stage of
-// epi_single_shift_narrow applies (10 ops per 16 lanes instead of 11, no 64-bit compares).
-// TFLite's MobileNet layers, with biases far below 2^28, always take it.
+// 255 * 128: inputs are u8 after the flip, weights int8) and every multiplier in [2^30, 2^31),
+// so epi_single_shift_narrow applies (9 ops per 16 lanes instead of 11, no 64-bit compares).
+// TFLite's MobileNet layers, with normalized multipliers and biases far below 2^28, always
+// take it.
 enum DwMode : int { kDwGeneral = 0, kDwFast = 1, kDwLean = 2, kDwNarrow = 3 };
 struct DwColumnRequant {
   SingleShift q[4];
@@ -101,12 +102,13 @@ struct DwColumnRequant {
     const __m512i zero = _mm512_setzero_si512();
     channel_order = !pair && count <= 32;
     zp16 = qmin8 = qmax8 = lo32 = hi32 = zp32 = zero;
-    for (int k = 0; k < 4; ++k) q[k] = SingleShift{zero, zero, zero, zero, zero, zero, zero};
+    for (int k = 0; k < 4; ++k) q[k] = SingleShift{zero, zero, zero, zero, zero, zero, zero, zero, zero};
     if (s.kind != OutputStage::Kind::fixed_point || s.rounding != RequantRounding::double_rounding ||
         output_type_size(s.type) != 1)
       return;
     __m512i m[4], sh[4];
-    param(s.multiplier, s.per_channel, pair, channel_order, c0, count, 0, m);
+    // Lanes past the channels: any multiplier the narrow form takes (their bytes are not stored).
+    param(s.multiplier, s.per_channel, pair, channel_order, c0, count, kNarrowMultiplierMin, m);
     param(s.shift, s.per_channel, pair, channel_order, c0, count, -1, sh);  // lanes past the channels: harmless
     __mmask16 bad = 0;
     for (int k = 0; k < 4; ++k)
@@ -123,8 +125,12 @@ struct DwColumnRequant {
     const std::int64_t room = narrow_offset_room(4 * kw);  // four kernel rows per lane, kw columns
     if (lean && room >= 0) {
       __m512i big = zero;  // |bias| as unsigned (INT32_MIN stays 2^31: too big, as it should)
-      for (int k = 0; k < 4; ++k) big = _mm512_max_epu32(big, _mm512_abs_epi32(_mm512_loadu_si512(bias + 16 * k)));
-      if (static_cast<std::int64_t>(_mm512_reduce_max_epu32(big)) <= room) mode = kDwNarrow;
+      __mmask16 small_mult = 0;
+      for (int k = 0; k < 4; ++k) {
+        big = _mm512_max_epu32(big, _mm512_abs_epi32(_mm512_loadu_si512(bias + 16 * k)));
+        small_mult = static_cast<__mmask16>(small_mult | _mm512_cmplt_epi32_mask(m[k], _mm512_set1_epi32(kNarrowMultiplierMin)));
+      }
+      if (static_cast<std::int64_t>(_mm512_reduce_max_epu32(big)) <= room && small_mult == 0) mode = kDwNarrow;
     }
     const std::int32_t folded_zp = lean ? s.zero_point : 0;
     for (int k = 0; k < 4; ++k) q[k] = single_shift_constants(m[k], _mm512_sub_epi32(zero, sh[k]), folded_zp);

@@ -79,7 +79,7 @@
     QK_KERNEL_INLINE DwRequantAvx512(const OutputStage& s, std::size_t c0, std::size_t count, bool active) noexcept { \
       const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);                         \
       m_lo = m_hi = mo_lo = mo_hi = left_lo = left_hi = right_lo = right_hi = zero;                    \
-      single_lo = single_hi = SingleShift{zero, zero, zero, zero, zero, zero, zero};                   \
+      single_lo = single_hi = SingleShift{zero, zero, zero, zero, zero, zero, zero, zero, zero};                   \
       zp16 = qmin8 = qmax8 = zero;                                                                     \
       mask_lo = mask_hi = thr_lo = thr_hi = clamp_lo = clamp_hi = zp = zero;                           \
       if (!active) return;                                                                             \

@@ -145,7 +145,9 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
 // depthwise kernels (depthwise_s8_x86.hpp, depthwise_s8_columns.inl).
 struct SingleShift {
   __m512i mult, mult_odd, round_even, round_odd, shift_even, shift_odd;
-  __m512i e32;  // the 16 right shifts e as dwords (epi_single_shift_narrow)
+  // epi_single_shift_narrow: the 16 right shifts e as dwords, and the odd lanes' multipliers
+  // doubled (2m in the low dword: -(2^32 - 2m) to vpmuldq) with their rounding constants doubled.
+  __m512i e32, mult_odd2, round_odd2;
 };
 
 // The constants for 16 lanes of multipliers `mult` and right shifts `e` (each >= 1).
@@ -163,6 +165,8 @@ QK_KERNEL_INLINE SingleShift single_shift_constants(__m512i mult, __m512i e, std
   c.shift_even = _mm512_add_epi64(e_even, k31);
   c.shift_odd = _mm512_sub_epi64(e_odd, one);
   c.e32 = e;
+  c.mult_odd2 = _mm512_add_epi64(c.mult_odd, c.mult_odd);
+  c.round_odd2 = _mm512_add_epi64(c.round_odd, c.round_odd);
   return c;
 }
 
@@ -178,24 +182,31 @@ QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, __m512i x_odd, const Single
                                  _mm512_srav_epi64(to, c.shift_odd));
 }
 
-// The same result in 10 ops instead of 11 when the accumulators are known to be small: every
-// |x| < 2^29 and every multiplier >= 0 (the callers prove the bound from K, the operand ranges
-// and the bias before choosing this; see kNarrowAccumulatorBound). Then
+// The same result in 9 ops instead of 11 when the accumulators are known to be small and the
+// multipliers normalized: every |x| < 2^29 and every m in [2^30, 2^31) (TFLite's
+// QuantizeMultiplier always gives that; the callers prove both before choosing this form; see
+// kNarrowAccumulatorBound). Then
 //   s' = floor((y + k) / 2^31) = SRDHM(x, m) + 2^(e-1) + zp * 2^e
 // (k the same rounding constant) fits in 32 bits (|s'| < 2^29 + 2^30 + 2^21), so the 64-bit
-// variable shift by 31 + e becomes an immediate shift of each product (the even lanes' s' in the
-// low dword of t >> 31, the odd lanes' in the high dword of t << 1), one blend, and the
-// remaining floor division by 2^e on all 16 lanes at once: (s' - [y < -2^30]) >> e. For e >= 1
-// the tie test [y < -2^30] may be [y < 0] (both give zp when -2^30 <= y < 0), and with m >= 0
-// that is [x < 0] (m = 0: y = 0 and either gives zp), which is x >> 31 as a dword: one
-// shift and one add on 16 lanes replace two compares and two masked subtracts on 8 each.
-// On this machine's two zmm ports the 64-bit compares were the one p5-only op in the form.
+// variable shift by 31 + e is not needed:
+//  - even lanes: s' is the low dword of (y + k) >> 31, an immediate shift;
+//  - odd lanes: vpmuldq by the low dword of 2m, which it reads as 2m - 2^32 (m >= 2^30), gives
+//    2(y + k) - x * 2^32 once 2k is added, whose high dword (already the odd lane's place) is
+//    s' - x exactly; a masked add of x puts s' there. Only that dword is used, so the 64-bit
+//    sum may wrap. No shift and no blend for the odd lanes.
+// The remaining floor division by 2^e runs on all 16 lanes at once: (s' - [y < -2^30]) >> e. For
+// e >= 1 the tie test [y < -2^30] may be [y < 0] (both give zp when -2^30 <= y < 0), and with
+// m > 0 that is [x < 0], which is x >> 31 as a dword: one shift and one add on 16 lanes replace
+// two 64-bit compares (port 5 only on this machine) and two masked subtracts on 8 each.
 QK_KERNEL_INLINE __m512i epi_single_shift_narrow(__m512i x, __m512i x_odd, const SingleShift& c) noexcept {
   const __m512i te = _mm512_add_epi64(_mm512_mul_epi32(x, c.mult), c.round_even);
-  const __m512i to = _mm512_add_epi64(_mm512_mul_epi32(x_odd, c.mult_odd), c.round_odd);
-  const __m512i s = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), _mm512_srli_epi64(te, 31), _mm512_slli_epi64(to, 1));
+  const __m512i to = _mm512_add_epi64(_mm512_mul_epi32(x_odd, c.mult_odd2), c.round_odd2);
+  const __m512i s = _mm512_mask_add_epi32(_mm512_srli_epi64(te, 31), static_cast<__mmask16>(0xAAAA), to, x);
   return _mm512_srav_epi32(_mm512_add_epi32(s, _mm512_srai_epi32(x, 31)), c.e32);
 }
+
+// The smallest multiplier epi_single_shift_narrow takes.
+constexpr std::int32_t kNarrowMultiplierMin = std::int32_t{1} << 30;
 
 // The bound on |accumulator| under which epi_single_shift_narrow is exact.
 constexpr std::int64_t kNarrowAccumulatorBound = std::int64_t{1} << 29;
@@ -222,8 +233,8 @@ struct TileRequant {
   // accumulators at the column offsets (col_offset), and finish_tile does not add them.
   bool fast = false;
   // Also: every |accumulator| < kNarrowAccumulatorBound (K * 255 * 128 plus the largest column
-  // offset: A is u8 after the flip, B s8) and every multiplier >= 0, with no row term, so
-  // finish_tile uses epi_single_shift_narrow.
+  // offset: A is u8 after the flip, B s8) and every multiplier >= kNarrowMultiplierMin, with no
+  // row term, so finish_tile uses epi_single_shift_narrow.
   bool narrow = false;
   bool clamp = false;  // [qmin, qmax] is narrower than the output type: clamp after narrowing
 };
@@ -252,7 +263,7 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
     c.q = single_shift_constants(mult, e, s.zero_point);
     // |offset| > room (abs of INT32_MIN stays negative as unsigned compare: counted as wide).
     const __m512i offset_abs = _mm512_abs_epi32(_mm512_maskz_loadu_epi32(mask, args.col_offset + n));
-    wide = static_cast<__mmask16>(wide | _mm512_cmplt_epi32_mask(mult, zero) |
+    wide = static_cast<__mmask16>(wide | _mm512_mask_cmplt_epi32_mask(mask, mult, _mm512_set1_epi32(kNarrowMultiplierMin)) |
                                   _mm512_cmpgt_epu32_mask(offset_abs, offset_room));
   }
   rq->fast = bad == 0;
