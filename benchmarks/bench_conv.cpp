@@ -1,4 +1,4 @@
-// Convolution benchmarks: qk int8 against oneDNN (s8 and f32) and XNNPACK (qc8), in one run.
+// Convolution benchmarks: qk int8 (and qk fp32) against oneDNN (s8 and f32) and XNNPACK (qc8), in one run.
 //
 // Names: conv/<impl>/<layer>; counter GOPS = 2 * MACs per second. Batch 1, single thread, NHWC
 // activations. Every int8 row computes the same layer: s8 activations (zero point 0), s8
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "qk/conv.hpp"
+#include "qk/conv_f32.hpp"
 
 #if defined(QK_BENCH_HAVE_ONEDNN)
 #include <omp.h>
@@ -74,6 +75,36 @@ void bench_qk_s8(benchmark::State& state, Layer l) {
   std::vector<std::int8_t> y(l.out_h() * l.out_w() * l.cout);
   for (auto _ : state) {
     qk::Status st = qk::conv_s8(layer, 1, x.data(), out, y.data(), ws.data(), ws_bytes);
+    benchmark::DoNotOptimize(st);
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, l);
+  state.SetLabel(std::string(qk::isa_name(layer.isa())) + " " + qk::conv_path_name(layer.path()));
+}
+
+// qk's fp32 convolution on the same layer (float activations, weights and bias): the float
+// baseline within qk. It is a plain composition (im2col + qk::gemm_f32, a direct depthwise loop
+// compiled for the baseline ISA), not tuned like the int8 path.
+void bench_qk_f32(benchmark::State& state, Layer l) {
+  const auto x = random_floats(l.h * l.w * l.cin, 1), w = random_floats(l.cout * l.k * l.k * l.cin_g(), 2);
+  const auto bias = random_floats(l.cout, 3);
+  qk::ConvF32Desc d;
+  d.in_h = l.h, d.in_w = l.w, d.in_c = l.cin, d.out_c = l.cout, d.kernel_h = d.kernel_w = l.k;
+  d.stride_h = d.stride_w = l.stride;
+  d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = l.pad;
+  d.groups = l.groups;
+  d.weights = w.data();
+  d.bias = bias.data();
+  qk::ConvF32 layer;
+  std::size_t ws_bytes = 0;
+  if (!layer.pack(d).ok() || !qk::conv_f32_workspace_size(layer, &ws_bytes).ok()) {
+    state.SkipWithError("pack failed");
+    return;
+  }
+  std::vector<std::uint8_t> ws(ws_bytes);
+  std::vector<float> y(l.out_h() * l.out_w() * l.cout);
+  for (auto _ : state) {
+    qk::Status st = qk::conv_f32(layer, 1, x.data(), y.data(), ws.data(), ws_bytes);
     benchmark::DoNotOptimize(st);
     benchmark::ClobberMemory();
   }
@@ -172,6 +203,7 @@ void register_all() {
   for (const Layer& l : kLayers) {
     const std::string name = l.name;
     benchmark::RegisterBenchmark(("conv/qk_s8/" + name).c_str(), bench_qk_s8, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("conv/qk_f32/" + name).c_str(), bench_qk_f32, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
 #if defined(QK_BENCH_HAVE_ONEDNN)
     benchmark::RegisterBenchmark(("conv/onednn_s8/" + name).c_str(), bench_onednn, l, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("conv/onednn_f32/" + name).c_str(), bench_onednn, l, false)->Unit(benchmark::kMicrosecond)->UseRealTime();

@@ -21,4 +21,7 @@
 #if __has_include("qk/conv.hpp")
 #include "qk/conv.hpp"
 #endif
+#if __has_include("qk/conv_f32.hpp")
+#include "qk/conv_f32.hpp"
+#endif
 #endif

@@ -1,0 +1,257 @@
+// qk/conv_f32.hpp - 2-D fp32 convolution over NHWC activations: the float baseline qk's int8
+// convolution is measured against (benchmarks/bench_conv.cpp, conv/qk_f32/<layer>), with the
+// same geometry, weight layouts and error handling as qk/conv.hpp.
+//
+//   y[n][oy][ox][oc] = clamp(bias[oc] + sum_{ky,kx,c} x[n][iy][ix][g*Cg + c] * w[oc][ky][kx][c], lo, hi)
+//   iy = oy * stride_h + ky * dilation_h - pad_top, ix likewise; taps outside the image read 0.
+//
+//   qk::ConvF32Desc d;                      // geometry as qk::ConvS8Desc, float weights and bias
+//   d.in_h = 56, d.in_w = 56, d.in_c = 64, d.out_c = 64, d.kernel_h = d.kernel_w = 3;
+//   d.set_same_padding();
+//   d.weights = w; d.bias = b;
+//   qk::ConvF32 layer;
+//   QK_RETURN_IF_ERROR(layer.pack(d));      // allocates; done once per layer
+//   std::size_t ws = 0;
+//   QK_RETURN_IF_ERROR(qk::conv_f32_workspace_size(layer, &ws));
+//   QK_RETURN_IF_ERROR(qk::conv_f32(layer, batch, x, y, workspace, ws));
+//
+// Paths, chosen at packing (ConvF32::path(), the same names as the int8 layer's):
+//  - pointwise: 1x1, stride 1, no padding, groups 1: qk::gemm_f32 on the input in place.
+//  - gemm: blocks of output pixels gathered into im2col rows in the workspace (zeros in the
+//    padding), then qk::gemm_f32 per group (one GemmF32Weights per group).
+//  - depthwise: groups == Cin == Cout: a direct loop per output pixel over the taps with the
+//    channels innermost (contiguous in NHWC and in the packed [tap][channel] weights), which
+//    the compiler vectorizes; a channel multiplier > 1 takes the gemm path.
+// Single-threaded; running allocates nothing; every entry point validates its inputs first and
+// writes nothing on error. Results are not bit-identical across ISAs (float summation order
+// differs between GEMM kernels); they match a double-precision reference to float rounding.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "qk/conv.hpp"
+#include "qk/gemm.hpp"
+
+namespace qk {
+
+struct ConvF32Desc {
+  std::size_t in_h = 0, in_w = 0, in_c = 0, out_c = 0;
+  std::size_t kernel_h = 1, kernel_w = 1;
+  std::size_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  std::size_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  std::size_t groups = 1;
+  const float* weights = nullptr;  // in weight_layout
+  ConvWeightLayout weight_layout = ConvWeightLayout::ohwi;
+  const float* bias = nullptr;     // out_c values, or null for none
+
+  // TensorFlow/ONNX "SAME" padding (the odd pixel after, unless extra_at_end is false).
+  Status set_same_padding(bool extra_at_end = true) noexcept {
+    ConvPad h, w;
+    if (!conv_same_padding(in_h, kernel_h, stride_h, dilation_h, extra_at_end, &h) ||
+        !conv_same_padding(in_w, kernel_w, stride_w, dilation_w, extra_at_end, &w))
+      return Status(StatusCode::bad_shape, "conv_f32: same padding needs non-zero sizes, strides and dilations");
+    pad_top = h.before, pad_bottom = h.after, pad_left = w.before, pad_right = w.after;
+    return Status::success();
+  }
+  void set_valid_padding() noexcept { pad_top = pad_bottom = pad_left = pad_right = 0; }
+
+  // The geometry as an int8 descriptor: one validation and one weight-index function for both.
+  ConvS8Desc geometry() const noexcept {
+    ConvS8Desc g;
+    g.in_h = in_h, g.in_w = in_w, g.in_c = in_c, g.out_c = out_c, g.kernel_h = kernel_h, g.kernel_w = kernel_w;
+    g.stride_h = stride_h, g.stride_w = stride_w, g.dilation_h = dilation_h, g.dilation_w = dilation_w;
+    g.pad_top = pad_top, g.pad_bottom = pad_bottom, g.pad_left = pad_left, g.pad_right = pad_right;
+    g.groups = groups;
+    g.weights = weights;  // only tested for null
+    g.weight_layout = weight_layout;
+    return g;
+  }
+  std::size_t out_h() const noexcept { return geometry().out_h(); }
+  std::size_t out_w() const noexcept { return geometry().out_w(); }
+};
+
+class ConvF32;
+Status conv_f32_workspace_size(const ConvF32& layer, std::size_t* bytes) noexcept;
+Status conv_f32(const ConvF32& layer, std::size_t batch, const float* input, float* output, void* workspace,
+                std::size_t workspace_bytes, float lo, float hi) noexcept;
+
+class ConvF32 {
+ public:
+  ConvF32() = default;
+  ConvF32(ConvF32&&) = default;
+  ConvF32& operator=(ConvF32&&) = default;
+
+  // Validates `d` and packs its weights for the kernel family of active_isa(). On error the
+  // layer is left as it was.
+  Status pack(const ConvF32Desc& d) noexcept {
+    const ConvS8Desc g = d.geometry();
+    QK_RETURN_IF_ERROR(detail::validate_conv_desc(g));
+    for (std::size_t i = 0; d.bias != nullptr && i < d.out_c; ++i)
+      if (std::isnan(d.bias[i])) return Status(StatusCode::invalid_argument, "conv_f32: NaN bias");
+    const std::size_t cg = d.in_c / d.groups, og = d.out_c / d.groups, taps = d.kernel_h * d.kernel_w, k = taps * cg;
+    ConvF32 L;
+    L.desc_ = d;
+    L.out_h_ = d.out_h();
+    L.out_w_ = d.out_w();
+    L.k_ = k;
+    if (d.groups > 1 && d.groups == d.in_c && d.out_c == d.in_c) {
+      L.path_ = ConvPath::depthwise;
+      L.dw_weights_.reset(new float[taps * d.out_c]);  // [tap][channel]
+      L.dw_bias_.reset(new float[d.out_c]);
+      for (std::size_t oc = 0; oc < d.out_c; ++oc) {
+        L.dw_bias_[oc] = d.bias != nullptr ? d.bias[oc] : 0.0f;
+        for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
+          for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
+            L.dw_weights_[(ky * d.kernel_w + kx) * d.out_c + oc] = d.weights[detail::conv_weight_index(g, oc, ky, kx, 0)];
+      }
+    } else {
+      const bool one = d.kernel_h == 1 && d.kernel_w == 1 && d.stride_h == 1 && d.stride_w == 1 && d.pad_top == 0 &&
+                       d.pad_bottom == 0 && d.pad_left == 0 && d.pad_right == 0 && d.groups == 1;
+      L.path_ = one ? ConvPath::pointwise : ConvPath::gemm;
+      // Weights of group gi as K x og, row k = (ky, kx, c): the im2col row's order.
+      std::unique_ptr<float[]> b(new float[k * og]);
+      L.group_weights_.reset(new GemmF32Weights[d.groups]);
+      for (std::size_t gi = 0; gi < d.groups; ++gi) {
+        for (std::size_t o = 0; o < og; ++o)
+          for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
+            for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
+              for (std::size_t c = 0; c < cg; ++c)
+                b[((ky * d.kernel_w + kx) * cg + c) * og + o] = d.weights[detail::conv_weight_index(g, gi * og + o, ky, kx, c)];
+        QK_RETURN_IF_ERROR(L.group_weights_[gi].pack(
+            GemmF32WeightsDesc::k_by_n(k, og, b.get(), d.bias != nullptr ? d.bias + gi * og : nullptr)));
+      }
+      // Rows per gathered block: about 512 KiB of im2col floats (L2), at least 128 rows: each
+      // block streams all of B once, and with 64 KiB blocks a K = 2304 layer ran 7 rows per pass
+      // over its 2.4 MB of weights (resnet3x3_14: 4.7 ms).
+      L.block_rows_ = (std::size_t{512} << 10) / (4 * k);
+      if (L.block_rows_ < 128) L.block_rows_ = 128;
+    }
+    *this = std::move(L);
+    return Status::success();
+  }
+
+  bool packed() const noexcept { return out_h_ != 0; }
+  ConvPath path() const noexcept { return path_; }
+  // The GEMM kernel family of the pointwise and gemm paths; scalar for the depthwise loop (portable
+  // code, vectorized only as far as the compiler's baseline target allows).
+  Isa isa() const noexcept { return path_ != ConvPath::depthwise && group_weights_ ? group_weights_[0].isa() : Isa::scalar; }
+  const ConvF32Desc& desc() const noexcept { return desc_; }
+  std::size_t out_h() const noexcept { return out_h_; }
+  std::size_t out_w() const noexcept { return out_w_; }
+
+ private:
+  friend Status conv_f32_workspace_size(const ConvF32& layer, std::size_t* bytes) noexcept;
+  friend Status conv_f32(const ConvF32& layer, std::size_t batch, const float* input, float* output, void* workspace,
+                         std::size_t workspace_bytes, float lo, float hi) noexcept;
+
+  // Output pixels [m0, m0 + rows) of group gi as im2col rows of k_ floats (zeros in the padding).
+  void gather(float* dst, const float* input, std::size_t m0, std::size_t rows, std::size_t gi) const noexcept {
+    const ConvF32Desc& d = desc_;
+    const std::size_t cg = d.in_c / d.groups;
+    for (std::size_t r = 0; r < rows; ++r, dst += k_) {
+      const std::size_t m = m0 + r, ox = m % out_w_, oy = (m / out_w_) % out_h_, n = m / (out_w_ * out_h_);
+      const float* image = input + n * d.in_h * d.in_w * d.in_c + gi * cg;
+      for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
+        const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
+                                  static_cast<std::ptrdiff_t>(d.pad_top);
+        for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
+          const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(ox * d.stride_w + kx * d.dilation_w) -
+                                    static_cast<std::ptrdiff_t>(d.pad_left);
+          float* o = dst + (ky * d.kernel_w + kx) * cg;
+          if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h) || ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w))
+            std::memset(o, 0, cg * sizeof(float));
+          else
+            std::memcpy(o, image + (static_cast<std::size_t>(iy) * d.in_w + static_cast<std::size_t>(ix)) * d.in_c,
+                        cg * sizeof(float));
+        }
+      }
+    }
+  }
+
+  // One output row (n, oy) of the depthwise path.
+  void depthwise_row(const float* input, float* out, std::size_t n, std::size_t oy, float lo, float hi) const noexcept {
+    const ConvF32Desc& d = desc_;
+    const std::size_t C = d.out_c;
+    const float* image = input + n * d.in_h * d.in_w * C;
+    const float* bias = dw_bias_.get();
+    for (std::size_t ox = 0; ox < out_w_; ++ox, out += C) {
+      for (std::size_t c = 0; c < C; ++c) out[c] = bias[c];
+      for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
+        const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
+                                  static_cast<std::ptrdiff_t>(d.pad_top);
+        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) continue;
+        for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
+          const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(ox * d.stride_w + kx * d.dilation_w) -
+                                    static_cast<std::ptrdiff_t>(d.pad_left);
+          if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w)) continue;
+          const float* x = image + (static_cast<std::size_t>(iy) * d.in_w + static_cast<std::size_t>(ix)) * C;
+          const float* w = dw_weights_.get() + (ky * d.kernel_w + kx) * C;
+          for (std::size_t c = 0; c < C; ++c) out[c] += w[c] * x[c];
+        }
+      }
+      for (std::size_t c = 0; c < C; ++c) out[c] = out[c] < lo ? lo : out[c] > hi ? hi : out[c];
+    }
+  }
+
+  ConvF32Desc desc_;
+  ConvPath path_ = ConvPath::gemm;
+  std::size_t out_h_ = 0, out_w_ = 0, k_ = 0, block_rows_ = 0;
+  std::unique_ptr<GemmF32Weights[]> group_weights_;
+  std::unique_ptr<float[]> dw_weights_, dw_bias_;
+};
+
+// Workspace bytes conv_f32() needs for `layer` (any batch): the gather block, 64-byte aligned.
+inline Status conv_f32_workspace_size(const ConvF32& layer, std::size_t* bytes) noexcept {
+  if (bytes == nullptr) return Status(StatusCode::null_pointer, "conv_f32_workspace_size: null output");
+  if (!layer.packed()) return Status(StatusCode::invalid_argument, "conv_f32_workspace_size: layer not packed");
+  *bytes = layer.path_ == ConvPath::gemm ? layer.block_rows_ * layer.k_ * sizeof(float) + detail::kConvAlign : 0;
+  return Status::success();
+}
+
+// Runs the layer on `batch` NHWC images, clamping every output to [lo, hi] (a fused ReLU /
+// ReLU6, or +-infinity for none).
+inline Status conv_f32(const ConvF32& layer, std::size_t batch, const float* input, float* output, void* workspace,
+                       std::size_t workspace_bytes, float lo = -std::numeric_limits<float>::infinity(),
+                       float hi = std::numeric_limits<float>::infinity()) noexcept {
+  if (!layer.packed()) return Status(StatusCode::invalid_argument, "conv_f32: layer not packed");
+  if (std::isnan(lo) || std::isnan(hi) || lo > hi) return Status(StatusCode::invalid_argument, "conv_f32: clamp [lo, hi] empty or NaN");
+  if (batch == 0) return Status::success();
+  if (input == nullptr || output == nullptr) return Status(StatusCode::null_pointer, "conv_f32: null input or output");
+  const ConvF32Desc& d = layer.desc_;
+  std::size_t in_count = 0, m = 0, out_count = 0;
+  if (!detail::checked_mul3(batch, d.in_h * d.in_w, d.in_c, &in_count) ||
+      !detail::checked_mul3(batch, layer.out_h_, layer.out_w_, &m) || !detail::checked_mul(m, d.out_c, &out_count) ||
+      in_count > (std::numeric_limits<std::size_t>::max() >> 3) || out_count > (std::numeric_limits<std::size_t>::max() >> 3))
+    return Status(StatusCode::size_overflow, "conv_f32: input or output size overflows size_t");
+  std::size_t need = 0;
+  QK_RETURN_IF_ERROR(conv_f32_workspace_size(layer, &need));
+  if (need > 0 && workspace == nullptr) return Status(StatusCode::null_pointer, "conv_f32: null workspace");
+  if (workspace_bytes < need) return Status(StatusCode::buffer_too_small, "conv_f32: workspace smaller than conv_f32_workspace_size()");
+  // Validated: the calls below cannot fail.
+  switch (layer.path_) {
+    case ConvPath::pointwise:
+      return gemm_f32(layer.group_weights_[0], m, input, d.in_c, output, d.out_c, lo, hi);
+    case ConvPath::depthwise:
+      for (std::size_t u = 0; u < batch * layer.out_h_; ++u)
+        layer.depthwise_row(input, output + u * layer.out_w_ * d.out_c, u / layer.out_h_, u % layer.out_h_, lo, hi);
+      return Status::success();
+    default: {
+      auto* buf = reinterpret_cast<float*>(detail::align_up(workspace));
+      const std::size_t og = d.out_c / d.groups;
+      for (std::size_t m0 = 0; m0 < m; m0 += layer.block_rows_) {
+        const std::size_t rows = m - m0 < layer.block_rows_ ? m - m0 : layer.block_rows_;
+        for (std::size_t gi = 0; gi < d.groups; ++gi) {
+          layer.gather(buf, input, m0, rows, gi);
+          QK_RETURN_IF_ERROR(gemm_f32(layer.group_weights_[gi], rows, buf, layer.k_, output + m0 * d.out_c + gi * og, d.out_c, lo, hi));
+        }
+      }
+      return Status::success();
+    }
+  }
+}
+
+}  // namespace qk
