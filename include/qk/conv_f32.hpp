@@ -75,9 +75,9 @@ struct ConvF32Desc {
 };
 
 class ConvF32;
-Status conv_f32_workspace_size(const ConvF32& layer, std::size_t* bytes) noexcept;
-Status conv_f32(const ConvF32& layer, std::size_t batch, const float* input, float* output, void* workspace,
-                std::size_t workspace_bytes, float lo, float hi) noexcept;
+inline Status conv_f32_workspace_size(const ConvF32& layer, std::size_t* bytes) noexcept;
+inline Status conv_f32(const ConvF32& layer, std::size_t batch, const float* input, float* output, void* workspace,
+                       std::size_t workspace_bytes, float lo, float hi) noexcept;
 
 class ConvF32 {
  public:
