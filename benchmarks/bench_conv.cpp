@@ -49,6 +49,14 @@ using qk_bench::random_vector;
 
 void set_gops(benchmark::State& state, const Layer& l) { qk_bench::set_gops(state, l.macs()); }
 
+// The layer's shape, for either qk descriptor (both derive from qk::ConvGeometry).
+void set_geometry(const Layer& l, qk::ConvGeometry* d) {
+  d->in_h = l.h, d->in_w = l.w, d->in_c = l.cin, d->out_c = l.cout, d->kernel_h = d->kernel_w = l.k;
+  d->stride_h = d->stride_w = l.stride;
+  d->pad_top = d->pad_bottom = d->pad_left = d->pad_right = l.pad;
+  d->groups = l.groups;
+}
+
 // OHWI weights ([Cout][k][k][Cin/groups]), shared by qk and XNNPACK (GOHWI without the depthwise flag).
 std::vector<std::int8_t> layer_weights(const Layer& l) { return random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -127, 127, 2); }
 
@@ -58,10 +66,7 @@ void bench_qk_s8(benchmark::State& state, Layer l) {
   const auto bias = random_vector<std::int32_t>(l.cout, -1000, 1000, 3);
   std::vector<std::int32_t> mult(l.cout, 1518500250), shift(l.cout, -9);
   qk::ConvS8Desc d;
-  d.in_h = l.h, d.in_w = l.w, d.in_c = l.cin, d.out_c = l.cout, d.kernel_h = d.kernel_w = l.k;
-  d.stride_h = d.stride_w = l.stride;
-  d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = l.pad;
-  d.groups = l.groups;
+  set_geometry(l, &d);
   d.weights = w.data();
   d.bias = bias.data();
   qk::ConvS8 layer;
@@ -89,10 +94,7 @@ void bench_qk_f32(benchmark::State& state, Layer l) {
   const auto x = random_floats(l.h * l.w * l.cin, 1), w = random_floats(l.cout * l.k * l.k * l.cin_g(), 2);
   const auto bias = random_floats(l.cout, 3);
   qk::ConvF32Desc d;
-  d.in_h = l.h, d.in_w = l.w, d.in_c = l.cin, d.out_c = l.cout, d.kernel_h = d.kernel_w = l.k;
-  d.stride_h = d.stride_w = l.stride;
-  d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = l.pad;
-  d.groups = l.groups;
+  set_geometry(l, &d);
   d.weights = w.data();
   d.bias = bias.data();
   qk::ConvF32 layer;

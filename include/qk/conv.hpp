@@ -90,7 +90,9 @@ inline bool conv_same_padding(std::size_t input, std::size_t kernel, std::size_t
   return true;
 }
 
-struct ConvS8Desc {
+// What a convolution's shape is, independent of its element types: sizes, strides, dilations,
+// padding, groups and the weights' layout. Shared by ConvS8Desc and ConvF32Desc (conv_f32.hpp).
+struct ConvGeometry {
   std::size_t in_h = 0, in_w = 0, in_c = 0;  // one image; the batch is given per call
   std::size_t out_c = 0;
   std::size_t kernel_h = 0, kernel_w = 0;
@@ -98,16 +100,7 @@ struct ConvS8Desc {
   std::size_t dilation_h = 1, dilation_w = 1;
   std::size_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
   std::size_t groups = 1;  // Cin and Cout divisible by it; groups == Cin: depthwise
-
-  ElementType input_type = ElementType::s8;
-  std::int32_t input_zero_point = 0;
-
-  const void* weights = nullptr;
-  ElementType weight_type = ElementType::s8;
   ConvWeightLayout weight_layout = ConvWeightLayout::ohwi;
-  const std::int32_t* weight_zero_point = nullptr;  // null: 0
-  bool weight_zero_point_per_channel = false;       // Cout values, else one
-  const std::int32_t* bias = nullptr;               // Cout values, or null
 
   // "same" (TFLite SAME / ONNX SAME_UPPER, or SAME_LOWER) from the shape, strides and dilations.
   Status set_same_padding(bool extra_at_end = true) noexcept {
@@ -135,11 +128,22 @@ struct ConvS8Desc {
   std::size_t out_w() const noexcept { return output_size(in_w, pad_left, pad_right, kernel_w, stride_w, dilation_w); }
 };
 
+struct ConvS8Desc : ConvGeometry {
+  ElementType input_type = ElementType::s8;
+  std::int32_t input_zero_point = 0;
+
+  const void* weights = nullptr;                    // in weight_layout
+  ElementType weight_type = ElementType::s8;
+  const std::int32_t* weight_zero_point = nullptr;  // null: 0
+  bool weight_zero_point_per_channel = false;       // Cout values, else one
+  const std::int32_t* bias = nullptr;               // Cout values, or null
+};
+
 namespace detail {
 
-inline Status validate_conv_desc(const ConvS8Desc& d) noexcept {
+// Everything about the shape (conv_s8 and conv_f32 alike); not the weights pointer.
+inline Status validate_conv_geometry(const ConvGeometry& d) noexcept {
   constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max() >> 4;
-  if (d.weights == nullptr) return Status(StatusCode::null_pointer, "conv: null weights");
   if (d.in_h == 0 || d.in_w == 0 || d.in_c == 0 || d.out_c == 0 || d.kernel_h == 0 || d.kernel_w == 0)
     return Status(StatusCode::bad_shape, "conv: a size (input, channels or kernel) is 0");
   if (d.stride_h == 0 || d.stride_w == 0) return Status(StatusCode::bad_shape, "conv: stride is 0");
@@ -163,6 +167,12 @@ inline Status validate_conv_desc(const ConvS8Desc& d) noexcept {
     return Status(StatusCode::size_overflow, "conv: weight or image size overflows size_t");
   if (d.weight_layout == ConvWeightLayout::hwo && d.groups != d.in_c)
     return Status(StatusCode::bad_shape, "conv: HWO (depthwise) weights need groups == input channels");
+  return Status::success();
+}
+
+inline Status validate_conv_desc(const ConvS8Desc& d) noexcept {
+  if (d.weights == nullptr) return Status(StatusCode::null_pointer, "conv: null weights");
+  QK_RETURN_IF_ERROR(validate_conv_geometry(d));
   if (d.input_zero_point < type_lo(d.input_type) || d.input_zero_point > type_hi(d.input_type))
     return Status(StatusCode::invalid_argument, "conv: input zero point outside the input type");
   if (d.weight_zero_point != nullptr) {
@@ -175,7 +185,7 @@ inline Status validate_conv_desc(const ConvS8Desc& d) noexcept {
 }
 
 // Index of weight (oc, ky, kx, c) in the user's layout; c is the channel within the group.
-inline std::size_t conv_weight_index(const ConvS8Desc& d, std::size_t oc, std::size_t ky, std::size_t kx,
+inline std::size_t conv_weight_index(const ConvGeometry& d, std::size_t oc, std::size_t ky, std::size_t kx,
                                      std::size_t c) noexcept {
   const std::size_t cg = d.in_c / d.groups;
   switch (d.weight_layout) {

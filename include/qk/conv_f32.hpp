@@ -5,7 +5,7 @@
 //   y[n][oy][ox][oc] = clamp(bias[oc] + sum_{ky,kx,c} x[n][iy][ix][g*Cg + c] * w[oc][ky][kx][c], lo, hi)
 //   iy = oy * stride_h + ky * dilation_h - pad_top, ix likewise; taps outside the image read 0.
 //
-//   qk::ConvF32Desc d;                      // geometry as qk::ConvS8Desc, float weights and bias
+//   qk::ConvF32Desc d;                      // qk::ConvGeometry, float weights and bias
 //   d.in_h = 56, d.in_w = 56, d.in_c = 64, d.out_c = 64, d.kernel_h = d.kernel_w = 3;
 //   d.set_same_padding();
 //   d.weights = w; d.bias = b;
@@ -38,40 +38,11 @@
 
 namespace qk {
 
-struct ConvF32Desc {
-  std::size_t in_h = 0, in_w = 0, in_c = 0, out_c = 0;
-  std::size_t kernel_h = 1, kernel_w = 1;
-  std::size_t stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
-  std::size_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-  std::size_t groups = 1;
+// The geometry (sizes, strides, dilations, padding, groups, weight layout and the padding
+// helpers) is qk::ConvGeometry, as for the int8 layer.
+struct ConvF32Desc : ConvGeometry {
   const float* weights = nullptr;  // in weight_layout
-  ConvWeightLayout weight_layout = ConvWeightLayout::ohwi;
   const float* bias = nullptr;     // out_c values, or null for none
-
-  // TensorFlow/ONNX "SAME" padding (the odd pixel after, unless extra_at_end is false).
-  Status set_same_padding(bool extra_at_end = true) noexcept {
-    ConvPad h, w;
-    if (!conv_same_padding(in_h, kernel_h, stride_h, dilation_h, extra_at_end, &h) ||
-        !conv_same_padding(in_w, kernel_w, stride_w, dilation_w, extra_at_end, &w))
-      return Status(StatusCode::bad_shape, "conv_f32: same padding needs non-zero sizes, strides and dilations");
-    pad_top = h.before, pad_bottom = h.after, pad_left = w.before, pad_right = w.after;
-    return Status::success();
-  }
-  void set_valid_padding() noexcept { pad_top = pad_bottom = pad_left = pad_right = 0; }
-
-  // The geometry as an int8 descriptor: one validation and one weight-index function for both.
-  ConvS8Desc geometry() const noexcept {
-    ConvS8Desc g;
-    g.in_h = in_h, g.in_w = in_w, g.in_c = in_c, g.out_c = out_c, g.kernel_h = kernel_h, g.kernel_w = kernel_w;
-    g.stride_h = stride_h, g.stride_w = stride_w, g.dilation_h = dilation_h, g.dilation_w = dilation_w;
-    g.pad_top = pad_top, g.pad_bottom = pad_bottom, g.pad_left = pad_left, g.pad_right = pad_right;
-    g.groups = groups;
-    g.weights = weights;  // only tested for null
-    g.weight_layout = weight_layout;
-    return g;
-  }
-  std::size_t out_h() const noexcept { return geometry().out_h(); }
-  std::size_t out_w() const noexcept { return geometry().out_w(); }
 };
 
 class ConvF32;
@@ -88,8 +59,8 @@ class ConvF32 {
   // Validates `d` and packs its weights for the kernel family of active_isa(). On error the
   // layer is left as it was.
   Status pack(const ConvF32Desc& d) noexcept {
-    const ConvS8Desc g = d.geometry();
-    QK_RETURN_IF_ERROR(detail::validate_conv_desc(g));
+    if (d.weights == nullptr) return Status(StatusCode::null_pointer, "conv_f32: null weights");
+    QK_RETURN_IF_ERROR(detail::validate_conv_geometry(d));
     for (std::size_t i = 0; d.bias != nullptr && i < d.out_c; ++i)
       if (std::isnan(d.bias[i])) return Status(StatusCode::invalid_argument, "conv_f32: NaN bias");
     const std::size_t cg = d.in_c / d.groups, og = d.out_c / d.groups, taps = d.kernel_h * d.kernel_w, k = taps * cg;
@@ -106,7 +77,7 @@ class ConvF32 {
         L.dw_bias_[oc] = d.bias != nullptr ? d.bias[oc] : 0.0f;
         for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
           for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
-            L.dw_weights_[(ky * d.kernel_w + kx) * d.out_c + oc] = d.weights[detail::conv_weight_index(g, oc, ky, kx, 0)];
+            L.dw_weights_[(ky * d.kernel_w + kx) * d.out_c + oc] = d.weights[detail::conv_weight_index(d, oc, ky, kx, 0)];
       }
     } else {
       const bool one = d.kernel_h == 1 && d.kernel_w == 1 && d.stride_h == 1 && d.stride_w == 1 && d.pad_top == 0 &&
@@ -120,7 +91,7 @@ class ConvF32 {
           for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
             for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
               for (std::size_t c = 0; c < cg; ++c)
-                b[((ky * d.kernel_w + kx) * cg + c) * og + o] = d.weights[detail::conv_weight_index(g, gi * og + o, ky, kx, c)];
+                b[((ky * d.kernel_w + kx) * cg + c) * og + o] = d.weights[detail::conv_weight_index(d, gi * og + o, ky, kx, c)];
         QK_RETURN_IF_ERROR(L.group_weights_[gi].pack(
             GemmF32WeightsDesc::k_by_n(k, og, b.get(), d.bias != nullptr ? d.bias + gi * og : nullptr)));
       }

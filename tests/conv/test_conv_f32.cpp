@@ -16,7 +16,6 @@ namespace {
 // Double-precision reference; *scale gets each output's sum of |terms| (the rounding bound).
 void reference(const qk::ConvF32Desc& d, std::size_t batch, const float* x, double lo, double hi, std::vector<double>* y,
                std::vector<double>* scale) {
-  const qk::ConvS8Desc g = d.geometry();
   const std::size_t oh = d.out_h(), ow = d.out_w(), cg = d.in_c / d.groups, og = d.out_c / d.groups;
   y->assign(batch * oh * ow * d.out_c, 0.0);
   scale->assign(y->size(), 0.0);
@@ -33,7 +32,7 @@ void reference(const qk::ConvF32Desc& d, std::size_t batch, const float* x, doub
               for (std::size_t c = 0; c < cg; ++c) {
                 const double xv = x[((n * d.in_h + static_cast<std::size_t>(iy)) * d.in_w + static_cast<std::size_t>(ix)) * d.in_c +
                                     (oc / og) * cg + c];
-                const double t = xv * d.weights[qk::detail::conv_weight_index(g, oc, ky, kx, c)];
+                const double t = xv * d.weights[qk::detail::conv_weight_index(d, oc, ky, kx, c)];
                 s += t;
                 a += std::fabs(t);
               }
