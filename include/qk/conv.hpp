@@ -439,20 +439,6 @@ class ConvS8 {
             dw_qweights_[((sg * kw + kx) * 4 + k) * 64 + 4 * dword + r] =
                 static_cast<std::int8_t>(wp[(r * kw + kx) * c + ch]);
       }
-    // Padded rows: pixel 0 is input column -pad_left; room for every pixel the kernel reads
-    // (pair mode computes whole pairs) plus a 64-byte segment past the last.
-    const std::size_t out_w_read = dw_pair_ ? detail::round_up(out_w_, 2) : out_w_;
-    std::size_t last = (out_w_read - 1) * d.stride_w + (kw - 1) * d.dilation_w + (dw_pair_ ? 1 : 0);
-    if (last < d.pad_left + d.in_w - 1) last = d.pad_left + d.in_w - 1;
-    std::size_t bytes = 0;
-    if (!detail::checked_mul(last + 1, c, &bytes) || bytes > (std::numeric_limits<std::size_t>::max() >> 4)) {
-      dw_columns_ = false;  // absurd widths: the pair kernel needs no padded copies
-      return false;
-    }
-    // (+ 64: each row starts at an offset that puts its first input pixel on a cache line,
-    // so the row copy's stores never split lines: they were 20% of mbv2_dw_s2_56 unaligned.)
-    dw_padded_row_bytes_ = detail::round_up(bytes + 64, 64) + 64;
-    dw_slots_ = (d.kernel_h - 1) * d.dilation_h + 1;
     return true;
   }
 
@@ -469,8 +455,6 @@ class ConvS8 {
     return detail::round_up(desc_.out_c, kernels::kDepthwiseChannelPad) * sizeof(std::int32_t);
   }
   std::size_t dw_expand_bytes() const noexcept {
-    // Column kernel: a ring of dw_slots_ padded rows, their tags, and a padded zero-point row.
-    if (dw_columns_) return (dw_slots_ + 1) * dw_padded_row_bytes_ + detail::round_up(dw_slots_ * sizeof(std::size_t), 64);
     return mult_ > 1 ? desc_.kernel_h * dw_row_bytes() : 0;
   }
   std::size_t per_thread_bytes() const noexcept {
@@ -491,10 +475,9 @@ class ConvS8 {
   std::size_t mult_ = 1, dw_taps_ = 0, dw_ox_begin_ = 0, dw_ox_end_ = 0;
   std::size_t gather_ox_begin_ = 0, gather_ox_end_ = 0;  // gemm path: interior output columns
   std::vector<std::int32_t> dw_weights_, col_offset_, dw_bias_;  // dw_bias_: col_offset in packed order
-  // Column kernel (dw_columns_): int8 weights, pair mode, padded row bytes, ring slots.
+  // Column kernel (dw_columns_): int8 weights, pair mode.
   bool dw_columns_ = false, dw_pair_ = false;
   std::vector<std::int8_t> dw_qweights_;
-  std::size_t dw_padded_row_bytes_ = 0, dw_slots_ = 0;
 };
 
 // Workspace bytes conv_s8() needs for `batch` images with up to `threads` threads (the
@@ -821,11 +804,12 @@ struct ConvS8Runner {
     a.border_ptrs = rows + d.kernel_h + L.taps_;
     a.acc = acc;
     a.kernel_h = d.kernel_h;
-    if (L.dw_columns_) {
+    a.zero_point_bits = static_cast<std::uint8_t>(d.input_zero_point);
+    kernels::DepthwiseS8RowFn kernel = L.dw_kernel_->run;
+    if (L.dw_columns_) {  // the column kernel reads the same rows (depthwise_s8_contract.hpp)
+      kernel = L.dw_kernel_->quad_run;
       a.packed_w = L.dw_qweights_.data();
       a.pair = L.dw_pair_;
-      run_depthwise_columns(a, rows, expand, u0, u1);
-      return;
     }
     const std::size_t in_row = d.in_w * c_in;
     for (std::size_t u = u0; u < u1; ++u) {
@@ -846,51 +830,7 @@ struct ConvS8Runner {
         }
         rows[ky] = src;
       }
-      L.dw_kernel_->run(a, rows, output + u * L.out_w_ * a.out_pixel_bytes);
-    }
-  }
-
-  // Column kernel: each input row is copied once (flipped to u8 for s8 inputs, channel
-  // multiplier expanded) into a ring of padded rows, slot iy % slots: the rows one output row
-  // needs span at most `slots` consecutive indices, so they never evict each other.
-  void run_depthwise_columns(kernels::DepthwiseS8Args& a, const std::uint8_t** rows, std::uint8_t* buf, std::size_t u0,
-                             std::size_t u1) const noexcept {
-    const ConvS8& L = *layer;
-    const ConvS8Desc& d = L.desc_;
-    const std::size_t c_out = d.out_c, c_in = d.in_c, mult = L.mult_, ring_slots = L.dw_slots_, rb = L.dw_padded_row_bytes_;
-    const std::uint8_t flip = d.input_type == ElementType::s8 ? 0x80 : 0;
-    const auto zx = static_cast<std::uint8_t>(static_cast<std::uint8_t>(d.input_zero_point) ^ flip);
-    std::uint8_t* zero_row = buf;
-    std::uint8_t* ring = buf + rb;
-    auto* tags = reinterpret_cast<std::size_t*>(ring + ring_slots * rb);
-    // Everything but the input columns is padding, written once per call.
-    std::memset(buf, zx, (ring_slots + 1) * rb);
-    for (std::size_t i = 0; i < ring_slots; ++i) tags[i] = ~std::size_t{0};
-    const std::size_t in_row = d.in_w * c_in, left = d.pad_left * c_out, lead = (64 - left % 64) % 64;
-    a.epilogue.col_offset = L.col_offset_.data();
-    for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t n = u / L.out_h_, oy = u % L.out_h_;
-      const std::ptrdiff_t iy0 = static_cast<std::ptrdiff_t>(oy * d.stride_h) - static_cast<std::ptrdiff_t>(d.pad_top);
-      for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
-        const std::ptrdiff_t iy = iy0 + static_cast<std::ptrdiff_t>(ky * d.dilation_h);
-        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
-          rows[ky] = zero_row;
-          continue;
-        }
-        const std::size_t slot = static_cast<std::size_t>(iy) % ring_slots, tag = n * d.in_h + static_cast<std::size_t>(iy);
-        std::uint8_t* dst = ring + slot * rb + lead;
-        if (tags[slot] != tag) {
-          tags[slot] = tag;
-          const std::uint8_t* src = input + tag * in_row;
-          if (mult > 1) {  // channel multiplier: x[c] repeated mult times, as Cout channels
-            for (std::size_t i = 0; i < in_row; ++i) std::memset(dst + left + i * mult, src[i], mult);
-            src = dst + left;
-          }
-          L.dw_kernel_->quad_copy_row(dst + left, src, d.in_w * c_out, flip);
-        }
-        rows[ky] = dst;
-      }
-      L.dw_kernel_->quad_run(a, rows, output + u * L.out_w_ * a.out_pixel_bytes);
+      kernel(a, rows, output + u * L.out_w_ * a.out_pixel_bytes);
     }
   }
 };

@@ -305,6 +305,42 @@ TEST_CASE("conv_s8: depthwise int8-weight column kernel and its int16 fallback")
   }
 }
 
+// The column kernel reads input rows in place, so its border columns (partly or wholly outside
+// the row) take masked loads and its interior ones plain loads: padding wider than the window
+// (output pixels entirely in the padding), rows narrower than a 64-byte load, every stride and
+// each segment shape (pair mode, 16-channel tail, partial and whole 64-channel segments).
+TEST_CASE("conv_s8: depthwise column kernel borders: wide padding, narrow rows") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(9001);
+    for (std::size_t ch : {32u, 16u, 40u, 64u, 144u})
+      for (std::size_t stride : {1u, 2u, 3u})
+        for (std::size_t in_w : {1u, 2u, 5u, 12u}) {
+          Case c = random_case(rng, 3);
+          qk::ConvS8Desc& d = c.d;
+          d.groups = d.in_c = d.out_c = ch;
+          d.weight_layout = qk::ConvWeightLayout::hwo;
+          d.weight_type = qk::ElementType::s8;
+          c.zw_mode = 0;
+          d.kernel_h = in_w == 2 ? 2 : 3;
+          d.kernel_w = 3;
+          d.stride_h = d.stride_w = stride;
+          d.dilation_h = d.dilation_w = in_w == 5 ? 2 : 1;
+          d.in_h = 4;
+          d.in_w = in_w;
+          d.pad_top = pick(rng, 0, 3);
+          d.pad_bottom = pick(rng, 0, 3);
+          d.pad_left = pick(rng, 0, 4);
+          d.pad_right = pick(rng, 0, 4);
+          c.batch = 2;
+          c.stage = 1;
+          c.shift_mode = 1;
+          c.per_channel = true;
+          if (!qk::detail::validate_conv_desc(d).ok()) continue;
+          run_case(c, rng);
+        }
+  }
+}
+
 TEST_CASE("conv_s8: extreme operands (saturation trap) on every path") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(9);

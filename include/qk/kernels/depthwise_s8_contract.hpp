@@ -37,10 +37,11 @@
 // four input rows (vpunpck{l,h}bw then {l,h}wd) into a "column" of 4 vectors, and a column is
 // shared by every output pixel whose window covers it (kernel_w of them at stride 1), so a
 // 3x3 window costs one column (8 shuffles) and 12 vpdpbusd per 64 channels per pixel.
-//  - rows are the driver's PADDED copies: pixel 0 is input column -pad_left, padding columns
-//    and the slack after the row (any read the kernel makes past the last real input) hold the
-//    input zero point; s8 inputs are copied flipped to u8 (x ^ 0x80 = x + 128), so the kernel
-//    is branch-free (no border pixels) and always unsigned. `quad_copy_row` does that copy.
+//  - rows are the same in_w * channels byte rows as the pair kernel's, read in place (the
+//    input's rows, a zero-point row in the padding, or the driver's expanded rows for a channel
+//    multiplier). The kernel xors every loaded byte with 0x80 for s8 inputs (x ^ 0x80 = x + 128
+//    as u8, the unsigned operand vpdpbusd needs), and border columns, whose bytes partly or
+//    wholly fall outside the row, take masked loads filled with `zero_point_bits`.
 //  - a segment is 64 lanes: 64 channels of one pixel, or (`pair`: channels == 32, stride_w ==
 //    1) the 32 channels of two adjacent output pixels. Lane j of a segment sits in vector
 //    k = (j % 16) / 4, dword 4 * (j / 16) + j % 4: the order the unpacks produce, which the
@@ -72,6 +73,7 @@ struct DepthwiseS8Args {
   std::size_t kernel_h = 0;
   bool pair = false;          // column kernel: 64-lane segments are two pixels of 32 channels
   bool a_signed = false;
+  std::uint8_t zero_point_bits = 0;  // the input zero point as stored (column kernel's padding)
   const void* packed_w = nullptr;              // layout per the kernel's block (see above)
   const std::int32_t* packed_bias = nullptr;   // col_offset in the packed channel order (block > 0)
   // Row geometry: output pixels [0, out_w); input pixel ix = ox * stride_w - pad_left + kx * dilation_w.
@@ -102,16 +104,12 @@ inline const std::uint8_t* depthwise_tap(const DepthwiseS8Args& a, const std::ui
                                                               : a.zero_row;
 }
 
-// Column kernel's row copy: dst[i] = src[i] ^ flip for i < bytes (dst == src allowed).
-using DepthwiseS8CopyFn = void (*)(std::uint8_t* dst, const std::uint8_t* src, std::size_t bytes, std::uint8_t flip);
-
 struct DepthwiseS8Kernel {
   Isa isa = Isa::scalar;
   std::uint32_t block = 0;  // channels per packed block; 0: portable int32 [tap][channel] layout
   DepthwiseS8RowFn run = nullptr;
-  // The column kernel (see above) and its row copy, or null when the family has none.
+  // The column kernel (see above), or null when the family has none.
   DepthwiseS8RowFn quad_run = nullptr;
-  DepthwiseS8CopyFn quad_copy_row = nullptr;
 };
 
 }  // namespace kernels

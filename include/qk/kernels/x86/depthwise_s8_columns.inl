@@ -23,14 +23,54 @@ QK_KERNEL_INLINE void dwc_transpose(__m512i& a, __m512i& b, __m512i& c, __m512i&
   d = _mm512_shuffle_i32x4(t1, t3, 0xDD);
 }
 
-// One interleaved column: the 64 bytes at `off` of rows q[0..3], as vpdpbusd operands (lane j
-// in vector (j % 16) / 4, byte r from row r).
+// The rows a segment's columns come from, read in place: the input's own rows (or the driver's
+// expanded rows, or its zero-point row), row_bytes = in_w * channels each, no padding around
+// them. A column starts at a byte offset `start` from the row start: pixel ix's channels c0...
+// at ix * channels + c0, or in pair mode pixels (ix, ix + 1) at ix * 32. Bytes outside
+// [0, row_bytes) are padding: the input zero point (`fill`, as stored). Every byte is then
+// xor-ed with `flip` (0x80 for s8 inputs: x ^ 0x80 = x + 128 as u8, vpdpbusd's unsigned side).
+//
+// Why in place: the previous design copied every input row once into a padded, flipped ring
+// (branch-free kernel), and that copy was a quarter of mbv2_dw_s2_56 (42.5 us with it, 31.3 for
+// the kernel alone reading the input rows where they lie). The flip now costs one vpxord per
+// loaded vector, and border columns take masked loads.
+struct DwRows {
+  const std::uint8_t* q[4];
+  std::ptrdiff_t row_bytes;
+  __m512i flip, fill;
+  // A load of `width` bytes at `start` reads only row bytes: the column needs no masking.
+  QK_KERNEL_INLINE bool inside(std::ptrdiff_t start, std::ptrdiff_t width) const noexcept {
+    return start >= 0 && start + width <= row_bytes;
+  }
+  // Lanes [0, width) of a load at `start` that fall inside the row.
+  QK_KERNEL_INLINE std::uint64_t row_lanes(std::ptrdiff_t start, std::ptrdiff_t width) const noexcept {
+    const std::ptrdiff_t lo = start < 0 ? -start : 0, hi = row_bytes - start < width ? row_bytes - start : width;
+    if (hi <= lo) return 0;
+    const std::uint64_t upto = hi >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << hi) - 1;
+    return upto & ~((std::uint64_t{1} << lo) - 1);
+  }
+  // Address of byte `start` of row r, which may lie outside the row when only masked lanes are
+  // read there (formed as an integer: no out-of-bounds pointer arithmetic).
+  QK_KERNEL_INLINE const void* at(int r, std::ptrdiff_t start) const noexcept {
+    return reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(q[r]) + static_cast<std::uintptr_t>(start));
+  }
+  template <bool kEdge>
+  QK_KERNEL_INLINE __m512i load64(int r, std::ptrdiff_t start) const noexcept {
+    if constexpr (kEdge)
+      return _mm512_xor_si512(_mm512_mask_loadu_epi8(fill, row_lanes(start, 64), at(r, start)), flip);
+    return _mm512_xor_si512(_mm512_loadu_si512(q[r] + start), flip);
+  }
+};
+
+// One interleaved column: the 64 bytes at `start` of rows q[0..3], as vpdpbusd operands (lane j
+// in vector (j % 16) / 4, byte r from row r). kEdge: some bytes may lie outside the rows.
 struct DwColumn {
   __m512i v[4];
 };
-QK_KERNEL_INLINE DwColumn dwc_column(const std::uint8_t* const* q, std::size_t off) noexcept {
-  const __m512i r0 = _mm512_loadu_si512(q[0] + off), r1 = _mm512_loadu_si512(q[1] + off);
-  const __m512i r2 = _mm512_loadu_si512(q[2] + off), r3 = _mm512_loadu_si512(q[3] + off);
+template <bool kEdge = false>
+QK_KERNEL_INLINE DwColumn dwc_column(const DwRows& rows, std::ptrdiff_t start) noexcept {
+  const __m512i r0 = rows.load64<kEdge>(0, start), r1 = rows.load64<kEdge>(1, start);
+  const __m512i r2 = rows.load64<kEdge>(2, start), r3 = rows.load64<kEdge>(3, start);
   const __m512i lo01 = _mm512_unpacklo_epi8(r0, r1), hi01 = _mm512_unpackhi_epi8(r0, r1);
   const __m512i lo23 = _mm512_unpacklo_epi8(r2, r3), hi23 = _mm512_unpackhi_epi8(r2, r3);
   DwColumn c;
@@ -39,6 +79,10 @@ QK_KERNEL_INLINE DwColumn dwc_column(const std::uint8_t* const* q, std::size_t o
   c.v[2] = _mm512_unpacklo_epi16(hi01, hi23);
   c.v[3] = _mm512_unpackhi_epi16(hi01, hi23);
   return c;
+}
+// Either form, chosen per column (the paths that are not tuned for one geometry).
+QK_KERNEL_INLINE DwColumn dwc_column_any(const DwRows& rows, std::ptrdiff_t start) noexcept {
+  return rows.inside(start, 64) ? dwc_column<false>(rows, start) : dwc_column<true>(rows, start);
 }
 // The column of pixel pair (x + 1, x + 2) from those of (x, x + 1) and (x + 2, x + 3): in pair
 // mode 128-bit blocks 0-1 are the first pixel and 2-3 the second, and the interleave never
@@ -231,11 +275,20 @@ struct DwTail16 {
   QK_KERNEL_INLINE DwTail16() noexcept
       : dwords(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)),
         bytes(_mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15))) {}
-  QK_KERNEL_INLINE __m512i column(const std::uint8_t* const* q, std::size_t off) const noexcept {
-    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q[0] + off)));
-    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q[1] + off)), 1);
-    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q[2] + off)), 2);
-    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q[3] + off)), 3);
+  template <bool kEdge>
+  static QK_KERNEL_INLINE __m128i load16(const DwRows& rows, int r, std::ptrdiff_t start) noexcept {
+    if constexpr (kEdge)
+      return _mm_mask_loadu_epi8(_mm512_castsi512_si128(rows.fill), static_cast<__mmask16>(rows.row_lanes(start, 16)),
+                                 rows.at(r, start));
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows.q[r] + start));
+  }
+  template <bool kEdge>
+  QK_KERNEL_INLINE __m512i column(const DwRows& rows, std::ptrdiff_t start) const noexcept {
+    __m512i v = _mm512_castsi128_si512(load16<kEdge>(rows, 0, start));
+    v = _mm512_inserti32x4(v, load16<kEdge>(rows, 1, start), 1);
+    v = _mm512_inserti32x4(v, load16<kEdge>(rows, 2, start), 2);
+    v = _mm512_inserti32x4(v, load16<kEdge>(rows, 3, start), 3);
+    v = _mm512_xor_si512(v, rows.flip);  // one xor for all four rows
     return _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dwords, v), bytes);
   }
 };
@@ -251,27 +304,83 @@ QK_KERNEL_INLINE void dwc_dot(__m512i* acc, const DwColumn& c, const __m512i* w)
   for (int k = 0; k < 4; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], c.v[k], w[k]);
 }
 
-// The sliding-window pixel loop of one segment (KW == 3, dilation 1, stride S).
-template <int Mode, std::size_t KW, std::size_t S, bool kFull>
-QK_KERNEL_INLINE void dwc_slide(const DepthwiseS8Args& a, const DwColumnRequant& rq, const std::uint8_t* const* q,
-                                std::uint8_t* out, std::size_t c0, std::size_t count, const std::int8_t* w,
-                                const __m512i* init) noexcept {
-  const std::size_t C = a.channels, step = S * C;
-  __m512i wk[KW][4];
-  for (std::size_t kx = 0; kx < KW; ++kx)
-    for (int k = 0; k < 4; ++k) wk[kx][k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
-  DwColumn col[KW];
-  for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx + S] = dwc_column(q, c0 + kx * C);
-  std::size_t off = c0;  // byte offset of the window's first column
-  for (std::size_t ox = 0; ox < a.out_w; ++ox, off += step) {
+// Pixels [lo, hi) of a loop over n pixels whose loads (at first + i * step, the last ending at
+// last_end + i * step, all in bytes) stay inside the rows: those take unmasked loads.
+struct DwSpan {
+  std::size_t lo = 0, hi = 0;
+};
+QK_KERNEL_INLINE DwSpan dwc_inside(const DwRows& rows, std::ptrdiff_t first, std::ptrdiff_t last_end, std::ptrdiff_t step,
+                                   std::size_t n) noexcept {
+  DwSpan s;
+  if (last_end > rows.row_bytes) return s;
+  const std::size_t hi = static_cast<std::size_t>((rows.row_bytes - last_end) / step) + 1;
+  const std::size_t lo = first >= 0 ? 0 : static_cast<std::size_t>((-first + step - 1) / step);
+  s.hi = hi < n ? hi : n;
+  s.lo = lo < s.hi ? lo : s.hi;
+  return s;
+}
+
+// One pixel of the sliding loop: slides the kept columns by S, loads the S new ones (the window's
+// first column starts at *start) and accumulates the KW dot products from init; finishes the
+// pixel and advances *start by S pixels.
+template <int Mode, std::size_t KW, std::size_t S, bool kFull, bool kEdge>
+QK_KERNEL_INLINE void dwc_slide_pixels(const DepthwiseS8Args& a, const DwColumnRequant& rq, const DwRows& rows,
+                                       std::uint8_t* out, std::size_t c0, std::size_t count, const __m512i* init,
+                                       const __m512i (*wk)[4], DwColumn* col, std::ptrdiff_t* start, std::size_t ox,
+                                       std::size_t ox_end) noexcept {
+  const auto C = static_cast<std::ptrdiff_t>(a.channels);
+  for (; ox < ox_end; ++ox) {
     QK_UNROLL
     for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx] = col[kx + S];
     QK_UNROLL
-    for (std::size_t kx = KW - S; kx < KW; ++kx) col[kx] = dwc_column(q, off + kx * C);
+    for (std::size_t kx = KW - S; kx < KW; ++kx) col[kx] = dwc_column<kEdge>(rows, *start + static_cast<std::ptrdiff_t>(kx) * C);
     __m512i acc[4] = {init[0], init[1], init[2], init[3]};
     QK_UNROLL
     for (std::size_t kx = 0; kx < KW; ++kx) dwc_dot(acc, col[kx], wk[kx]);
     dwc_finish<Mode, kFull>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
+    *start += static_cast<std::ptrdiff_t>(S) * C;
+  }
+}
+
+// The sliding-window pixel loop of one segment (KW == 3, dilation 1, stride S): border pixels
+// with masked loads, the rest without.
+template <int Mode, std::size_t KW, std::size_t S, bool kFull>
+QK_KERNEL_INLINE void dwc_slide(const DepthwiseS8Args& a, const DwColumnRequant& rq, const DwRows& rows,
+                                std::uint8_t* out, std::size_t c0, std::size_t count, const std::int8_t* w,
+                                const __m512i* init) noexcept {
+  const auto C = static_cast<std::ptrdiff_t>(a.channels);
+  __m512i wk[KW][4];
+  for (std::size_t kx = 0; kx < KW; ++kx)
+    for (int k = 0; k < 4; ++k) wk[kx][k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
+  // The window's first column at pixel 0: input pixel -pad_left.
+  std::ptrdiff_t start = static_cast<std::ptrdiff_t>(c0) - static_cast<std::ptrdiff_t>(a.pad_left) * C;
+  DwColumn col[KW];
+  for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx + S] = dwc_column_any(rows, start + static_cast<std::ptrdiff_t>(kx) * C);
+  const DwSpan in = dwc_inside(rows, start + static_cast<std::ptrdiff_t>(KW - S) * C,
+                               start + static_cast<std::ptrdiff_t>(KW - 1) * C + 64, static_cast<std::ptrdiff_t>(S) * C, a.out_w);
+  dwc_slide_pixels<Mode, KW, S, kFull, true>(a, rq, rows, out, c0, count, init, wk, col, &start, 0, in.lo);
+  dwc_slide_pixels<Mode, KW, S, kFull, false>(a, rq, rows, out, c0, count, init, wk, col, &start, in.lo, in.hi);
+  dwc_slide_pixels<Mode, KW, S, kFull, true>(a, rq, rows, out, c0, count, init, wk, col, &start, in.hi, a.out_w);
+}
+
+// Pixels [ox, ox_end) of a short tail's sliding loop (see DwTail16).
+template <int Mode, std::size_t KW, std::size_t S, bool kEdge>
+QK_KERNEL_INLINE void dwc_tail_pixels(const DepthwiseS8Args& a, const DwColumnRequant& rq, const DwRows& rows,
+                                      const DwTail16& tail, std::uint8_t* out, std::size_t c0, std::size_t count,
+                                      __m512i init16, const __m512i* wk, __m512i* col, std::ptrdiff_t* start,
+                                      std::size_t ox, std::size_t ox_end) noexcept {
+  const auto C = static_cast<std::ptrdiff_t>(a.channels);
+  for (; ox < ox_end; ++ox) {
+    QK_UNROLL
+    for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx] = col[kx + S];
+    QK_UNROLL
+    for (std::size_t kx = KW - S; kx < KW; ++kx)
+      col[kx] = tail.template column<kEdge>(rows, *start + static_cast<std::ptrdiff_t>(kx) * C);
+    __m512i acc = init16;
+    QK_UNROLL
+    for (std::size_t kx = 0; kx < KW; ++kx) acc = _mm512_dpbusd_epi32(acc, col[kx], wk[kx]);
+    rq.template store16<Mode>(out + ox * a.out_pixel_bytes + c0, acc, 0, count);
+    *start += static_cast<std::ptrdiff_t>(S) * C;
   }
 }
 
@@ -279,11 +388,11 @@ QK_KERNEL_INLINE void dwc_slide(const DepthwiseS8Args& a, const DwColumnRequant&
 // 1: the window's columns slide, the last S computed anew per pixel; KW == 0: every column anew.
 template <int Mode, std::size_t KW, std::size_t S>
 QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const DwColumnRequant& rq, std::size_t sg,
-                                   const std::uint8_t* const* q, std::uint8_t* out) noexcept {
-  const std::size_t C = a.channels, kw = KW != 0 ? KW : a.kernel_w;
-  const std::size_t step = (KW != 0 ? S : a.stride_w) * C, dil = (KW != 0 ? 1 : a.dilation_w) * C;
+                                   const DwRows& rows, std::uint8_t* out) noexcept {
+  const auto C = static_cast<std::ptrdiff_t>(a.channels);
+  const std::size_t kw = KW != 0 ? KW : a.kernel_w;
   const auto* wbase = static_cast<const std::int8_t*>(a.packed_w);
-  const std::size_t c0 = 64 * sg, count = C - c0 < 64 ? C - c0 : 64;
+  const std::size_t c0 = 64 * sg, count = a.channels - c0 < 64 ? a.channels - c0 : 64;
   const std::int8_t* w = wbase + sg * kw * 256;
   const std::int32_t* bias = a.packed_bias + 64 * sg;
   __m512i init[4];
@@ -298,38 +407,55 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const DwColumnRequa
         for (int k = 0; k < 4; ++k) v[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
         wk[kx] = dwc_first16(v);
       }
+      std::ptrdiff_t start = static_cast<std::ptrdiff_t>(c0) - static_cast<std::ptrdiff_t>(a.pad_left) * C;
       __m512i col[KW];
-      for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx + S] = tail.column(q, c0 + kx * C);
-      std::size_t off = c0;
-      for (std::size_t ox = 0; ox < a.out_w; ++ox, off += step) {
-        QK_UNROLL
-        for (std::size_t kx = 0; kx + S < KW; ++kx) col[kx] = col[kx + S];
-        QK_UNROLL
-        for (std::size_t kx = KW - S; kx < KW; ++kx) col[kx] = tail.column(q, off + kx * C);
-        __m512i acc = init16;
-        QK_UNROLL
-        for (std::size_t kx = 0; kx < KW; ++kx) acc = _mm512_dpbusd_epi32(acc, col[kx], wk[kx]);
-        rq.template store16<Mode>(out + ox * a.out_pixel_bytes + c0, acc, 0, count);
-      }
+      for (std::size_t kx = 0; kx + S < KW; ++kx)
+        col[kx + S] = tail.template column<true>(rows, start + static_cast<std::ptrdiff_t>(kx) * C);
+      const DwSpan in = dwc_inside(rows, start + static_cast<std::ptrdiff_t>(KW - S) * C,
+                                   start + static_cast<std::ptrdiff_t>(KW - 1) * C + 16, static_cast<std::ptrdiff_t>(S) * C,
+                                   a.out_w);
+      dwc_tail_pixels<Mode, KW, S, true>(a, rq, rows, tail, out, c0, count, init16, wk, col, &start, 0, in.lo);
+      dwc_tail_pixels<Mode, KW, S, false>(a, rq, rows, tail, out, c0, count, init16, wk, col, &start, in.lo, in.hi);
+      dwc_tail_pixels<Mode, KW, S, true>(a, rq, rows, tail, out, c0, count, init16, wk, col, &start, in.hi, a.out_w);
       return;
     }
   }
   if constexpr (KW != 0) {
     if (count == 64)
-      dwc_slide<Mode, KW, S, true>(a, rq, q, out, c0, count, w, init);
+      dwc_slide<Mode, KW, S, true>(a, rq, rows, out, c0, count, w, init);
     else
-      dwc_slide<Mode, KW, S, false>(a, rq, q, out, c0, count, w, init);
+      dwc_slide<Mode, KW, S, false>(a, rq, rows, out, c0, count, w, init);
   } else {
-    for (std::size_t ox = 0; ox < a.out_w; ++ox) {
+    const auto step = static_cast<std::ptrdiff_t>(a.stride_w) * C, dil = static_cast<std::ptrdiff_t>(a.dilation_w) * C;
+    std::ptrdiff_t start = static_cast<std::ptrdiff_t>(c0) - static_cast<std::ptrdiff_t>(a.pad_left) * C;
+    for (std::size_t ox = 0; ox < a.out_w; ++ox, start += step) {
       __m512i acc[4] = {init[0], init[1], init[2], init[3]};
-      const std::size_t off = c0 + ox * step;
       for (std::size_t kx = 0; kx < kw; ++kx) {
         __m512i wk[4];
         for (int k = 0; k < 4; ++k) wk[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
-        dwc_dot(acc, dwc_column(q, off + kx * dil), wk);
+        dwc_dot(acc, dwc_column_any(rows, start + static_cast<std::ptrdiff_t>(kx) * dil), wk);
       }
       dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, c0, count, 1);
     }
+  }
+}
+
+// Steps [p, p_end) of the pair loop (KW == 3, dilation 1): *c2 holds the pair at ox (the
+// previous step's ox + 2), *start the byte offset of the pair at ox + 2.
+template <int Mode, bool kEdge>
+QK_KERNEL_INLINE void dwc_pair_steps(const DepthwiseS8Args& a, const DwColumnRequant& rq, const DwRows& rows,
+                                     std::uint8_t* out, const __m512i* init, const __m512i (*wk)[4], DwColumn* c2,
+                                     std::ptrdiff_t* start, std::size_t p, std::size_t p_end, std::size_t pairs) noexcept {
+  for (; p < p_end; ++p) {
+    const DwColumn c0 = *c2;
+    *c2 = dwc_column<kEdge>(rows, *start);
+    const DwColumn c1 = dwc_middle(c0, *c2);
+    __m512i acc[4] = {init[0], init[1], init[2], init[3]};
+    dwc_dot(acc, c0, wk[0]);
+    dwc_dot(acc, c1, wk[1]);
+    dwc_dot(acc, *c2, wk[2]);
+    dwc_finish<Mode>(a, rq, acc, out + 2 * p * a.out_pixel_bytes, 0, 32, p < pairs ? 2 : 1);
+    *start += 64;
   }
 }
 
@@ -337,9 +463,10 @@ QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const DwColumnRequa
 // ox + kx * dilation. KW == 3 with dilation 1: per step the pairs at ox + 2 (kept from the last
 // step), ox + 4 (new) and ox + 3 (block shuffle of the two).
 template <int Mode, std::size_t KW>
-QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const DwColumnRequant& rq, const std::uint8_t* const* q,
+QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const DwColumnRequant& rq, const DwRows& rows,
                                 std::uint8_t* out) noexcept {
-  const std::size_t kw = KW != 0 ? KW : a.kernel_w, dil = a.dilation_w * 32;
+  const std::size_t kw = KW != 0 ? KW : a.kernel_w;
+  const auto dil = static_cast<std::ptrdiff_t>(a.dilation_w) * 32, left = static_cast<std::ptrdiff_t>(a.pad_left) * 32;
   const auto* w = static_cast<const std::int8_t*>(a.packed_w);
   __m512i init[4];
   for (int k = 0; k < 4; ++k) init[k] = Mode != kDwGeneral ? _mm512_loadu_si512(a.packed_bias + 16 * k) : _mm512_setzero_si512();
@@ -348,18 +475,12 @@ QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const DwColumnRequant&
     __m512i wk[3][4];
     for (std::size_t kx = 0; kx < 3; ++kx)
       for (int k = 0; k < 4; ++k) wk[kx][k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
-    DwColumn c2 = dwc_column(q, 0);  // pair at ox (the previous step's ox + 2)
-    for (std::size_t p = 0; p < pairs + odd; ++p) {
-      const std::size_t ox = 2 * p;
-      const DwColumn c0 = c2;
-      c2 = dwc_column(q, (ox + 2) * 32);
-      const DwColumn c1 = dwc_middle(c0, c2);
-      __m512i acc[4] = {init[0], init[1], init[2], init[3]};
-      dwc_dot(acc, c0, wk[0]);
-      dwc_dot(acc, c1, wk[1]);
-      dwc_dot(acc, c2, wk[2]);
-      dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, 0, 32, p < pairs ? 2 : 1);
-    }
+    DwColumn c2 = dwc_column_any(rows, -left);  // the pair at ox = 0
+    std::ptrdiff_t start = 64 - left;             // the pair at ox + 2
+    const DwSpan in = dwc_inside(rows, start, start + 64, 64, pairs + odd);
+    dwc_pair_steps<Mode, true>(a, rq, rows, out, init, wk, &c2, &start, 0, in.lo, pairs);
+    dwc_pair_steps<Mode, false>(a, rq, rows, out, init, wk, &c2, &start, in.lo, in.hi, pairs);
+    dwc_pair_steps<Mode, true>(a, rq, rows, out, init, wk, &c2, &start, in.hi, pairs + odd, pairs);
   } else {
     for (std::size_t p = 0; p < pairs + odd; ++p) {
       const std::size_t ox = 2 * p;
@@ -367,7 +488,7 @@ QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const DwColumnRequant&
       for (std::size_t kx = 0; kx < kw; ++kx) {
         __m512i wk[4];
         for (int k = 0; k < 4; ++k) wk[k] = _mm512_loadu_si512(w + kx * 256 + 64 * k);
-        dwc_dot(acc, dwc_column(q, ox * 32 + kx * dil), wk);
+        dwc_dot(acc, dwc_column_any(rows, static_cast<std::ptrdiff_t>(ox) * 32 - left + static_cast<std::ptrdiff_t>(kx) * dil), wk);
       }
       dwc_finish<Mode>(a, rq, acc, out + ox * a.out_pixel_bytes, 0, 32, p < pairs ? 2 : 1);
     }
@@ -377,19 +498,19 @@ QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const DwColumnRequant&
 // One segment (or the pair segment) in its epilogue mode's instantiation.
 template <int Mode>
 QK_KERNEL_INLINE void dwc_segment(const DepthwiseS8Args& a, const DwColumnRequant& rq, std::size_t sg,
-                                  const std::uint8_t* const* q, std::uint8_t* out) noexcept {
+                                  const DwRows& rows, std::uint8_t* out) noexcept {
   const bool slide = a.kernel_w == 3 && a.dilation_w == 1;
   if (a.pair) {
     if (slide)
-      dwc_pairs<Mode, 3>(a, rq, q, out);
+      dwc_pairs<Mode, 3>(a, rq, rows, out);
     else
-      dwc_pairs<Mode, 0>(a, rq, q, out);
+      dwc_pairs<Mode, 0>(a, rq, rows, out);
   } else if (slide && a.stride_w == 1) {
-    dwc_channels<Mode, 3, 1>(a, rq, sg, q, out);
+    dwc_channels<Mode, 3, 1>(a, rq, sg, rows, out);
   } else if (slide && a.stride_w == 2) {
-    dwc_channels<Mode, 3, 2>(a, rq, sg, q, out);
+    dwc_channels<Mode, 3, 2>(a, rq, sg, rows, out);
   } else {
-    dwc_channels<Mode, 0, 1>(a, rq, sg, q, out);
+    dwc_channels<Mode, 0, 1>(a, rq, sg, rows, out);
   }
 }
 
@@ -399,30 +520,21 @@ QK_KERNEL_INLINE void dwc_segment(const DepthwiseS8Args& a, const DwColumnRequan
 // out whether the segment was its mode: four times per segment and row, ~10% of both MobileNet
 // depthwise layers. Keeping them across rows in a per-call workspace cache measured slower: the
 // loop then read them through a pointer.)
-inline void depthwise_s8_columns_run(const DepthwiseS8Args& a, const std::uint8_t* const* rows, std::uint8_t* out) noexcept {
-  const std::uint8_t* q[4];
-  for (std::size_t r = 0; r < 4; ++r) q[r] = rows[r < a.kernel_h ? r : a.kernel_h - 1];
+inline void depthwise_s8_columns_run(const DepthwiseS8Args& a, const std::uint8_t* const* in_rows, std::uint8_t* out) noexcept {
+  DwRows rows;
+  for (std::size_t r = 0; r < 4; ++r) rows.q[r] = in_rows[r < a.kernel_h ? r : a.kernel_h - 1];
+  rows.row_bytes = static_cast<std::ptrdiff_t>(a.in_w * a.channels);
+  rows.flip = _mm512_set1_epi8(static_cast<char>(a.a_signed ? 0x80 : 0));
+  rows.fill = _mm512_set1_epi8(static_cast<char>(a.zero_point_bits));
   const std::size_t segs = a.pair ? 1 : (a.channels + 63) / 64;
   for (std::size_t sg = 0; sg < segs; ++sg) {
     const std::size_t c0 = 64 * sg, count = a.pair ? 32 : (a.channels - c0 < 64 ? a.channels - c0 : 64);
     const DwColumnRequant rq(a.epilogue.out, a.pair, c0, count, a.packed_bias + 64 * sg, a.kernel_w);
     switch (rq.mode) {
-      case kDwNarrow: dwc_segment<kDwNarrow>(a, rq, sg, q, out); break;
-      case kDwLean: dwc_segment<kDwLean>(a, rq, sg, q, out); break;
-      case kDwFast: dwc_segment<kDwFast>(a, rq, sg, q, out); break;
-      default: dwc_segment<kDwGeneral>(a, rq, sg, q, out); break;
+      case kDwNarrow: dwc_segment<kDwNarrow>(a, rq, sg, rows, out); break;
+      case kDwLean: dwc_segment<kDwLean>(a, rq, sg, rows, out); break;
+      case kDwFast: dwc_segment<kDwFast>(a, rq, sg, rows, out); break;
+      default: dwc_segment<kDwGeneral>(a, rq, sg, rows, out); break;
     }
-  }
-}
-
-inline void depthwise_s8_columns_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t bytes,
-                                      std::uint8_t flip) noexcept {
-  const __m512i f = _mm512_set1_epi8(static_cast<char>(flip));
-  std::size_t i = 0;
-  for (; i + 64 <= bytes; i += 64)
-    _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), f));
-  if (i < bytes) {
-    const __mmask64 m = (__mmask64{1} << (bytes - i)) - 1;
-    _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), f));
   }
 }

@@ -329,7 +329,7 @@ namespace kernels {
   namespace ns {                                                                                     \
   inline const DepthwiseS8Kernel& depthwise_s8_kernel() noexcept {                                   \
     static const DepthwiseS8Kernel kernel = {isa_value, static_cast<std::uint32_t>(DwTraits::kBlock), \
-                                             &depthwise_s8_run, nullptr, nullptr};                   \
+                                             &depthwise_s8_run, nullptr};                   \
     return kernel;                                                                                   \
   }                                                                                                  \
   }
@@ -337,7 +337,7 @@ namespace kernels {
 namespace avx512vnni {
 inline const DepthwiseS8Kernel& depthwise_s8_kernel() noexcept {
   static const DepthwiseS8Kernel kernel = {Isa::avx512vnni, static_cast<std::uint32_t>(DwTraits::kBlock),
-                                           &depthwise_s8_run, &depthwise_s8_columns_run, &depthwise_s8_columns_copy};
+                                           &depthwise_s8_run, &depthwise_s8_columns_run};
   return kernel;
 }
 }  // namespace avx512vnni
