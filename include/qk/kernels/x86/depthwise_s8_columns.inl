@@ -320,9 +320,9 @@ QK_KERNEL_INLINE DwSpan dwc_inside(const DwRows& rows, std::ptrdiff_t first, std
   return s;
 }
 
-// One pixel of the sliding loop: slides the kept columns by S, loads the S new ones (the window's
-// first column starts at *start) and accumulates the KW dot products from init; finishes the
-// pixel and advances *start by S pixels.
+// Pixels [ox, ox_end) of the sliding loop. Per pixel: slides the kept columns by S, loads the S
+// new ones (the window's first column starts at *start), accumulates the KW dot products from
+// init, finishes the pixel and advances *start by S pixels. kEdge: masked loads (border pixels).
 template <int Mode, std::size_t KW, std::size_t S, bool kFull, bool kEdge>
 QK_KERNEL_INLINE void dwc_slide_pixels(const DepthwiseS8Args& a, const DwColumnRequant& rq, const DwRows& rows,
                                        std::uint8_t* out, std::size_t c0, std::size_t count, const __m512i* init,
