@@ -268,12 +268,33 @@ class ConvS8 {
   friend struct ConvS8Runner;
 
   // --- pointwise and gemm paths: one GemmS8Weights per group, K = taps * Cg (padded) --------
-  Status pack_gemm() noexcept {
+  Status pack_gemm(bool allow_row_runs = true) noexcept {
     const ConvS8Desc& d = desc_;
     const kernels::GemmS8Kernel* kernel = kernels::gemm_s8_kernel_for(isa_);
     // (flip_s8_ explained below; a flipped pointwise layer is gathered too, as a plain xor copy.)
     flip_s8_ = d.input_type == ElementType::s8 && kernel->layout.s8_weight_offset != 0;
     k_pad_ = path_ == ConvPath::pointwise && !flip_s8_ ? k_ : detail::round_up(k_, kernel->layout.k_group);
+    // Row runs (first layers: a kernel row's run of kernel_w * Cin bytes is short, 9 for RGB 3x3):
+    // the gather's small copies cost ~5 cycles a pixel (a fifth of first_224). Instead each output
+    // row copies its kernel_h input rows once, flipped and padded, into the workspace, and the
+    // GEMM reads A in place from them as segmented A: one run per kernel row, padded to whole K
+    // groups (the pad bytes read the next pixels and meet zero weights), rows stride_w * Cin apart.
+    // It costs K padding per run (first_224: 9 K groups instead of 7) and needs no row sums (the
+    // pad bytes would enter them), so no weight zero point.
+    row_runs_ = false;
+    if (allow_row_runs && path_ == ConvPath::gemm && kernel->layout.segmented_a != 0 && d.groups == 1 &&
+        d.dilation_w == 1 && d.kernel_w * cg_ <= 16 && out_w_ >= 8) {
+      bool any_zp = false;
+      for (std::size_t oc = 0; oc < d.out_c; ++oc) any_zp = any_zp || detail::conv_weight_zero_point(d, oc) != 0;
+      if (!any_zp) {
+        row_runs_ = true;
+        run_k_ = detail::round_up(d.kernel_w * cg_, kernel->layout.k_group);
+        k_pad_ = d.kernel_h * run_k_;
+        // A padded row: pixel -pad_left first; long enough for the input and every run read.
+        const std::size_t input_end = (d.pad_left + d.in_w) * d.in_c, read_end = (out_w_ - 1) * d.stride_w * d.in_c + run_k_;
+        run_pitch_ = detail::round_up(input_end > read_end ? input_end : read_end, 64);
+      }
+    }
     // A VNNI family takes s8 activations as vpdpbusd's signed operand, which costs a row term
     // (row sums of every block: 20% of a small-K layer). The gather copies A anyway, so it
     // flips s8 to u8 (x + 128, zero point + 128) on the way and the GEMM runs unsigned with no
@@ -314,7 +335,7 @@ class ConvS8 {
         for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
           for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
             for (std::size_t c = 0; c < cg_; ++c)
-              row[(ky * d.kernel_w + kx) * cg_ + c] =
+              row[(row_runs_ ? ky * run_k_ + kx * cg_ : (ky * d.kernel_w + kx) * cg_) + c] =
                   static_cast<const std::uint8_t*>(d.weights)[detail::conv_weight_index(d, oc, ky, kx, c)];
         zp[j] = detail::conv_weight_zero_point(d, oc);
         any_zp = any_zp || zp[j] != 0;
@@ -338,6 +359,7 @@ class ConvS8 {
     // once per block into the workspace rather than once per panel group by the tiles.
     has_zb_ = false;
     for (const GemmS8Weights& w : weights_) has_zb_ = has_zb_ || w.needs_row_sums();
+    if (row_runs_ && has_zb_) return pack_gemm(false);  // (not expected: no weight zero point)
     return Status::success();
   }
 
@@ -445,6 +467,8 @@ class ConvS8 {
   // Per-thread workspace bytes (gemm and depthwise paths), 64-byte multiples.
   std::size_t gather_bytes() const noexcept { return detail::round_up(block_rows_ * k_pad_ + detail::kGatherSlack, 64); }
   std::size_t rowsum_bytes() const noexcept { return has_zb_ ? detail::round_up(block_rows_ * 4, 64) : 0; }
+  // Row runs: kernel_h padded input rows, run_pitch_ apart.
+  std::size_t row_runs_bytes() const noexcept { return desc_.kernel_h * run_pitch_; }
   // Depthwise: the zero-point row (shared), then per thread kernel_h row pointers, two arrays of
   // taps pointers, the accumulator scratch and (multiplier > 1) kernel_h expanded rows.
   std::size_t dw_row_bytes() const noexcept { return detail::round_up(desc_.in_w * desc_.out_c, 64); }
@@ -458,7 +482,7 @@ class ConvS8 {
     return mult_ > 1 ? desc_.kernel_h * dw_row_bytes() : 0;
   }
   std::size_t per_thread_bytes() const noexcept {
-    if (path_ == ConvPath::gemm) return gather_bytes() + rowsum_bytes();
+    if (path_ == ConvPath::gemm) return row_runs_ ? row_runs_bytes() : gather_bytes() + rowsum_bytes();
     if (path_ == ConvPath::pointwise) return (flip_s8_ ? gather_bytes() : 0) + (rowsum_bytes() == 0 ? 64 : rowsum_bytes());
     return dw_ptr_bytes() + dw_acc_bytes() + dw_expand_bytes();
   }
@@ -470,6 +494,8 @@ class ConvS8 {
   bool packed_ = false;
   std::size_t out_h_ = 0, out_w_ = 0, taps_ = 0, cg_ = 0, cout_g_ = 0, k_ = 0, k_pad_ = 0, block_rows_ = 0;
   bool has_zb_ = false, flip_s8_ = false;
+  bool row_runs_ = false;                         // gemm path reading padded input rows in place
+  std::size_t run_k_ = 0, run_pitch_ = 0;         // row runs: K bytes per kernel row, row pitch
   std::vector<GemmS8Weights> weights_;  // one per group
   const kernels::DepthwiseS8Kernel* dw_kernel_ = nullptr;
   std::size_t mult_ = 1, dw_taps_ = 0, dw_ox_begin_ = 0, dw_ox_end_ = 0;
@@ -499,10 +525,33 @@ inline Status conv_s8_workspace_size(const ConvS8& layer, std::size_t batch, std
 
 namespace detail {
 
+#if defined(__GNUC__) || defined(__clang__)
+// 16 bytes as one vector register (GCC/Clang vector extension: SSE2 on x86-64, NEON on AArch64).
+typedef std::uint8_t Bytes16 __attribute__((vector_size(16)));
+#endif
+
 // Copies exactly n bytes, xor-ing each with `flip` (0, or 0x80 per byte to turn s8 into
-// u8 = s8 + 128), 8 at a time.
+// u8 = s8 + 128).
 inline void xor_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint64_t flip) noexcept {
   std::size_t i = 0;
+#if defined(__GNUC__) || defined(__clang__)
+  // 64 bytes a step in 16-byte vectors: as 8-byte words the row runs' copies were 11% of
+  // first_224 (225 KB a call).
+  // (Four named vectors: an array of them was kept on the stack.)
+  const auto f = static_cast<std::uint8_t>(flip);
+  for (; i + 64 <= n; i += 64) {
+    Bytes16 v0, v1, v2, v3;
+    std::memcpy(&v0, src + i, 16);
+    std::memcpy(&v1, src + i + 16, 16);
+    std::memcpy(&v2, src + i + 32, 16);
+    std::memcpy(&v3, src + i + 48, 16);
+    v0 ^= f, v1 ^= f, v2 ^= f, v3 ^= f;
+    std::memcpy(dst + i, &v0, 16);
+    std::memcpy(dst + i + 16, &v1, 16);
+    std::memcpy(dst + i + 32, &v2, 16);
+    std::memcpy(dst + i + 48, &v3, 16);
+  }
+#endif
   for (; i + 8 <= n; i += 8) {
     std::uint64_t v;
     std::memcpy(&v, src + i, 8);
@@ -536,10 +585,6 @@ inline void gather_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t 
   }
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-// 16 bytes as one vector register (GCC/Clang vector extension: SSE2 on x86-64, NEON on AArch64).
-typedef std::uint8_t Bytes16 __attribute__((vector_size(16)));
-#endif
 
 inline void fill_bytes(std::uint8_t* dst, std::uint8_t value, std::size_t n) noexcept {
   if (n < 16) {
@@ -729,14 +774,43 @@ struct ConvS8Runner {
     // Pointwise layers read the input rows in place unless they flip s8 to u8 (a plain copy).
     const bool in_place = L.path_ == ConvPath::pointwise && !L.flip_s8_;
     std::uint8_t* buf = slot;
-    auto* sums = reinterpret_cast<std::int32_t*>(in_place ? slot : slot + L.gather_bytes());
+    auto* sums = reinterpret_cast<std::int32_t*>(in_place || L.row_runs_ ? slot : slot + L.gather_bytes());
+    // Row runs (see pack_gemm): flipped input bytes and zero-point padding, as the gather writes.
+    const std::uint64_t flip = L.flip_s8_ ? 0x8080808080808080ull : 0;
+    const std::uint8_t zx = static_cast<std::uint8_t>(static_cast<std::uint8_t>(d.input_zero_point) ^ (L.flip_s8_ ? 0x80u : 0u));
+    const std::size_t in_row = d.in_w * d.in_c;
+    if (L.row_runs_) std::memset(slot, zx, L.row_runs_bytes());  // the padding columns, once
+    // Panel groups: the same for every unit (every group's weights use the layer's one family).
+    // Computed per unit, their divisions were 4% of first_224 (112 units of one output row).
+    const kernels::GemmS8Layout& layout = L.weights_[0].kernel().layout;
+    const std::size_t panels = detail::div_up(L.cout_g_, layout.panel_width);
+    const std::size_t pgroups = detail::div_up(panels, layout.max_panels);
     for (std::size_t u = u0; u < u1; ++u) {
-      const std::size_t block = u / d.groups, g = u % d.groups;
-      const std::size_t m0 = block * L.block_rows_;
-      const std::size_t rows = m_total - m0 < L.block_rows_ ? m_total - m0 : L.block_rows_;
-      // Pointwise: the NHWC input rows are A as they are (lda = Cin), nothing is gathered.
-      const std::uint8_t* a_rows = in_place ? input + m0 * d.in_c : buf;
-      if (!in_place) gather(buf, m0, rows, g);
+      std::size_t g = 0, m0 = 0, rows = 0, lda = L.k_pad_;  // lda = Cin on the pointwise path
+      const std::uint8_t* a_rows = buf;
+      if (L.row_runs_) {  // unit u: output row u, its kernel rows copied into the padded rows
+        const std::size_t n = u / L.out_h_, oy = u % L.out_h_;
+        for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
+          const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
+                                    static_cast<std::ptrdiff_t>(d.pad_top);
+          std::uint8_t* dst = slot + ky * L.run_pitch_ + d.pad_left * d.in_c;
+          if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h))
+            std::memset(dst, zx, in_row);
+          else
+            detail::xor_copy(dst, input + (n * d.in_h + static_cast<std::size_t>(iy)) * in_row, in_row, flip);
+        }
+        m0 = u * L.out_w_;
+        rows = L.out_w_;
+        lda = d.stride_w * d.in_c;
+      } else {
+        const std::size_t block = u / d.groups;
+        g = u % d.groups;
+        m0 = block * L.block_rows_;
+        rows = m_total - m0 < L.block_rows_ ? m_total - m0 : L.block_rows_;
+        // Pointwise: the NHWC input rows are A as they are (lda = Cin), nothing is gathered.
+        if (in_place) a_rows = input + m0 * d.in_c;
+        if (!in_place) gather(buf, m0, rows, g);
+      }
       const GemmS8Weights& w = L.weights_[g];
       const kernels::GemmS8Kernel& kernel = w.kernel();
       kernels::GemmS8Args a;
@@ -744,7 +818,11 @@ struct ConvS8Runner {
       a.n = L.cout_g_;
       a.k = L.k_pad_;
       a.a = a_rows;
-      a.lda = L.k_pad_;  // = Cin on the pointwise path
+      a.lda = lda;
+      if (L.row_runs_) {
+        a.a_segment_k = L.run_k_;
+        a.a_segment_stride = L.run_pitch_;
+      }
       a.a_signed = w.activation_type() == ElementType::s8;
       a.packed_b = w.panels();
       a.panel_bytes = w.panel_bytes();
@@ -764,8 +842,6 @@ struct ConvS8Runner {
       }
       a.ldc_bytes = d.out_c * out_esize;
       a.c = output + m0 * a.ldc_bytes + g * L.cout_g_ * out_esize;
-      const std::size_t panels = detail::div_up(L.cout_g_, kernel.layout.panel_width);
-      const std::size_t pgroups = detail::div_up(panels, kernel.layout.max_panels);
       for (std::size_t pg = 0; pg < pgroups; ++pg) {
         const std::size_t p0 = pg * panels / pgroups, p1 = (pg + 1) * panels / pgroups;
         kernel.run(a, 0, rows, p0, p1);
@@ -875,7 +951,7 @@ inline Status conv_s8(const ConvS8& layer, std::size_t batch, const void* input,
   std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
   if (threads > fit) threads = fit;
   if (layer.path() != ConvPath::depthwise) {
-    r.units = detail::div_up(m, layer.block_rows_) * d.groups;
+    r.units = layer.row_runs_ ? batch * layer.out_h_ : detail::div_up(m, layer.block_rows_) * d.groups;
   } else {
     r.units = batch * layer.out_h_;
     std::memset(r.shared, static_cast<std::uint8_t>(d.input_zero_point), layer.dw_row_bytes());

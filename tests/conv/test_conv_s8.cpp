@@ -341,6 +341,42 @@ TEST_CASE("conv_s8: depthwise column kernel borders: wide padding, narrow rows")
   }
 }
 
+// First layers (a kernel row's run of kernel_w * Cin <= 16 bytes, no weight zero point) read
+// their input rows in place on x86 as segmented A (ConvS8::pack_gemm, "row runs"): runs padded
+// to whole K groups, rows stride_w * Cin apart, the padding rows and columns written by the
+// driver. Every stride, padding, run length; a row whose input extends past the last run read
+// (in_w 65 at stride 3: the padded rows' pitch must cover the copy, which ASan checks).
+TEST_CASE("conv_s8: first-layer row runs: strides, padding, run lengths") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(31337);
+    for (std::size_t cin : {1u, 2u, 3u, 4u, 5u})
+      for (std::size_t stride : {1u, 2u, 3u})
+        for (std::size_t in_w : {9u, 17u, 65u}) {
+          Case c = random_case(rng, 2);
+          qk::ConvS8Desc& d = c.d;
+          d.groups = 1;
+          d.in_c = cin;
+          d.out_c = pick(rng, 1, 40);
+          d.kernel_h = d.kernel_w = cin <= 3 ? 3 + 2 * (rng() % 2) : 3;
+          d.stride_h = d.stride_w = stride;
+          d.dilation_h = rng() % 3 == 0 ? 2 : 1;
+          d.dilation_w = 1;
+          d.in_h = 5;
+          d.in_w = in_w;
+          d.pad_top = pick(rng, 0, d.kernel_h - 1);
+          d.pad_bottom = pick(rng, 0, d.kernel_h - 1);
+          d.pad_left = in_w == 65 ? 0 : pick(rng, 0, d.kernel_w - 1);
+          d.pad_right = in_w == 65 ? 0 : pick(rng, 0, d.kernel_w - 1);
+          d.weight_type = qk::ElementType::s8;
+          d.weight_layout = qk::ConvWeightLayout::ohwi;
+          c.zw_mode = 0;
+          c.batch = 2;
+          if (!qk::detail::validate_conv_desc(d).ok()) continue;
+          run_case(c, rng);
+        }
+  }
+}
+
 TEST_CASE("conv_s8: extreme operands (saturation trap) on every path") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(9);

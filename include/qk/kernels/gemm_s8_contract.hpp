@@ -41,12 +41,18 @@ struct GemmS8Layout {
   std::uint32_t max_panels = 0;   // panels one tile covers at most
   std::int32_t u8_activation_offset = 0;  // added to u8 activations by the kernel
   std::int32_t s8_weight_offset = 0;      // added to packed B when activations are s8 (see above)
+  // 1: the tile honours GemmS8Args::a_segment_k (segmented A, below); 0: it ignores it.
+  std::uint32_t segmented_a = 0;
 };
 
 struct GemmS8Args {
   std::size_t m = 0, n = 0, k = 0;
   const std::uint8_t* a = nullptr;  // A bytes (s8 or u8 per a_signed)
   std::size_t lda = 0;              // bytes between rows of A
+  // Segmented A (layouts with segmented_a only; 0 otherwise): K is a_segment_k-byte runs (a
+  // multiple of k_group), run s of row m at a + m * lda + s * a_segment_stride. A convolution
+  // reads its input rows in place this way, one run per kernel row (qk/conv.hpp).
+  std::size_t a_segment_k = 0, a_segment_stride = 0;
   bool a_signed = false;
   const std::uint8_t* packed_b = nullptr;  // panel 0
   std::size_t panel_bytes = 0;             // bytes from one panel to the next

@@ -88,9 +88,12 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
   // a multiple of KG, once more over a zero-padded stack copy of each row's last partial group
   // (the padding meets zero-padded B). One copy of the loop body, deliberately: a separate tail
   // block keeps every accumulator live across two loops and GCC then spills them on each step.
+  // Segmented A (GemmS8Args::a_segment_k) runs the same loop once per run, jumping A between
+  // runs; its runs are whole K groups, so it never takes the tail.
   alignas(16) std::uint8_t tail[ROWS][KG] = {};
   const std::size_t full = args.k / KG, rest = args.k - full * KG;
-  std::size_t g_end = full;
+  const std::size_t run_groups = args.a_segment_k != 0 ? args.a_segment_k / KG : full;
+  std::size_t g_end = run_groups;
   for (std::size_t g = 0;;) {
     for (; g < g_end; ++g, pb += kBStep, arow += KG) {
       const Vec b0 = Traits::load_b(pb);
@@ -100,6 +103,11 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
 #define QK_BCAST(ptr) Traits::template bcast_a<Signed>(ptr)
       QK_TILE_MADD_ALL(QK_BCAST)
 #undef QK_BCAST
+    }
+    if (g < full) {  // the next run of segmented A
+      arow += args.a_segment_stride - args.a_segment_k;
+      g_end += run_groups;
+      continue;
     }
     if (rest == 0 || g_end != full) break;
     for (std::size_t r = 0; r < ROWS; ++r)
