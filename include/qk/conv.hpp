@@ -722,7 +722,7 @@ struct ConvS8Runner {
     const std::uint64_t flip = L.flip_s8_ ? 0x8080808080808080ull : 0;
     const std::uint8_t zx = static_cast<std::uint8_t>(static_cast<std::uint8_t>(d.input_zero_point) ^ (L.flip_s8_ ? 0x80u : 0u));
     if (L.path_ == ConvPath::pointwise && L.k_pad_ == L.k_) {  // rows are contiguous: one xor copy
-      detail::xor_copy(buf, input + m0 * d.in_c, rows * d.in_c, flip);
+      copy_a(buf, input + m0 * d.in_c, rows * d.in_c, flip);
       return;
     }
     const std::size_t row_run = d.kernel_w * L.cg_;
@@ -767,6 +767,16 @@ struct ConvS8Runner {
     }
   }
 
+  // A contiguous copy of A bytes (flipped): the kernel family's, in its widest vectors, if it
+  // has one (gemm and pointwise paths only: weights_[0] exists).
+  void copy_a(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint64_t flip) const noexcept {
+    const kernels::GemmS8CopyFn fn = layer->weights_[0].kernel().copy_a;
+    if (fn != nullptr)
+      fn(dst, src, n, static_cast<std::uint8_t>(flip));
+    else
+      detail::xor_copy(dst, src, n, flip);
+  }
+
   void run_gemm(std::uint8_t* slot, std::size_t u0, std::size_t u1) const noexcept {
     const ConvS8& L = *layer;
     const ConvS8Desc& d = L.desc_;
@@ -797,7 +807,7 @@ struct ConvS8Runner {
           if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h))
             std::memset(dst, zx, in_row);
           else
-            detail::xor_copy(dst, input + (n * d.in_h + static_cast<std::size_t>(iy)) * in_row, in_row, flip);
+            copy_a(dst, input + (n * d.in_h + static_cast<std::size_t>(iy)) * in_row, in_row, flip);
         }
         m0 = u * L.out_w_;
         rows = L.out_w_;

@@ -82,11 +82,15 @@ using GemmS8TileFn = void (*)(const GemmS8Args& args, std::size_t m_begin, std::
 using GemmS8RowSumsFn = void (*)(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m,
                                  std::size_t k, std::int32_t* out);
 
+// dst[i] = src[i] ^ flip for i < n: the copies a convolution makes of A (flipping s8 to u8).
+using GemmS8CopyFn = void (*)(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint8_t flip);
+
 struct GemmS8Kernel {
   Isa isa = Isa::scalar;
   GemmS8Layout layout;
   GemmS8TileFn run = nullptr;
   GemmS8RowSumsFn row_sums = nullptr;  // optional SIMD row sums; null: portable loop
+  GemmS8CopyFn copy_a = nullptr;       // optional SIMD copy in the family's vectors; null: portable
 };
 
 // Portable row sums (the definition of GemmS8RowSumsFn).

@@ -95,6 +95,16 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
 }
 
 // Row sums of A for the row term (see epilogue_avx512.inl).
+// The family's GemmS8CopyFn: 32 bytes a step, the tail byte by byte.
+inline void gemm_s8_copy_a(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint8_t flip) noexcept {
+  const __m256i f = _mm256_set1_epi8(static_cast<char>(flip));
+  std::size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
+                        _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i)), f));
+  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ flip);
+}
+
 inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
                              std::int32_t* out) noexcept {
   const __m256i flip = _mm256_set1_epi8(a_signed ? static_cast<char>(0x80) : 0);

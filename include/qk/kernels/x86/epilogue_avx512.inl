@@ -515,6 +515,17 @@ QK_KERNEL_INLINE void gemm_s8_row_sums_t(const std::uint8_t* a, std::size_t lda,
   }
 }
 
+// The family's GemmS8CopyFn: 64 bytes a step, the tail with masked moves.
+inline void gemm_s8_copy_a(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint8_t flip) noexcept {
+  const __m512i f = _mm512_set1_epi8(static_cast<char>(flip));
+  std::size_t i = 0;
+  for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), f));
+  if (i < n) {
+    const __mmask64 m = (__mmask64{1} << (n - i)) - 1;
+    _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), f));
+  }
+}
+
 inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
                              std::int32_t* out) noexcept {
   if (a_signed)

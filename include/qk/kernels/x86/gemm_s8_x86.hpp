@@ -226,7 +226,7 @@ namespace kernels {
         GemmS8Layout{static_cast<std::uint32_t>(Traits::kLanes), static_cast<std::uint32_t>(Traits::kKGroup), \
                      static_cast<std::uint32_t>(Traits::kElemBytes), 0,                                   \
                      static_cast<std::uint32_t>(Traits::kMaxPanels), 0, weight_offset, 1},                \
-        &gemm_s8_run, &gemm_s8_row_sums};                                                                 \
+        &gemm_s8_run, &gemm_s8_row_sums, &gemm_s8_copy_a};                                                \
     return kernel;                                                                                        \
   }                                                                                                       \
   }
