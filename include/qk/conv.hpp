@@ -644,7 +644,10 @@ struct ConvS8Runner {
       }
       const std::uint8_t* src_row = image + static_cast<std::size_t>(iy) * d.in_w * d.in_c;
       if (inside_w && contiguous_w) {
-        detail::gather_copy(dst, src_row + static_cast<std::size_t>(ix0) * d.in_c, row_run, input_end, flip);
+        if (row_run > 32)  // long runs (resnet3x3_56: 192 bytes) in the family's widest vectors
+          copy_a(dst, src_row + static_cast<std::size_t>(ix0) * d.in_c, row_run, flip);
+        else
+          detail::gather_copy(dst, src_row + static_cast<std::size_t>(ix0) * d.in_c, row_run, input_end, flip);
         continue;
       }
       for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
