@@ -287,12 +287,13 @@ class ConvS8 {
       bool any_zp = false;
       for (std::size_t oc = 0; oc < d.out_c; ++oc) any_zp = any_zp || detail::conv_weight_zero_point(d, oc) != 0;
       if (!any_zp) {
-        row_runs_ = true;
         run_k_ = detail::round_up(d.kernel_w * cg_, kernel->layout.k_group);
-        k_pad_ = d.kernel_h * run_k_;
         // A padded row: pixel -pad_left first; long enough for the input and every run read.
         const std::size_t input_end = (d.pad_left + d.in_w) * d.in_c, read_end = (out_w_ - 1) * d.stride_w * d.in_c + run_k_;
         run_pitch_ = detail::round_up(input_end > read_end ? input_end : read_end, 64);
+        std::size_t bytes = 0;
+        row_runs_ = detail::checked_mul(d.kernel_h, run_pitch_, &bytes);  // (absurd widths: gather)
+        if (row_runs_) k_pad_ = d.kernel_h * run_k_;
       }
     }
     // A VNNI family takes s8 activations as vpdpbusd's signed operand, which costs a row term
@@ -535,9 +536,9 @@ typedef std::uint8_t Bytes16 __attribute__((vector_size(16)));
 inline void xor_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint64_t flip) noexcept {
   std::size_t i = 0;
 #if defined(__GNUC__) || defined(__clang__)
-  // 64 bytes a step in 16-byte vectors: as 8-byte words the row runs' copies were 11% of
-  // first_224 (225 KB a call).
-  // (Four named vectors: an array of them was kept on the stack.)
+  // 64 bytes a step in 16-byte vectors (the copy of families without a copy_a of their own):
+  // as 8-byte words first_224's row copies were 11% of the layer. Four named vectors: an array
+  // of them was kept on the stack.
   const auto f = static_cast<std::uint8_t>(flip);
   for (; i + 64 <= n; i += 64) {
     Bytes16 v0, v1, v2, v3;
@@ -584,7 +585,6 @@ inline void gather_copy(std::uint8_t* dst, const std::uint8_t* src, std::size_t 
     std::memcpy(dst + 8 * i, &v, 8);
   }
 }
-
 
 inline void fill_bytes(std::uint8_t* dst, std::uint8_t value, std::size_t n) noexcept {
   if (n < 16) {
