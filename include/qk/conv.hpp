@@ -126,6 +126,12 @@ struct ConvGeometry {
   }
   std::size_t out_h() const noexcept { return output_size(in_h, pad_top, pad_bottom, kernel_h, stride_h, dilation_h); }
   std::size_t out_w() const noexcept { return output_size(in_w, pad_left, pad_right, kernel_w, stride_w, dilation_w); }
+  // 1x1, stride 1, no padding, one group: the NHWC input is the GEMM's A as it is (both layers'
+  // pointwise path).
+  bool is_pointwise() const noexcept {
+    return kernel_h == 1 && kernel_w == 1 && stride_h == 1 && stride_w == 1 && pad_top == 0 && pad_bottom == 0 &&
+           pad_left == 0 && pad_right == 0 && groups == 1;
+  }
 };
 
 struct ConvS8Desc : ConvGeometry {
@@ -235,10 +241,7 @@ class ConvS8 {
       fresh.path_ = ConvPath::depthwise;
       QK_RETURN_IF_ERROR(fresh.pack_depthwise());
     } else {
-      const bool pointwise = desc.kernel_h == 1 && desc.kernel_w == 1 && desc.stride_h == 1 && desc.stride_w == 1 &&
-                             desc.pad_top == 0 && desc.pad_bottom == 0 && desc.pad_left == 0 && desc.pad_right == 0 &&
-                             desc.groups == 1;
-      fresh.path_ = pointwise ? ConvPath::pointwise : ConvPath::gemm;
+      fresh.path_ = desc.is_pointwise() ? ConvPath::pointwise : ConvPath::gemm;
       QK_RETURN_IF_ERROR(fresh.pack_gemm());
     }
     fresh.desc_.weights = nullptr;  // not kept: the caller may free them
@@ -821,8 +824,10 @@ struct ConvS8Runner {
         m0 = block * L.block_rows_;
         rows = m_total - m0 < L.block_rows_ ? m_total - m0 : L.block_rows_;
         // Pointwise: the NHWC input rows are A as they are (lda = Cin), nothing is gathered.
-        if (in_place) a_rows = input + m0 * d.in_c;
-        if (!in_place) gather(buf, m0, rows, g);
+        if (in_place)
+          a_rows = input + m0 * d.in_c;
+        else
+          gather(buf, m0, rows, g);
       }
       const GemmS8Weights& w = L.weights_[g];
       const kernels::GemmS8Kernel& kernel = w.kernel();

@@ -80,9 +80,7 @@ class ConvF32 {
             L.dw_weights_[(ky * d.kernel_w + kx) * d.out_c + oc] = d.weights[detail::conv_weight_index(d, oc, ky, kx, 0)];
       }
     } else {
-      const bool one = d.kernel_h == 1 && d.kernel_w == 1 && d.stride_h == 1 && d.stride_w == 1 && d.pad_top == 0 &&
-                       d.pad_bottom == 0 && d.pad_left == 0 && d.pad_right == 0 && d.groups == 1;
-      L.path_ = one ? ConvPath::pointwise : ConvPath::gemm;
+      L.path_ = d.is_pointwise() ? ConvPath::pointwise : ConvPath::gemm;
       // Weights of group gi as K x og, row k = (ky, kx, c): the im2col row's order.
       std::unique_ptr<float[]> b(new float[k * og]);
       L.group_weights_.reset(new GemmF32Weights[d.groups]);
