@@ -280,23 +280,48 @@ class ConvS8 {
     // Row runs (first layers: a kernel row's run of kernel_w * Cin bytes is short, 9 for RGB 3x3):
     // the gather's small copies cost ~5 cycles a pixel (a fifth of first_224). Instead each output
     // row copies its kernel_h input rows once, flipped and padded, into the workspace, and the
-    // GEMM reads A in place from them as segmented A: one run per kernel row, padded to whole K
-    // groups (the pad bytes read the next pixels and meet zero weights), rows stride_w * Cin apart.
-    // It costs K padding per run (first_224: 9 K groups instead of 7) and needs no row sums (the
-    // pad bytes would enter them), so no weight zero point.
+    // GEMM reads A in place from them in runs (GemmS8Args::a_group_offset), pixels stride_w * Cin apart:
+    // each kernel row's whole K groups in place, and the bytes left over at the ends of the
+    // kernel rows (first_224: one of 9 per row) composed into K groups of their own, one byte per
+    // row, in extra rows the family's compose_a builds. So K is not padded: 7 K groups per
+    // pixel for first_224, not the 9 of runs padded to whole groups (which read the next pixel's
+    // bytes against zero weights): its GEMM tiles took 15% less time, the layer 105.9 -> 103.3 us
+    // (the epilogue, unchanged, is over half of it). Families without compose_a, and layers whose
+    // pixels are closer than a K group (stride_w * Cin < k_group), still pad the runs. Neither
+    // form suits row sums (pad bytes would enter them), so no weight zero point.
     row_runs_ = false;
-    if (allow_row_runs && path_ == ConvPath::gemm && kernel->layout.segmented_a != 0 && d.groups == 1 &&
+    composed_ = 0;
+    a_group_offset_.clear();
+    compose_src_.clear();
+    if (allow_row_runs && path_ == ConvPath::gemm && kernel->layout.a_group_offsets != 0 && d.groups == 1 &&
         d.dilation_w == 1 && d.kernel_w * cg_ <= 16 && out_w_ >= 8) {
       bool any_zp = false;
       for (std::size_t oc = 0; oc < d.out_c; ++oc) any_zp = any_zp || detail::conv_weight_zero_point(d, oc) != 0;
+      const std::size_t kg = kernel->layout.k_group, run = d.kernel_w * cg_, step = d.stride_w * d.in_c;
       if (!any_zp) {
-        run_k_ = detail::round_up(d.kernel_w * cg_, kernel->layout.k_group);
-        // A padded row: pixel -pad_left first; long enough for the input and every run read.
-        const std::size_t input_end = (d.pad_left + d.in_w) * d.in_c, read_end = (out_w_ - 1) * d.stride_w * d.in_c + run_k_;
+        const bool compose = kernel->compose_a != nullptr && step >= kg && kg <= 4;
+        run_in_place_ = compose ? run / kg * kg : detail::round_up(run, kg);
+        run_left_ = run - (run < run_in_place_ ? run : run_in_place_);
+        const std::size_t composed = detail::div_up(d.kernel_h * run_left_, kg);
+        composed_ = composed;
+        // A padded row: pixel -pad_left first; long enough for the input and every read.
+        const std::size_t last_read = (run_in_place_ > kg ? run_in_place_ : kg);
+        const std::size_t input_end = (d.pad_left + d.in_w) * d.in_c, read_end = (out_w_ - 1) * step + last_read;
         run_pitch_ = detail::round_up(input_end > read_end ? input_end : read_end, 64);
         std::size_t bytes = 0;
-        row_runs_ = detail::checked_mul(d.kernel_h, run_pitch_, &bytes);  // (absurd widths: gather)
-        if (row_runs_) k_pad_ = d.kernel_h * run_k_;
+        row_runs_ = detail::checked_mul(d.kernel_h + composed, run_pitch_, &bytes);  // (absurd widths: gather)
+        if (row_runs_) {
+          k_pad_ = d.kernel_h * run_in_place_ + composed * kg;
+          for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
+            for (std::size_t b = 0; b < run_in_place_; b += kg) a_group_offset_.push_back(kRunMargin + ky * run_pitch_ + b);
+          for (std::size_t c = 0; c < composed; ++c) a_group_offset_.push_back(kRunMargin + (d.kernel_h + c) * run_pitch_);
+          // Byte l of the composed groups: the l-th left-over byte (kernel row l / run_left_), or none.
+          for (std::size_t l = 0; l < composed * kg; ++l)
+            compose_src_.push_back(l < d.kernel_h * run_left_
+                                       ? static_cast<std::ptrdiff_t>(kRunMargin + (l / run_left_) * run_pitch_ +
+                                                                     run_in_place_ + l % run_left_)
+                                       : -1);
+        }
       }
     }
     // A VNNI family takes s8 activations as vpdpbusd's signed operand, which costs a row term
@@ -339,7 +364,7 @@ class ConvS8 {
         for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
           for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
             for (std::size_t c = 0; c < cg_; ++c)
-              row[(row_runs_ ? ky * run_k_ + kx * cg_ : (ky * d.kernel_w + kx) * cg_) + c] =
+              row[row_runs_ ? row_run_k(ky, kx * cg_ + c) : (ky * d.kernel_w + kx) * cg_ + c] =
                   static_cast<const std::uint8_t*>(d.weights)[detail::conv_weight_index(d, oc, ky, kx, c)];
         zp[j] = detail::conv_weight_zero_point(d, oc);
         any_zp = any_zp || zp[j] != 0;
@@ -471,8 +496,16 @@ class ConvS8 {
   // Per-thread workspace bytes (gemm and depthwise paths), 64-byte multiples.
   std::size_t gather_bytes() const noexcept { return detail::round_up(block_rows_ * k_pad_ + detail::kGatherSlack, 64); }
   std::size_t rowsum_bytes() const noexcept { return has_zb_ ? detail::round_up(block_rows_ * 4, 64) : 0; }
-  // Row runs: kernel_h padded input rows, run_pitch_ apart.
-  std::size_t row_runs_bytes() const noexcept { return desc_.kernel_h * run_pitch_; }
+  // Row runs: a margin (compose_a may form addresses before its sources), then kernel_h padded
+  // input rows and the composed rows, run_pitch_ apart.
+  static constexpr std::size_t kRunMargin = 64;
+  std::size_t row_runs_bytes() const noexcept { return kRunMargin + (desc_.kernel_h + composed_) * run_pitch_; }
+  // Row runs: where byte b of kernel row ky's run sits in K (the weights' K order): the rows'
+  // in-place bytes first, row after row, then the left-over bytes in the composed groups.
+  std::size_t row_run_k(std::size_t ky, std::size_t b) const noexcept {
+    return b < run_in_place_ ? ky * run_in_place_ + b
+                             : desc_.kernel_h * run_in_place_ + ky * run_left_ + (b - run_in_place_);
+  }
   // Depthwise: the zero-point row (shared), then per thread kernel_h row pointers, two arrays of
   // taps pointers, the accumulator scratch and (multiplier > 1) kernel_h expanded rows.
   std::size_t dw_row_bytes() const noexcept { return detail::round_up(desc_.in_w * desc_.out_c, 64); }
@@ -499,7 +532,11 @@ class ConvS8 {
   std::size_t out_h_ = 0, out_w_ = 0, taps_ = 0, cg_ = 0, cout_g_ = 0, k_ = 0, k_pad_ = 0, block_rows_ = 0;
   bool has_zb_ = false, flip_s8_ = false;
   bool row_runs_ = false;                         // gemm path reading padded input rows in place
-  std::size_t run_k_ = 0, run_pitch_ = 0;         // row runs: K bytes per kernel row, row pitch
+  // Row runs: bytes of each kernel row's run read in place (whole K groups, padded up when
+  // nothing is composed), bytes left over per kernel row for the composed groups, row pitch.
+  std::size_t run_in_place_ = 0, run_left_ = 0, run_pitch_ = 0, composed_ = 0;  // composed_: K groups (rows)
+  std::vector<std::size_t> a_group_offset_;       // row runs: each K group's offset in the workspace
+  std::vector<std::ptrdiff_t> compose_src_;       // row runs: workspace offset of each composed byte, or -1
   std::vector<GemmS8Weights> weights_;  // one per group
   const kernels::DepthwiseS8Kernel* dw_kernel_ = nullptr;
   std::size_t mult_ = 1, dw_taps_ = 0, dw_ox_begin_ = 0, dw_ox_end_ = 0;
@@ -783,6 +820,34 @@ struct ConvS8Runner {
       detail::xor_copy(dst, src, n, flip);
   }
 
+  // Row runs: output row u's kernel rows, flipped, into the padded rows at `area` (their padding
+  // columns already written), then the composed groups' rows from them.
+  void prepare_row_runs(std::uint8_t* area, std::size_t u, std::uint64_t flip, std::uint8_t zx) const noexcept {
+    const ConvS8& L = *layer;
+    const ConvS8Desc& d = L.desc_;
+    const std::size_t n = u / L.out_h_, oy = u % L.out_h_, in_row = d.in_w * d.in_c;
+    std::uint8_t* const rows_base = area + ConvS8::kRunMargin;
+    for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
+      const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
+                                static_cast<std::ptrdiff_t>(d.pad_top);
+      std::uint8_t* dst = rows_base + ky * L.run_pitch_ + d.pad_left * d.in_c;
+      if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h))
+        std::memset(dst, zx, in_row);
+      else
+        copy_a(dst, input + (n * d.in_h + static_cast<std::size_t>(iy)) * in_row, in_row, flip);
+    }
+    const kernels::GemmS8Kernel& kernel = L.weights_[0].kernel();
+    const std::size_t kg = kernel.layout.k_group;
+    for (std::size_t c = 0; c < L.composed_; ++c) {
+      const std::uint8_t* src[4] = {nullptr, nullptr, nullptr, nullptr};
+      for (std::size_t j = 0; j < kg; ++j) {
+        const std::ptrdiff_t at = L.compose_src_[c * kg + j];
+        if (at >= 0) src[j] = area + at;
+      }
+      kernel.compose_a(rows_base + (d.kernel_h + c) * L.run_pitch_, src, d.stride_w * d.in_c, L.out_w_);
+    }
+  }
+
   void run_gemm(std::uint8_t* slot, std::size_t u0, std::size_t u1) const noexcept {
     const ConvS8& L = *layer;
     const ConvS8Desc& d = L.desc_;
@@ -794,7 +859,6 @@ struct ConvS8Runner {
     // Row runs (see pack_gemm): flipped input bytes and zero-point padding, as the gather writes.
     const std::uint64_t flip = L.flip_s8_ ? 0x8080808080808080ull : 0;
     const std::uint8_t zx = static_cast<std::uint8_t>(static_cast<std::uint8_t>(d.input_zero_point) ^ (L.flip_s8_ ? 0x80u : 0u));
-    const std::size_t in_row = d.in_w * d.in_c;
     if (L.row_runs_) std::memset(slot, zx, L.row_runs_bytes());  // the padding columns, once
     // Panel groups: the same for every unit (every group's weights use the layer's one family).
     // Computed per unit, their divisions were 4% of first_224 (112 units of one output row).
@@ -804,20 +868,12 @@ struct ConvS8Runner {
     for (std::size_t u = u0; u < u1; ++u) {
       std::size_t g = 0, m0 = 0, rows = 0, lda = L.k_pad_;  // lda = Cin on the pointwise path
       const std::uint8_t* a_rows = buf;
-      if (L.row_runs_) {  // unit u: output row u, its kernel rows copied into the padded rows
-        const std::size_t n = u / L.out_h_, oy = u % L.out_h_;
-        for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
-          const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
-                                    static_cast<std::ptrdiff_t>(d.pad_top);
-          std::uint8_t* dst = slot + ky * L.run_pitch_ + d.pad_left * d.in_c;
-          if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h))
-            std::memset(dst, zx, in_row);
-          else
-            copy_a(dst, input + (n * d.in_h + static_cast<std::size_t>(iy)) * in_row, in_row, flip);
-        }
+      if (L.row_runs_) {  // unit u: output row u
+        prepare_row_runs(slot, u, flip, zx);
         m0 = u * L.out_w_;
         rows = L.out_w_;
         lda = d.stride_w * d.in_c;
+        a_rows = slot;
       } else {
         const std::size_t block = u / d.groups;
         g = u % d.groups;
@@ -838,8 +894,7 @@ struct ConvS8Runner {
       a.a = a_rows;
       a.lda = lda;
       if (L.row_runs_) {
-        a.a_segment_k = L.run_k_;
-        a.a_segment_stride = L.run_pitch_;
+        a.a_group_offset = L.a_group_offset_.data();
       }
       a.a_signed = w.activation_type() == ElementType::s8;
       a.packed_b = w.panels();

@@ -342,22 +342,26 @@ TEST_CASE("conv_s8: depthwise column kernel borders: wide padding, narrow rows")
 }
 
 // First layers (a kernel row's run of kernel_w * Cin <= 16 bytes, no weight zero point) read
-// their input rows in place on x86 as segmented A (ConvS8::pack_gemm, "row runs"): runs padded
-// to whole K groups, rows stride_w * Cin apart, the padding rows and columns written by the
-// driver. Every stride, padding, run length; a row whose input extends past the last run read
-// (in_w 65 at stride 3: the padded rows' pitch must cover the copy, which ASan checks).
+// their input rows in place on x86 by K group (ConvS8::pack_gemm, "row runs"): each kernel
+// row's whole K groups read in place, the bytes left over composed into groups of their own
+// (AVX-512 families: pixels at least a K group apart), or else the runs padded to whole groups;
+// rows stride_w * Cin apart, the padding rows and columns written by the driver. Every stride,
+// padding and run length, runs shorter than a K group (kernel_w 1: only composed groups), more
+// left-over bytes than one group holds; a row whose input extends past the last run read (in_w
+// 65 at stride 3: the padded rows' pitch must cover the copy, which ASan checks).
 TEST_CASE("conv_s8: first-layer row runs: strides, padding, run lengths") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(31337);
     for (std::size_t cin : {1u, 2u, 3u, 4u, 5u})
-      for (std::size_t stride : {1u, 2u, 3u})
+      for (std::size_t stride : {1u, 2u, 3u, 4u})
         for (std::size_t in_w : {9u, 17u, 65u}) {
           Case c = random_case(rng, 2);
           qk::ConvS8Desc& d = c.d;
           d.groups = 1;
           d.in_c = cin;
           d.out_c = pick(rng, 1, 40);
-          d.kernel_h = d.kernel_w = cin <= 3 ? 3 + 2 * (rng() % 2) : 3;
+          d.kernel_h = cin <= 3 ? 3 + 2 * (rng() % 2) : 3;
+          d.kernel_w = rng() % 4 == 0 ? 1 + rng() % 2 : d.kernel_h;
           d.stride_h = d.stride_w = stride;
           d.dilation_h = rng() % 3 == 0 ? 2 : 1;
           d.dilation_w = 1;

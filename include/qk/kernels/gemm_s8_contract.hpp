@@ -41,18 +41,19 @@ struct GemmS8Layout {
   std::uint32_t max_panels = 0;   // panels one tile covers at most
   std::int32_t u8_activation_offset = 0;  // added to u8 activations by the kernel
   std::int32_t s8_weight_offset = 0;      // added to packed B when activations are s8 (see above)
-  // 1: the tile honours GemmS8Args::a_segment_k (segmented A, below); 0: it ignores it.
-  std::uint32_t segmented_a = 0;
+  // 1: the tile honours GemmS8Args::a_group_offset (below); 0: it reads A's rows contiguously.
+  std::uint32_t a_group_offsets = 0;
 };
 
 struct GemmS8Args {
   std::size_t m = 0, n = 0, k = 0;
   const std::uint8_t* a = nullptr;  // A bytes (s8 or u8 per a_signed)
   std::size_t lda = 0;              // bytes between rows of A
-  // Segmented A (layouts with segmented_a only; 0 otherwise): K is a_segment_k-byte runs (a
-  // multiple of k_group), run s of row m at a + m * lda + s * a_segment_stride. A convolution
-  // reads its input rows in place this way, one run per kernel row (qk/conv.hpp).
-  std::size_t a_segment_k = 0, a_segment_stride = 0;
+  // A by K group (layouts with a_group_offsets only; null otherwise): K group g of row m is the
+  // k_group bytes at a + m * lda + a_group_offset[g], for the k / k_group groups (k a multiple of
+  // k_group). A convolution reads its input rows in place this way: each kernel row's groups,
+  // and groups it composed from several rows (qk/conv.hpp).
+  const std::size_t* a_group_offset = nullptr;
   bool a_signed = false;
   const std::uint8_t* packed_b = nullptr;  // panel 0
   std::size_t panel_bytes = 0;             // bytes from one panel to the next
@@ -85,12 +86,19 @@ using GemmS8RowSumsFn = void (*)(const std::uint8_t* a, std::size_t lda, bool a_
 // dst[i] = src[i] ^ flip for i < n: the copies a convolution makes of A (flipping s8 to u8).
 using GemmS8CopyFn = void (*)(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint8_t flip);
 
+// dst[i * pitch + j] = src[j][i * pitch] for i < count and j < k_group (pitch >= k_group; the
+// bytes of dst between groups, and those of a null src[j], are set to unspecified values): K
+// groups a convolution composes from bytes of several input rows, one byte per row (qk/conv.hpp).
+// The function may form (not read) addresses up to k_group bytes before each src[j].
+using GemmS8ComposeFn = void (*)(std::uint8_t* dst, const std::uint8_t* const* src, std::size_t pitch, std::size_t count);
+
 struct GemmS8Kernel {
   Isa isa = Isa::scalar;
   GemmS8Layout layout;
   GemmS8TileFn run = nullptr;
   GemmS8RowSumsFn row_sums = nullptr;  // optional SIMD row sums; null: portable loop
   GemmS8CopyFn copy_a = nullptr;       // optional SIMD copy in the family's vectors; null: portable
+  GemmS8ComposeFn compose_a = nullptr; // optional; null: a convolution pads its runs instead
 };
 
 // Portable row sums (the definition of GemmS8RowSumsFn).

@@ -526,6 +526,26 @@ inline void gemm_s8_copy_a(std::uint8_t* dst, const std::uint8_t* src, std::size
   }
 }
 
+// The family's GemmS8ComposeFn: each vector holds the groups of as many whole pixels as fit
+// (pitch bytes apart), byte j of every pixel from one masked load of src[j] placed j bytes early,
+// so lane i * pitch + j reads src[j][i * pitch]: k_group masked loads and one store per vector,
+// where a byte at a time cost a load and a store per byte (first_224: ~5 us of ~100).
+inline void gemm_s8_compose_a(std::uint8_t* dst, const std::uint8_t* const* src, std::size_t pitch,
+                              std::size_t count) noexcept {
+  constexpr std::size_t KG = Traits::kKGroup;
+  const std::size_t per = pitch <= 64 ? 64 / pitch : 1;  // pixels per vector
+  __mmask64 first = 0;  // byte 0 of every pixel; byte j's lanes are these shifted by j
+  for (std::size_t p = 0; p < 64; p += pitch) first |= __mmask64{1} << p;
+  for (std::size_t i = 0; i < count; i += per) {
+    const std::size_t n = count - i < per ? count - i : per, bytes = (n - 1) * pitch + KG;  // <= 64
+    const __mmask64 live = bytes >= 64 ? ~__mmask64{0} : (__mmask64{1} << bytes) - 1;
+    __m512i v = _mm512_setzero_si512();
+    for (std::size_t j = 0; j < KG; ++j)
+      if (src[j] != nullptr) v = _mm512_mask_loadu_epi8(v, (first << j) & live, src[j] + i * pitch - j);
+    _mm512_mask_storeu_epi8(dst + i * pitch, live, v);
+  }
+}
+
 inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
                              std::int32_t* out) noexcept {
   if (a_signed)

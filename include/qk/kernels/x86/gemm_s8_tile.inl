@@ -35,7 +35,7 @@
   }
 #define QK_TILE_MADD_ROW(r, BCAST)                                          \
   if constexpr (ROWS > r) {                                                  \
-    const Vec av = BCAST(arow + r * lda);                                    \
+    const Vec av = BCAST(ag + r * lda);                                    \
     c##r##0 = Traits::template madd<Signed>(c##r##0, av, b0);                                 \
     if constexpr (NB > 1) c##r##1 = Traits::template madd<Signed>(c##r##1, av, b1);           \
     if constexpr (NB > 2) c##r##2 = Traits::template madd<Signed>(c##r##2, av, b2);           \
@@ -88,14 +88,18 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
   // a multiple of KG, once more over a zero-padded stack copy of each row's last partial group
   // (the padding meets zero-padded B). One copy of the loop body, deliberately: a separate tail
   // block keeps every accumulator live across two loops and GCC then spills them on each step.
-  // Segmented A (GemmS8Args::a_segment_k) runs the same loop once per run, jumping A between
-  // runs; its runs are whole K groups, so it never takes the tail.
+  // A by K group (GemmS8Args::a_group_offset) takes each group's address from its table, in the
+  // same single loop: as runs of groups with the pointer moved between runs, each run's loop
+  // exit cost a mispredicted branch (first_224, 4 runs of 2, 2, 2 and 1 groups: no faster than
+  // 9 groups in 3 runs). K is then whole groups, so it never takes the tail.
   alignas(16) std::uint8_t tail[ROWS][KG] = {};
   const std::size_t full = args.k / KG, rest = args.k - full * KG;
-  const std::size_t run_groups = args.a_segment_k != 0 ? args.a_segment_k / KG : full;
-  std::size_t g_end = run_groups;
+  const std::uint8_t* const a_m0 = arow;
+  const std::size_t* const group_offset = args.a_group_offset;
+  std::size_t g_end = full;
   for (std::size_t g = 0;;) {
     for (; g < g_end; ++g, pb += kBStep, arow += KG) {
+      const std::uint8_t* const ag = group_offset != nullptr ? a_m0 + group_offset[g] : arow;
       const Vec b0 = Traits::load_b(pb);
       [[maybe_unused]] const Vec b1 = NB > 1 ? Traits::load_b(pb + pstride) : b0;
       [[maybe_unused]] const Vec b2 = NB > 2 ? Traits::load_b(pb + 2 * pstride) : b0;
@@ -103,11 +107,6 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
 #define QK_BCAST(ptr) Traits::template bcast_a<Signed>(ptr)
       QK_TILE_MADD_ALL(QK_BCAST)
 #undef QK_BCAST
-    }
-    if (g < full) {  // the next run of segmented A
-      arow += args.a_segment_stride - args.a_segment_k;
-      g_end += run_groups;
-      continue;
     }
     if (rest == 0 || g_end != full) break;
     for (std::size_t r = 0; r < ROWS; ++r)

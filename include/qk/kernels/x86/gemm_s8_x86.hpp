@@ -218,7 +218,7 @@ QK_TARGET_POP
 // Descriptors: outside every target region, they only take the kernels' addresses.
 namespace qk {
 namespace kernels {
-#define QK_X86_GEMM_S8_DESCRIPTOR(ns, isa_value, weight_offset)                                                   \
+#define QK_X86_GEMM_S8_DESCRIPTOR(ns, isa_value, weight_offset, compose)                                                   \
   namespace ns {                                                                                          \
   inline const GemmS8Kernel& gemm_s8_kernel() noexcept {                                                  \
     static const GemmS8Kernel kernel = {                                                                  \
@@ -226,14 +226,15 @@ namespace kernels {
         GemmS8Layout{static_cast<std::uint32_t>(Traits::kLanes), static_cast<std::uint32_t>(Traits::kKGroup), \
                      static_cast<std::uint32_t>(Traits::kElemBytes), 0,                                   \
                      static_cast<std::uint32_t>(Traits::kMaxPanels), 0, weight_offset, 1},                \
-        &gemm_s8_run, &gemm_s8_row_sums, &gemm_s8_copy_a};                                                \
+        &gemm_s8_run, &gemm_s8_row_sums, &gemm_s8_copy_a, compose};                                       \
     return kernel;                                                                                        \
   }                                                                                                       \
   }
-QK_X86_GEMM_S8_DESCRIPTOR(avx512vnni, Isa::avx512vnni, 128)
-QK_X86_GEMM_S8_DESCRIPTOR(avx512bw, Isa::avx512bw, 0)
-QK_X86_GEMM_S8_DESCRIPTOR(avxvnni, Isa::avxvnni, 128)
-QK_X86_GEMM_S8_DESCRIPTOR(avx2, Isa::avx2, 0)
+// compose_a: AVX-512 only (it is masked byte loads); AVX2 convolutions pad their runs instead.
+QK_X86_GEMM_S8_DESCRIPTOR(avx512vnni, Isa::avx512vnni, 128, &gemm_s8_compose_a)
+QK_X86_GEMM_S8_DESCRIPTOR(avx512bw, Isa::avx512bw, 0, &gemm_s8_compose_a)
+QK_X86_GEMM_S8_DESCRIPTOR(avxvnni, Isa::avxvnni, 128, nullptr)
+QK_X86_GEMM_S8_DESCRIPTOR(avx2, Isa::avx2, 0, nullptr)
 #undef QK_X86_GEMM_S8_DESCRIPTOR
 }  // namespace kernels
 }  // namespace qk
