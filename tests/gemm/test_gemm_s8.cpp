@@ -67,7 +67,10 @@ void run_case(const Case& c, std::mt19937& rng) {
   const std::int32_t qmin = c.out_type == qk::OutputType::s8 ? -120 : 5, qmax = c.out_type == qk::OutputType::s8 ? 127 : 250;
   switch (c.stage) {
     case 0: out = qk::OutputStage::int32(); break;
-    case 1: out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax); break;
+    case 1:
+    case 5:  // as 1 without the forced shifts: the multipliers TFLite's converter gives (single-shift epilogues)
+      out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax);
+      break;
     case 2:
       out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax,
                                                  qk::RequantRounding::single_rounding);
@@ -129,6 +132,23 @@ TEST_CASE("gemm_s8: every kernel matches the reference on small exhaustive tails
         for (std::size_t k : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 9u, 31u}) {
           Case c = random_case(rng, 8);
           c.m = m, c.n = n, c.k = k;
+          run_case(c, rng);
+        }
+  }
+}
+
+// Tiles of 32 columns store two rows at a time, as one 64-byte store when the rows are
+// contiguous (ldc == N == 32): every N around 32 with and without row padding, so that a wrong
+// contiguity test writes into the padding or the next row.
+TEST_CASE("gemm_s8: 32-column tiles, contiguous rows or not") {
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(3232);
+    for (std::size_t n : {17u, 31u, 32u})
+      for (std::size_t ldc_pad : {0u, 1u, 32u})
+        for (int rep = 0; rep < 4; ++rep) {
+          Case c = random_case(rng, 40);
+          c.n = n, c.ldc_pad = ldc_pad + (n == 31 && rep == 0 ? 1 : 0);
+          c.stage = rep % 2 == 0 ? 5 : 3;  // fixed point (the single-shift epilogue) and float
           run_case(c, rng);
         }
   }
