@@ -137,13 +137,15 @@ TEST_CASE("gemm_s8: every kernel matches the reference on small exhaustive tails
   }
 }
 
-// Tiles of 32 columns store two rows at a time, as one 64-byte store when the rows are
-// contiguous (ldc == N == 32): every N around 32 with and without row padding, so that a wrong
-// contiguity test writes into the padding or the next row.
-TEST_CASE("gemm_s8: 32-column tiles, contiguous rows or not") {
+// Tiles of up to 32 columns finish two rows at a time (AVX-512: from the tile's registers with
+// the narrow epilogue), as one 64-byte store when the rows are contiguous (ldc == N == 32):
+// N of one and two panels, around 32, with and without row padding (ldc below and above 32),
+// every row tail (M up to 40), so that a wrong contiguity test or a misplaced second row
+// writes into the padding or the next row.
+TEST_CASE("gemm_s8: narrow tiles, two rows at a time, contiguous rows or not") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(3232);
-    for (std::size_t n : {17u, 31u, 32u})
+    for (std::size_t n : {1u, 9u, 16u, 17u, 31u, 32u})
       for (std::size_t ldc_pad : {0u, 1u, 32u})
         for (int rep = 0; rep < 4; ++rep) {
           Case c = random_case(rng, 40);

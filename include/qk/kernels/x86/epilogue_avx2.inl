@@ -126,8 +126,12 @@ inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_sign
 // for the hoisted version).
 // No single-shift fast path on ymm (see epilogue_avx512.inl): the group constants are empty.
 struct TileRequant {
-  static constexpr bool fast = false;
+  static constexpr bool fast = false, narrow = false;
 };
+// The AVX-512 tiles' register epilogue (epilogue_avx512.inl); never taken here (narrow is false).
+template <std::size_t NB, bool kTwoRows, class Vec>
+QK_KERNEL_INLINE void finish_pair_in_registers(const GemmS8Args&, const TileRequant&, std::uint8_t*, std::size_t, Vec, Vec,
+                                               Vec, Vec) noexcept {}
 inline void prepare_tile_requant(const GemmS8Args&, std::size_t, std::size_t, TileRequant*) noexcept {}
 
 QK_KERNEL_INLINE void finish_tile(const GemmS8Args& args, const TileRequant&, std::size_t m0, std::size_t rows, std::size_t n0,

@@ -397,6 +397,45 @@ QK_KERNEL_INLINE void finish_tile_single_shift(const GemmS8Args& args, const Til
   }
 }
 
+// The narrow single-shift form (TileRequant::narrow) straight from the tile's registers, two
+// rows at a time: x0, x1 are row r's accumulators (columns 0-15, 16-31; x1 unused when NB == 1),
+// x2, x3 row r + 1's (unused when !kTwoRows), stored at out and out + ldc. The tile calls it
+// instead of storing its accumulators for finish_tile, which cost 24 stores and as many loads
+// per 12 x 32 tile, a third of the non-epilogue time of first_224 (K = 27). Only tiles of up
+// to 32 columns: wider ones (6 x 64) have no registers to spare. The constants are read from
+// rq, in memory, and never hoisted: the K loop needs every register but a few.
+template <std::size_t NB, bool kTwoRows>
+QK_KERNEL_INLINE void finish_pair_in_registers(const GemmS8Args& args, const TileRequant& rq, std::uint8_t* out,
+                                               std::size_t count, __m512i x0, __m512i x1, __m512i x2,
+                                               __m512i x3) noexcept {
+  static_assert(NB <= 2, "up to 32 columns");
+  const OutputStage& s = args.out;
+  const std::size_t ldc = args.ldc_bytes;
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i v[4] = {zero, zero, zero, zero};
+  v[0] = epi_single_shift_narrow(x0, _mm512_shuffle_epi32(x0, _MM_PERM_DDBB), rq.col[0].q);
+  if constexpr (NB > 1) v[1] = epi_single_shift_narrow(x1, _mm512_shuffle_epi32(x1, _MM_PERM_DDBB), rq.col[1].q);
+  if constexpr (kTwoRows) {
+    v[2] = epi_single_shift_narrow(x2, _mm512_shuffle_epi32(x2, _MM_PERM_DDBB), rq.col[0].q);
+    if constexpr (NB > 1) v[3] = epi_single_shift_narrow(x3, _mm512_shuffle_epi32(x3, _MM_PERM_DDBB), rq.col[1].q);
+  }
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  // (The clamp bounds only when clamping: as arguments they were two byte broadcasts, port 5
+  // uops, per pair of rows whether used or not.)
+  const bool is_signed = s.type == OutputType::s8;
+  const __m512i bytes = rq.clamp ? tile_row_bytes(v, is_signed, true, _mm512_set1_epi8(static_cast<char>(s.qmin)),
+                                                  _mm512_set1_epi8(static_cast<char>(s.qmax)), order)
+                                 : tile_row_bytes(v, is_signed, false, zero, zero, order);
+  const __mmask64 row_mask = (__mmask64{1} << count) - 1;  // count <= 32
+  if (kTwoRows && ldc == 32 && count == 32) {  // contiguous rows: one store (see finish_tile_single_shift_t)
+    _mm512_storeu_si512(out, bytes);
+    return;
+  }
+  _mm512_mask_storeu_epi8(out, row_mask, bytes);
+  if constexpr (kTwoRows)
+    _mm256_mask_storeu_epi8(out + ldc, static_cast<__mmask32>(row_mask), _mm512_extracti64x4_epi64(bytes, 1));
+}
+
 // A whole register tile (rows x count columns of acc, rows acc_stride apart, 64-byte aligned):
 // the common case, TFLite double-rounding requantization to 8 bits, with every per-column
 // constant (offset, zero point, multiplier, shifts, rounding mask) computed once per 16 columns

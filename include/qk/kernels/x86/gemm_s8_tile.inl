@@ -129,12 +129,27 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
         for (std::size_t r = 0; r < ROWS; ++r) args.row_sum_out[m0 + r] = sums[r];
     }
   }
+  const std::size_t n0 = p0 * Traits::kLanes;
+  const std::size_t cols = args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes;
+  // Tiles of up to 32 columns with the narrow epilogue finish from their registers, two rows
+  // at a time (finish_pair_in_registers); the others store the tile for finish_tile.
+  if constexpr (NB <= 2) {
+    if (rq.narrow) {
+      std::uint8_t* const out = args.c + m0 * args.ldc_bytes + n0;
+#define QK_TILE_FINISH_PAIR(r, s)                                                                       \
+  if constexpr (ROWS > r)                                                                              \
+    finish_pair_in_registers<NB, (ROWS > s)>(args, rq, out + r * args.ldc_bytes, cols, c##r##0, c##r##1, \
+                                             c##s##0, c##s##1);
+      QK_TILE_FINISH_PAIR(0, 1) QK_TILE_FINISH_PAIR(2, 3) QK_TILE_FINISH_PAIR(4, 5)
+      QK_TILE_FINISH_PAIR(6, 7) QK_TILE_FINISH_PAIR(8, 9) QK_TILE_FINISH_PAIR(10, 11)
+#undef QK_TILE_FINISH_PAIR
+      return;
+    }
+  }
   alignas(64) std::int32_t tile[ROWS][NB * Traits::kLanes];
   QK_TILE_STORE_ROW(0) QK_TILE_STORE_ROW(1) QK_TILE_STORE_ROW(2) QK_TILE_STORE_ROW(3)
   QK_TILE_STORE_ROW(4) QK_TILE_STORE_ROW(5) QK_TILE_STORE_ROW(6) QK_TILE_STORE_ROW(7)
   QK_TILE_STORE_ROW(8) QK_TILE_STORE_ROW(9) QK_TILE_STORE_ROW(10) QK_TILE_STORE_ROW(11)
-  const std::size_t n0 = p0 * Traits::kLanes;
-  const std::size_t cols = args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes;
   finish_tile(args, rq, m0, ROWS, n0, cols, &tile[0][0], NB * Traits::kLanes, sums);
 }
 #undef QK_TILE_DECL_ROW
