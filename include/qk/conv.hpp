@@ -280,10 +280,10 @@ class ConvS8 {
     // Row runs (first layers: a kernel row's run of kernel_w * Cin bytes is short, 9 for RGB 3x3):
     // the gather's small copies cost ~5 cycles a pixel (a fifth of first_224). Instead each output
     // row copies its kernel_h input rows once, flipped and padded, into the workspace, and the
-    // GEMM reads A in place from them in runs (GemmS8Args::a_group_offset), pixels stride_w * Cin apart:
-    // each kernel row's whole K groups in place, and the bytes left over at the ends of the
-    // kernel rows (first_224: one of 9 per row) composed into K groups of their own, one byte per
-    // row, in extra rows the family's compose_a builds. So K is not padded: 7 K groups per
+    // GEMM reads A from them K group by K group (GemmS8Args::a_group_offset), pixels stride_w *
+    // Cin apart: each kernel row's whole K groups in place, and the bytes left over at the ends of
+    // the kernel rows (first_224: one of 9 per row) composed into K groups of their own, one byte
+    // per row, in extra rows the family's compose_a builds. So K is not padded: 7 K groups per
     // pixel for first_224, not the 9 of runs padded to whole groups (which read the next pixel's
     // bytes against zero weights): its GEMM tiles took 15% less time, the layer 105.9 -> 103.3 us
     // (the epilogue, unchanged, is over half of it). Families without compose_a, and layers whose
@@ -303,7 +303,6 @@ class ConvS8 {
         run_in_place_ = compose ? run / kg * kg : detail::round_up(run, kg);
         run_left_ = run - (run < run_in_place_ ? run : run_in_place_);
         const std::size_t composed = detail::div_up(d.kernel_h * run_left_, kg);
-        composed_ = composed;
         // A padded row: pixel -pad_left first; long enough for the input and every read.
         const std::size_t last_read = (run_in_place_ > kg ? run_in_place_ : kg);
         const std::size_t input_end = (d.pad_left + d.in_w) * d.in_c, read_end = (out_w_ - 1) * step + last_read;
@@ -311,6 +310,7 @@ class ConvS8 {
         std::size_t bytes = 0;
         row_runs_ = detail::checked_mul(d.kernel_h + composed, run_pitch_, &bytes);  // (absurd widths: gather)
         if (row_runs_) {
+          composed_ = composed;
           k_pad_ = d.kernel_h * run_in_place_ + composed * kg;
           for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
             for (std::size_t b = 0; b < run_in_place_; b += kg) a_group_offset_.push_back(kRunMargin + ky * run_pitch_ + b);
