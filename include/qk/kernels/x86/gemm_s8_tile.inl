@@ -33,19 +33,19 @@
     if constexpr (NB > 2) c##r##2 = o2;                       \
     if constexpr (NB > 3) c##r##3 = o3;                       \
   }
-#define QK_TILE_MADD_ROW(r, BCAST)                                          \
+#define QK_TILE_MADD_ROW(r, A, BCAST)                                       \
   if constexpr (ROWS > r) {                                                  \
-    const Vec av = BCAST(ag + r * lda);                                    \
+    const Vec av = BCAST((A) + r * lda);                                     \
     c##r##0 = Traits::template madd<Signed>(c##r##0, av, b0);                                 \
     if constexpr (NB > 1) c##r##1 = Traits::template madd<Signed>(c##r##1, av, b1);           \
     if constexpr (NB > 2) c##r##2 = Traits::template madd<Signed>(c##r##2, av, b2);           \
     if constexpr (NB > 3) c##r##3 = Traits::template madd<Signed>(c##r##3, av, b3);           \
   }
-#define QK_TILE_MADD_ALL(BCAST)                                                                 \
-  QK_TILE_MADD_ROW(0, BCAST) QK_TILE_MADD_ROW(1, BCAST) QK_TILE_MADD_ROW(2, BCAST)              \
-  QK_TILE_MADD_ROW(3, BCAST) QK_TILE_MADD_ROW(4, BCAST) QK_TILE_MADD_ROW(5, BCAST)              \
-  QK_TILE_MADD_ROW(6, BCAST) QK_TILE_MADD_ROW(7, BCAST) QK_TILE_MADD_ROW(8, BCAST)                \
-  QK_TILE_MADD_ROW(9, BCAST) QK_TILE_MADD_ROW(10, BCAST) QK_TILE_MADD_ROW(11, BCAST)
+#define QK_TILE_MADD_ALL(A, BCAST)                                                                     \
+  QK_TILE_MADD_ROW(0, A, BCAST) QK_TILE_MADD_ROW(1, A, BCAST) QK_TILE_MADD_ROW(2, A, BCAST)            \
+  QK_TILE_MADD_ROW(3, A, BCAST) QK_TILE_MADD_ROW(4, A, BCAST) QK_TILE_MADD_ROW(5, A, BCAST)            \
+  QK_TILE_MADD_ROW(6, A, BCAST) QK_TILE_MADD_ROW(7, A, BCAST) QK_TILE_MADD_ROW(8, A, BCAST)            \
+  QK_TILE_MADD_ROW(9, A, BCAST) QK_TILE_MADD_ROW(10, A, BCAST) QK_TILE_MADD_ROW(11, A, BCAST)
 #define QK_TILE_STORE_ROW(r)                                                           \
   if constexpr (ROWS > r) {                                                             \
     Traits::store(&tile[r][0], c##r##0);                                                \
@@ -54,7 +54,7 @@
     if constexpr (NB > 3) Traits::store(&tile[r][3 * Traits::kLanes], c##r##3);         \
   }
 
-template <std::size_t ROWS, std::size_t NB, bool Signed>
+template <std::size_t ROWS, std::size_t NB, bool Signed, bool kByGroup>
 QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
                                         std::size_t p0) noexcept {
   static_assert(ROWS >= 1 && ROWS <= 12 && NB >= 1 && NB <= 4, "register tile up to 12 rows x 4 panels");
@@ -84,37 +84,46 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
   const std::uint8_t* pb = args.packed_b + p0 * args.panel_bytes;
   const std::size_t pstride = args.panel_bytes;
 
-  // The K loop runs twice at most: over the whole K groups reading A in place, then, if K is not
-  // a multiple of KG, once more over a zero-padded stack copy of each row's last partial group
-  // (the padding meets zero-padded B). One copy of the loop body, deliberately: a separate tail
-  // block keeps every accumulator live across two loops and GCC then spills them on each step.
-  // A by K group (GemmS8Args::a_group_offset) takes each group's address from its table, in the
-  // same single loop: as runs of groups with the pointer moved between runs, each run's loop
-  // exit cost a mispredicted branch (first_224, 4 runs of 2, 2, 2 and 1 groups: no faster than
-  // 9 groups in 3 runs). K is then whole groups, so it never takes the tail.
-  alignas(16) std::uint8_t tail[ROWS][KG] = {};
-  const std::size_t full = args.k / KG, rest = args.k - full * KG;
-  const std::uint8_t* const a_m0 = arow;
-  const std::size_t* const group_offset = args.a_group_offset;
-  std::size_t g_end = full;
-  for (std::size_t g = 0;;) {
-    for (; g < g_end; ++g, pb += kBStep, arow += KG) {
-      const std::uint8_t* const ag = group_offset != nullptr ? a_m0 + group_offset[g] : arow;
-      const Vec b0 = Traits::load_b(pb);
-      [[maybe_unused]] const Vec b1 = NB > 1 ? Traits::load_b(pb + pstride) : b0;
-      [[maybe_unused]] const Vec b2 = NB > 2 ? Traits::load_b(pb + 2 * pstride) : b0;
-      [[maybe_unused]] const Vec b3 = NB > 3 ? Traits::load_b(pb + 3 * pstride) : b0;
-#define QK_BCAST(ptr) Traits::template bcast_a<Signed>(ptr)
-      QK_TILE_MADD_ALL(QK_BCAST)
-#undef QK_BCAST
-    }
-    if (rest == 0 || g_end != full) break;
-    for (std::size_t r = 0; r < ROWS; ++r)
-      for (std::size_t i = 0; i < rest; ++i) tail[r][i] = arow[r * lda + i];
-    arow = &tail[0][0];
-    lda = KG;
-    ++g_end;
+  // One K step: K group g's B vectors, then every row's broadcast of its A group at ag + r * lda.
+#define QK_TILE_K_STEP(ag)                                                                 \
+  {                                                                                         \
+    const Vec b0 = Traits::load_b(pb);                                                      \
+    [[maybe_unused]] const Vec b1 = NB > 1 ? Traits::load_b(pb + pstride) : b0;             \
+    [[maybe_unused]] const Vec b2 = NB > 2 ? Traits::load_b(pb + 2 * pstride) : b0;         \
+    [[maybe_unused]] const Vec b3 = NB > 3 ? Traits::load_b(pb + 3 * pstride) : b0;         \
+    QK_TILE_MADD_ALL(ag, Traits::template bcast_a<Signed>)                                  \
   }
+  if constexpr (kByGroup) {
+    // A by K group (GemmS8Args::a_group_offset): each group's address from its table; K is
+    // whole groups. As runs of groups with the pointer moved between runs, each run's loop exit
+    // cost a mispredicted branch (first_224, 4 runs of 2, 2, 2 and 1 groups: no faster than 9
+    // groups in 3 runs). Its own instantiation: as a run-time test in the loop below it cost
+    // the plain GEMM a general register, which GCC then kept in a vector register and moved
+    // back on every K step (1024^3: 3150 -> 3830 us).
+    const std::uint8_t* const a_m0 = arow;
+    const std::size_t* const group_offset = args.a_group_offset;
+    const std::size_t groups = args.k / KG;
+    for (std::size_t g = 0; g < groups; ++g, pb += kBStep) QK_TILE_K_STEP(a_m0 + group_offset[g])
+  } else {
+    // The K loop runs twice at most: over the whole K groups reading A in place, then, if K is
+    // not a multiple of KG, once more over a zero-padded stack copy of each row's last partial
+    // group (the padding meets zero-padded B). One copy of the loop body, deliberately: a
+    // separate tail block keeps every accumulator live across two loops and GCC then spills
+    // them on each step.
+    alignas(16) std::uint8_t tail[ROWS][KG] = {};
+    const std::size_t full = args.k / KG, rest = args.k - full * KG;
+    std::size_t g_end = full;
+    for (std::size_t g = 0;;) {
+      for (; g < g_end; ++g, pb += kBStep, arow += KG) QK_TILE_K_STEP(arow)
+      if (rest == 0 || g_end != full) break;
+      for (std::size_t r = 0; r < ROWS; ++r)
+        for (std::size_t i = 0; i < rest; ++i) tail[r][i] = arow[r * lda + i];
+      arow = &tail[0][0];
+      lda = KG;
+      ++g_end;
+    }
+  }
+#undef QK_TILE_K_STEP
 
   // Row sums for the row term: given, or computed here, after the K loop has brought the rows
   // into L1 (see GemmS8Args::row_sum_out). Before the loop they were the rows' first touch, a
@@ -160,19 +169,31 @@ QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequan
 
 // Rows [m_begin, m_end) of one panel group: full tiles of rows_for(NB) rows, then the remainder in
 // power-of-two tiles so that a 1-row GEMV does one row of work, not a whole tile of rows.
+template <std::size_t NB, bool Signed, bool kByGroup>
+QK_KERNEL_INLINE void gemm_s8_rows_t(const GemmS8Args& args, const TileRequant& rq, std::size_t m_begin, std::size_t m_end,
+                                     std::size_t p0) noexcept {
+  constexpr std::size_t MR = Traits::rows_for(NB);
+  std::size_t m = m_begin;
+  for (; m + MR <= m_end; m += MR) gemm_s8_tile_rows<MR, NB, Signed, kByGroup>(args, rq, m, p0);
+  if (MR > 8 && m + 8 <= m_end) { gemm_s8_tile_rows<(MR > 8 ? 8 : 1), NB, Signed, kByGroup>(args, rq, m, p0); m += (MR > 8 ? 8 : 1); }
+  if (MR > 4 && m + 4 <= m_end) { gemm_s8_tile_rows<(MR > 4 ? 4 : 1), NB, Signed, kByGroup>(args, rq, m, p0); m += (MR > 4 ? 4 : 1); }
+  if (MR > 2 && m + 2 <= m_end) { gemm_s8_tile_rows<(MR > 2 ? 2 : 1), NB, Signed, kByGroup>(args, rq, m, p0); m += (MR > 2 ? 2 : 1); }
+  for (; m < m_end; ++m) gemm_s8_tile_rows<1, NB, Signed, kByGroup>(args, rq, m, p0);
+}
+
+// A by K group (a convolution's first layer) is its own instantiation: as a run-time test in
+// the one K loop it cost the plain GEMM's 6 x 64 tile a general register, which GCC then kept
+// in a vector register and moved back on every K step (1024^3: 3150 -> 3830 us).
 template <std::size_t NB, bool Signed>
 QK_KERNEL_INLINE void gemm_s8_rows(const GemmS8Args& args, std::size_t m_begin, std::size_t m_end, std::size_t p0) noexcept {
-  constexpr std::size_t MR = Traits::rows_for(NB);
   // The epilogue's per-column constants, once for all the rows of this panel group.
   TileRequant rq;
   const std::size_t n0 = p0 * Traits::kLanes;
   prepare_tile_requant(args, n0, args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes, &rq);
-  std::size_t m = m_begin;
-  for (; m + MR <= m_end; m += MR) gemm_s8_tile_rows<MR, NB, Signed>(args, rq, m, p0);
-  if (MR > 8 && m + 8 <= m_end) { gemm_s8_tile_rows<(MR > 8 ? 8 : 1), NB, Signed>(args, rq, m, p0); m += (MR > 8 ? 8 : 1); }
-  if (MR > 4 && m + 4 <= m_end) { gemm_s8_tile_rows<(MR > 4 ? 4 : 1), NB, Signed>(args, rq, m, p0); m += (MR > 4 ? 4 : 1); }
-  if (MR > 2 && m + 2 <= m_end) { gemm_s8_tile_rows<(MR > 2 ? 2 : 1), NB, Signed>(args, rq, m, p0); m += (MR > 2 ? 2 : 1); }
-  for (; m < m_end; ++m) gemm_s8_tile_rows<1, NB, Signed>(args, rq, m, p0);
+  if (args.a_group_offset != nullptr)
+    gemm_s8_rows_t<NB, Signed, true>(args, rq, m_begin, m_end, p0);
+  else
+    gemm_s8_rows_t<NB, Signed, false>(args, rq, m_begin, m_end, p0);
 }
 
 template <bool Signed>
