@@ -7,7 +7,7 @@ packages=(
   build-essential cmake git clang libclang-rt-14-dev
   libxsimd-dev catch2 libbenchmark-dev libcpuinfo-dev
   libgemmlowp-dev libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler nlohmann-json3-dev
-  libdnnl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
+  libdnnl-dev ocl-icd-opencl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
 )
 if [ "${QK_WITH_ARM:-1}" = 1 ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user)
