@@ -1,7 +1,8 @@
 // qk demo: what the library computes today, on concrete numbers.
 //
 // Each part of the library gets one section function below and one row in kSections (at the
-// bottom); GEMM and convolution will be added the same way as they land. Run with QK_ISA=<name>
+// bottom). It calls quantize, gemm_s8, conv_s8 and conv_f32: it is also the file whose compile
+// time docs/build.md quotes for both modes (header-only and QK_COMPILED). Run with QK_ISA=<name>
 // (scalar, avx2, avx512bw, avxvnni, avx512vnni, neon, neon_dot, neon_i8mm) to force a kernel
 // family.
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
+#include <vector>
 
 #include "qk/qk.hpp"
 
@@ -186,12 +188,60 @@ bool section_conv() {
   return true;
 }
 
+// An int8 matrix product (qk/gemm.hpp): A (2 x 3, int8) times B (3 x 2), int32 results.
+bool section_gemm() {
+  const std::int8_t a[2 * 3] = {1, 2, 3, -4, 5, -6};
+  const std::int8_t b[3 * 2] = {1, -1, 2, 0, -128, 127};  // K x N, row-major
+  qk::GemmS8Weights w;
+  qk::Status st = w.pack(qk::GemmS8WeightsDesc::k_by_n(3, 2, b));
+  std::int32_t c[2 * 2] = {};
+  if (st) st = qk::gemm_s8(w, 2, a, 3, qk::OutputStage::int32(), c, 2);
+  if (!st) {
+    print_status_failure("gemm_s8", st);
+    return false;
+  }
+  std::printf("  ISA %s; C = A B:\n", qk::isa_name(w.isa()));
+  for (int i = 0; i < 2; ++i) std::printf("    %6d %6d\n", static_cast<int>(c[i * 2]), static_cast<int>(c[i * 2 + 1]));
+  return true;
+}
+
+// The same 3x3 box filter in fp32 (qk/conv_f32.hpp), the float baseline int8 is compared with.
+bool section_conv_f32() {
+  float image[16], filter[9];
+  for (int i = 0; i < 16; ++i) image[i] = 0.5f * static_cast<float>(i + 1);
+  for (float& f : filter) f = 1.0f / 9.0f;
+  qk::ConvF32Desc d;
+  d.in_h = d.in_w = 4, d.in_c = 1, d.out_c = 1, d.kernel_h = d.kernel_w = 3;
+  d.weights = filter;
+  qk::ConvF32 layer;
+  qk::Status st = d.set_same_padding();
+  if (st) st = layer.pack(d);
+  std::size_t ws_bytes = 0;
+  if (st) st = qk::conv_f32_workspace_size(layer, &ws_bytes);
+  std::vector<unsigned char> workspace(ws_bytes);  // the caller's memory: conv_f32 allocates none
+  float out[16] = {};
+  if (st) st = qk::conv_f32(layer, 1, image, out, workspace.data(), ws_bytes);
+  if (!st) {
+    print_status_failure("conv_f32", st);
+    return false;
+  }
+  std::printf("  3x3 mean of 0.5 * (1..16), same padding:\n");
+  for (int y = 0; y < 4; ++y) {
+    std::printf("   ");
+    for (int x = 0; x < 4; ++x) std::printf(" %6.3f", static_cast<double>(out[y * 4 + x]));
+    std::printf("\n");
+  }
+  return true;
+}
+
 constexpr Section kSections[] = {
     {"Instruction set", section_isa},
     {"Quantization of a float range (qk/quantize.hpp)", section_quantize},
     {"Requantization multiplier (TFLite QuantizeMultiplier)", section_multiplier},
     {"Requantizing int32 accumulators to int8", section_requantize},
+    {"Matrix product (qk/gemm.hpp)", section_gemm},
     {"Convolution (qk/conv.hpp)", section_conv},
+    {"fp32 convolution (qk/conv_f32.hpp)", section_conv_f32},
 };
 
 }  // namespace

@@ -2,10 +2,22 @@
 //
 // ISAs without their own depthwise kernel (the ARM families, for now) use the portable one: its
 // packed layout is its own, chosen when the layer is packed, so any ISA may map to it.
+//
+// In the compiled mode (QK_COMPILED, qk/core/compiled.hpp) only the declaration is seen; the
+// kernels are compiled once, in src/qk_compiled.cpp.
 #pragma once
 
+#include "qk/core/compiled.hpp"
 #include "qk/core/isa.hpp"
 #include "qk/kernels/depthwise_s8_contract.hpp"
+
+#if defined(QK_COMPILED) && !defined(QK_COMPILED_IMPLEMENTATION)
+namespace qk {
+namespace kernels {
+const DepthwiseS8Kernel* depthwise_s8_kernel_for(Isa isa) noexcept;
+}  // namespace kernels
+}  // namespace qk
+#else
 #include "qk/kernels/scalar/depthwise_s8.hpp"
 #if defined(QK_HAVE_X86_KERNELS)
 #include "qk/kernels/x86/depthwise_s8_x86.hpp"
@@ -14,7 +26,7 @@
 namespace qk {
 namespace kernels {
 
-inline const DepthwiseS8Kernel* depthwise_s8_kernel_for(Isa isa) noexcept {
+QK_KERNEL_TABLE const DepthwiseS8Kernel* depthwise_s8_kernel_for(Isa isa) noexcept {
   switch (isa) {
 #if defined(QK_HAVE_X86_KERNELS)
     case Isa::avx2: return &avx2::depthwise_s8_kernel();
@@ -28,3 +40,4 @@ inline const DepthwiseS8Kernel* depthwise_s8_kernel_for(Isa isa) noexcept {
 
 }  // namespace kernels
 }  // namespace qk
+#endif  // QK_COMPILED

@@ -2,11 +2,26 @@
 //
 // The only place that knows which header implements which ISA. Returns null for an ISA this
 // build has no kernels for; callers check isa_supported() for the CPU side.
+//
+// In the compiled mode (QK_COMPILED, see qk/core/compiled.hpp) a user's file sees only the two
+// declarations below; their definitions, and with them every kernel family, are compiled once,
+// in src/qk_compiled.cpp. This file is the mode's whole boundary for the GEMM: the operators
+// reach kernels through these tables only.
 #pragma once
 
+#include "qk/core/compiled.hpp"
 #include "qk/core/isa.hpp"
 #include "qk/kernels/gemm_s8_contract.hpp"
 #include "qk/kernels/gemm_f32_contract.hpp"
+
+#if defined(QK_COMPILED) && !defined(QK_COMPILED_IMPLEMENTATION)
+namespace qk {
+namespace kernels {
+const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept;
+const GemmF32Kernel* gemm_f32_kernel_for(Isa isa) noexcept;
+}  // namespace kernels
+}  // namespace qk
+#else
 #include "qk/kernels/scalar/gemm_f32.hpp"
 #include "qk/kernels/scalar/gemm_s8.hpp"
 #if defined(QK_HAVE_X86_KERNELS)
@@ -20,7 +35,7 @@
 namespace qk {
 namespace kernels {
 
-inline const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
+QK_KERNEL_TABLE const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
   switch (isa) {
     case Isa::scalar: return &scalar::gemm_s8_kernel();
 #if defined(QK_HAVE_X86_KERNELS)
@@ -40,7 +55,7 @@ inline const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
 
 // fp32: one family per vector width; each x86 ISA uses the widest FMA family it has. ISAs
 // without an fp32 family of their own (ARM for now) use the portable kernel.
-inline const GemmF32Kernel* gemm_f32_kernel_for(Isa isa) noexcept {
+QK_KERNEL_TABLE const GemmF32Kernel* gemm_f32_kernel_for(Isa isa) noexcept {
   switch (isa) {
 #if defined(QK_HAVE_X86_KERNELS)
     case Isa::avx2:
@@ -54,3 +69,4 @@ inline const GemmF32Kernel* gemm_f32_kernel_for(Isa isa) noexcept {
 
 }  // namespace kernels
 }  // namespace qk
+#endif  // QK_COMPILED

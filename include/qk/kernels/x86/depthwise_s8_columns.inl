@@ -386,8 +386,9 @@ QK_KERNEL_INLINE void dwc_tail_pixels(const DepthwiseS8Args& a, const DwColumnRe
 
 // One channel segment sg (64 channels of one pixel). KW/S compile-time (3; 1 or 2) with dilation
 // 1: the window's columns slide, the last S computed anew per pixel; KW == 0: every column anew.
+// Not inlined (QK_KERNEL_NOINLINE): one call per 64 channels of a whole output row.
 template <int Mode, std::size_t KW, std::size_t S>
-QK_KERNEL_INLINE void dwc_channels(const DepthwiseS8Args& a, const DwColumnRequant& rq, std::size_t sg,
+QK_KERNEL_NOINLINE void dwc_channels(const DepthwiseS8Args& a, const DwColumnRequant& rq, std::size_t sg,
                                    const DwRows& rows, std::uint8_t* out) noexcept {
   const auto C = static_cast<std::ptrdiff_t>(a.channels);
   const std::size_t kw = KW != 0 ? KW : a.kernel_w;

@@ -94,9 +94,10 @@ QK_KERNEL_INLINE void dw_finish(const DepthwiseS8Args& a, GemmS8Args& e, const t
   }
 }
 
-// One block of channels [c0, c0 + count) over the whole row.
+// One block of channels [c0, c0 + count) over the whole row. Not inlined (QK_KERNEL_NOINLINE):
+// one call per block of channels of a whole output row.
 template <bool Signed, bool Tail, bool Fast, std::size_t T>
-QK_KERNEL_INLINE void dw_block(const DepthwiseS8Args& a, const std::uint8_t* const* rows, std::uint8_t* out,
+QK_KERNEL_NOINLINE void dw_block(const DepthwiseS8Args& a, const std::uint8_t* const* rows, std::uint8_t* out,
                                std::size_t c0, std::size_t count, const std::int32_t* w, const std::int32_t* bias) noexcept {
   using Vec = typename DwTraits::Vec;
   constexpr std::size_t B = DwTraits::kBlock;

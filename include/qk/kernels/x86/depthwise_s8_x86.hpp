@@ -36,6 +36,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"  // the same report, when the use is not inlined into a caller
 #endif
 
 // ---------------------------------------------------------------------------------------------

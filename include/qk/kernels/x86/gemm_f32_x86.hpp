@@ -15,6 +15,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC bug 105593, see gemm_s8_x86.hpp
+#pragma GCC diagnostic ignored "-Wuninitialized"  // the same report, when the use is not inlined into a caller
 #endif
 
 QK_TARGET_PUSH("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl")

@@ -54,8 +54,10 @@
     if constexpr (NB > 3) Traits::store(&tile[r][3 * Traits::kLanes], c##r##3);         \
   }
 
+// Not inlined into its dispatcher (QK_KERNEL_NOINLINE says why); a tile is all of K for up to 24
+// accumulators, so the call costs nothing measurable.
 template <std::size_t ROWS, std::size_t NB, bool Signed, bool kByGroup>
-QK_KERNEL_INLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+QK_KERNEL_NOINLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
                                         std::size_t p0) noexcept {
   static_assert(ROWS >= 1 && ROWS <= 12 && NB >= 1 && NB <= 4, "register tile up to 12 rows x 4 panels");
   using Vec = typename Traits::Vec;
