@@ -25,9 +25,10 @@
 
 namespace qk {
 
-// Shift range accepted by multiply_by_quantized_multiplier (TFLite's own limits).
-constexpr int kMinRequantShift = -31;
-constexpr int kMaxRequantShift = 30;
+// Shift range accepted by multiply_by_quantized_multiplier (TFLite's own limits). A shift is a
+// std::int32_t everywhere, as OutputStage holds them (on arm-none-eabi int32_t is long, not int).
+constexpr std::int32_t kMinRequantShift = -31;
+constexpr std::int32_t kMaxRequantShift = 30;
 
 enum class RequantRounding : int {
   double_rounding = 0,  // TFLite default (reference kernels, gemmlowp)
@@ -64,7 +65,7 @@ inline std::int32_t wrapping_shift_left(std::int32_t x, int shift) noexcept {
 // TFLite MultiplyByQuantizedMultiplier, default (double rounding) variant.
 // Requires shift in [kMinRequantShift, kMaxRequantShift].
 inline std::int32_t multiply_by_quantized_multiplier_double_rounding(std::int32_t x, std::int32_t multiplier,
-                                                                     int shift) noexcept {
+                                                                     std::int32_t shift) noexcept {
   const int left_shift = shift > 0 ? shift : 0;
   const int right_shift = shift > 0 ? 0 : -shift;
   return rounding_divide_by_pot(
@@ -75,7 +76,7 @@ inline std::int32_t multiply_by_quantized_multiplier_double_rounding(std::int32_
 // ties toward +infinity, result saturated to int32 (TFLite only DCHECKs that it fits).
 // Requires multiplier >= 0 and shift in [kMinRequantShift, kMaxRequantShift].
 inline std::int32_t multiply_by_quantized_multiplier_single_rounding(std::int32_t x, std::int32_t multiplier,
-                                                                     int shift) noexcept {
+                                                                     std::int32_t shift) noexcept {
   const int total_shift = 31 - shift;  // in [1, 62]
   const std::int64_t round = std::int64_t{1} << (total_shift - 1);
   const std::int64_t result = (static_cast<std::int64_t>(x) * multiplier + round) >> total_shift;
@@ -84,7 +85,7 @@ inline std::int32_t multiply_by_quantized_multiplier_single_rounding(std::int32_
   return static_cast<std::int32_t>(result);
 }
 
-inline std::int32_t multiply_by_quantized_multiplier(std::int32_t x, std::int32_t multiplier, int shift,
+inline std::int32_t multiply_by_quantized_multiplier(std::int32_t x, std::int32_t multiplier, std::int32_t shift,
                                                      RequantRounding rounding = RequantRounding::double_rounding) noexcept {
   return rounding == RequantRounding::double_rounding
              ? multiply_by_quantized_multiplier_double_rounding(x, multiplier, shift)
@@ -98,7 +99,8 @@ inline std::int32_t multiply_by_quantized_multiplier(std::int32_t x, std::int32_
 //  - shift < -31 flushes to (0, 0) (every result would be zero anyway);
 //  - shift > 30 cannot be applied without overflow: refused (TFLite would overflow silently),
 //    as are NaN, infinity and negative multipliers (no qk requantization has a negative scale).
-inline Status quantize_multiplier(double real_multiplier, std::int32_t* quantized_multiplier, int* shift) noexcept {
+inline Status quantize_multiplier(double real_multiplier, std::int32_t* quantized_multiplier,
+                                  std::int32_t* shift) noexcept {
   if (quantized_multiplier == nullptr || shift == nullptr)
     return Status(StatusCode::null_pointer, "quantize_multiplier: null output");
   if (!std::isfinite(real_multiplier)) return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier is NaN or infinite");
@@ -127,7 +129,7 @@ inline Status quantize_multiplier(double real_multiplier, std::int32_t* quantize
 }
 
 // Validates a (multiplier, shift) pair for multiply_by_quantized_multiplier.
-inline Status validate_quantized_multiplier(std::int32_t multiplier, int shift, RequantRounding rounding) noexcept {
+inline Status validate_quantized_multiplier(std::int32_t multiplier, std::int32_t shift, RequantRounding rounding) noexcept {
   if (shift < kMinRequantShift || shift > kMaxRequantShift)
     return Status(StatusCode::invalid_argument, "requantization shift outside [-31, 30]");
   if (rounding == RequantRounding::single_rounding && multiplier < 0)
@@ -159,7 +161,7 @@ inline std::int32_t requantize_float(std::int32_t acc, float scale, std::int32_t
 
 // TFLite fixed-point requantization of an accumulator to an output type:
 // clamp(MultiplyByQuantizedMultiplier(acc) + zero_point, qmin, qmax).
-inline std::int32_t requantize_fixed_point(std::int32_t acc, std::int32_t multiplier, int shift, std::int32_t zero_point,
+inline std::int32_t requantize_fixed_point(std::int32_t acc, std::int32_t multiplier, std::int32_t shift, std::int32_t zero_point,
                                            std::int32_t qmin, std::int32_t qmax,
                                            RequantRounding rounding = RequantRounding::double_rounding) noexcept {
   // The scaled value is in int32; adding the zero point is done in 64 bits so that an extreme

@@ -69,7 +69,7 @@ inline bool parse_isa(const char* name, Isa* out) noexcept {
 
 // True if this build has kernels for `isa` and this CPU can execute them.
 inline bool isa_supported(Isa isa) noexcept {
-  const detail::CpuFeatures& f = detail::cpu_features();
+  [[maybe_unused]] const detail::CpuFeatures& f = detail::cpu_features();  // unused without SIMD kernels
   switch (isa) {
     case Isa::scalar: return true;
 #if defined(QK_HAVE_X86_KERNELS)

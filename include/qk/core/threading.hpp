@@ -6,14 +6,20 @@
 // output with the same arithmetic, so results are identical for any executor and thread count.
 //
 // Users with their own pool (an inference engine's) implement Executor; ThreadPool is a small
-// ready-made one for everybody else.
+// ready-made one for everybody else, except under QK_NO_THREADS (qk/core/config.hpp: defined
+// automatically where the standard library has no threads, e.g. bare-metal newlib).
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
+
+#include "qk/core/config.hpp"
+
+#if !defined(QK_NO_THREADS)
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
+#endif
 
 namespace qk {
 
@@ -37,6 +43,7 @@ class SerialExecutor final : public Executor {
   std::size_t concurrency() const override { return 1; }
 };
 
+#if !defined(QK_NO_THREADS)
 // A fixed pool of worker threads; the calling thread takes a share of every parallel_for too.
 // Work is split into one contiguous range per participant: qk's operators already hand it
 // balanced units, and contiguous ranges keep each thread on neighbouring weight panels.
@@ -113,5 +120,6 @@ class ThreadPool final : public Executor {
   void* context_ = nullptr;
   bool stop_ = false;
 };
+#endif  // !QK_NO_THREADS
 
 }  // namespace qk

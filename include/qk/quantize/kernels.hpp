@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qk/core/config.hpp"  // may define QK_QUANTIZE_NO_XSIMD (cores xsimd has nothing for)
 #include "qk/quantize/params.hpp"
 
 #if !defined(QK_QUANTIZE_NO_XSIMD)
