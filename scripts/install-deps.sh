@@ -12,6 +12,10 @@ packages=(
 if [ "${QK_WITH_ARM:-1}" = 1 ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user)
 fi
+# Bare-metal Cortex-M pass (scripts/test-cortex-m.sh); off with QK_WITH_ARM=0 (scripts/demo.sh).
+if [ "${QK_WITH_CORTEX_M:-${QK_WITH_ARM:-1}}" = 1 ]; then
+  packages+=(gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
