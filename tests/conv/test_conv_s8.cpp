@@ -61,7 +61,8 @@ std::size_t pick(std::mt19937& rng, std::size_t lo, std::size_t hi) {
 }
 
 // Runs one case on the current ISA, against the reference; `threads` > 1 also checks a pool.
-void run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
+// Returns the path the layer took.
+qk::ConvPath run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
   qk::ConvS8Desc& d = c.d;
   const std::size_t wcount = d.out_c * d.kernel_h * d.kernel_w * (d.in_c / d.groups);
   std::vector<std::uint8_t> x(c.batch * d.in_h * d.in_w * d.in_c), w(wcount);
@@ -150,6 +151,7 @@ void run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
                << " w_s8=" << (d.weight_type == qk::ElementType::s8) << " zw=" << c.zw_mode << " stage=" << c.stage
                << " pc=" << c.per_channel << " fill=" << static_cast<int>(c.fill));
   REQUIRE(std::memcmp(got.data(), want.data(), got.size()) == 0);
+  return layer.path();
 }
 
 // A random valid case. kind: 0 any, 1 pointwise, 2 general GEMM, 3 depthwise.
@@ -212,9 +214,16 @@ Case random_case(std::mt19937& rng, int kind, std::size_t max_hw = 11, std::size
 TEST_CASE("conv_s8: every path and kernel matches the reference on random shapes") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(2024);
-    for (int i = 0; i < 100; ++i) run_case(random_case(rng, 1), rng);
-    for (int i = 0; i < 300; ++i) run_case(random_case(rng, 2), rng);
-    for (int i = 0; i < 300; ++i) run_case(random_case(rng, 3), rng);
+    int paths[3] = {0, 0, 0};
+    for (int i = 0; i < 100; ++i) ++paths[static_cast<int>(run_case(random_case(rng, 1), rng))];
+    for (int i = 0; i < 300; ++i) ++paths[static_cast<int>(run_case(random_case(rng, 2), rng))];
+    for (int i = 0; i < 300; ++i) ++paths[static_cast<int>(run_case(random_case(rng, 3), rng))];
+    // Each kind lands on its path (a few random gemm-kind shapes are depthwise or pointwise):
+    // 101, 293 and 306 with this seed.
+    INFO("pointwise " << paths[0] << ", gemm " << paths[1] << ", depthwise " << paths[2]);
+    CHECK(paths[static_cast<int>(qk::ConvPath::pointwise)] >= 90);
+    CHECK(paths[static_cast<int>(qk::ConvPath::gemm)] >= 250);
+    CHECK(paths[static_cast<int>(qk::ConvPath::depthwise)] >= 250);
   }
 }
 
@@ -312,6 +321,7 @@ TEST_CASE("conv_s8: depthwise int8-weight column kernel and its int16 fallback")
 TEST_CASE("conv_s8: depthwise column kernel borders: wide padding, narrow rows") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(9001);
+    int ran = 0, depthwise = 0;
     for (std::size_t ch : {32u, 16u, 40u, 64u, 144u})
       for (std::size_t stride : {1u, 2u, 3u})
         for (std::size_t in_w : {1u, 2u, 5u, 12u}) {
@@ -336,8 +346,12 @@ TEST_CASE("conv_s8: depthwise column kernel borders: wide padding, narrow rows")
           c.shift_mode = 1;
           c.per_channel = true;
           if (!qk::detail::validate_conv_desc(d).ok()) continue;
-          run_case(c, rng);
+          ++ran;
+          depthwise += run_case(c, rng) == qk::ConvPath::depthwise;
         }
+    // 55 of the 60 shapes are valid with this seed; all of them must take the depthwise path.
+    CHECK(ran >= 50);
+    CHECK(depthwise == ran);
   }
 }
 
@@ -352,6 +366,7 @@ TEST_CASE("conv_s8: depthwise column kernel borders: wide padding, narrow rows")
 TEST_CASE("conv_s8: first-layer row runs: strides, padding, run lengths") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(31337);
+    int ran = 0, gemm = 0;
     for (std::size_t cin : {1u, 2u, 3u, 4u, 5u})
       for (std::size_t stride : {1u, 2u, 3u, 4u})
         for (std::size_t in_w : {9u, 17u, 65u}) {
@@ -376,8 +391,12 @@ TEST_CASE("conv_s8: first-layer row runs: strides, padding, run lengths") {
           c.zw_mode = 0;
           c.batch = 2;
           if (!qk::detail::validate_conv_desc(d).ok()) continue;
-          run_case(c, rng);
+          ++ran;
+          gemm += run_case(c, rng) == qk::ConvPath::gemm;
         }
+    // 56 of the 60 shapes are valid with this seed; all of them must take the GEMM path.
+    CHECK(ran >= 50);
+    CHECK(gemm == ran);
   }
 }
 
