@@ -310,6 +310,10 @@ class ConvS8 {
         std::size_t bytes = 0;
         row_runs_ = detail::checked_mul(d.kernel_h + composed, run_pitch_, &bytes);  // (absurd widths: gather)
         if (row_runs_) {
+          // Row runs always hand the GEMM u8 A (the row copy flips s8 input for free): the tiles
+          // that read A by K group are instantiated for unsigned A only, half the by-group code
+          // that every program compiles (docs/build.md).
+          flip_s8_ = d.input_type == ElementType::s8;
           composed_ = composed;
           k_pad_ = d.kernel_h * run_in_place_ + composed * kg;
           for (std::size_t ky = 0; ky < d.kernel_h; ++ky)

@@ -41,7 +41,7 @@ if(MODE STREQUAL "install")
       -DQK_BUILD_TESTS=OFF -DQK_BUILD_BENCHMARKS=OFF -DQK_BUILD_EXAMPLES=OFF -DQK_INSTALL=ON)
   run("install qk" ${CMAKE_COMMAND} --install ${WORK_DIR}/qk-build --prefix ${WORK_DIR}/prefix)
   # The installed tree must hold the package files and the headers, nothing from the build.
-  foreach(f include/qk/qk.hpp include/qk/version.hpp share/cmake/qk/qkConfig.cmake
+  foreach(f include/qk/qk.hpp include/qk/version.hpp share/qk/src/qk_compiled.cpp share/cmake/qk/qkConfig.cmake
             share/cmake/qk/qkConfigVersion.cmake share/cmake/qk/qkTargets.cmake)
     if(NOT EXISTS ${WORK_DIR}/prefix/${f})
       message(FATAL_ERROR "[install] ${f} missing from the installed tree")
@@ -55,3 +55,6 @@ endif()
 run("configure consumer" ${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/consumer-build ${common_args} ${consumer_args})
 run("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/consumer-build)
 run("run consumer" ${WORK_DIR}/consumer-build/qk_consumer_app)
+if(MODE STREQUAL "install")
+  run("run compiled-mode consumer" ${WORK_DIR}/consumer-build/qk_consumer_compiled)
+endif()

@@ -52,7 +52,8 @@ struct GemmS8Args {
   // A by K group (layouts with a_group_offsets only; null otherwise): K group g of row m is the
   // k_group bytes at a + m * lda + a_group_offset[g], for the k / k_group groups (k a multiple of
   // k_group). A convolution reads its input rows in place this way: each kernel row's groups,
-  // and groups it composed from several rows (qk/conv.hpp).
+  // and groups it composed from several rows (qk/conv.hpp). Only with u8 A (a_signed false):
+  // the tiles that honour it are compiled for unsigned A alone.
   const std::size_t* a_group_offset = nullptr;
   bool a_signed = false;
   const std::uint8_t* packed_b = nullptr;  // panel 0

@@ -102,7 +102,8 @@ QK_KERNEL_INLINE DwColumn dwc_middle(const DwColumn& a, const DwColumn& b) noexc
 // Lean (mode 2): with e <= 22 and |zp| < 256 the zero point is folded into the rounding
 // constants as zp * 2^(31+e) (a multiple of the divisor, and |p + k| < 2^63), so the narrowing
 // needs no int16 add; and when [qmin, qmax] is the whole output type the saturating packs are
-// the clamp. 4 of the ~55 ops per 64 outputs, on every pixel.
+// the clamp. 4 of the ~55 ops per 64 outputs, on every pixel. Narrow builds on it; lean alone
+// has no instantiation of its own (it runs as fast: see the constructor).
 //
 // Narrow (mode 3): lean, and also every |accumulator| < 2^29 (the bias plus 4 * kernel_w *
 // 255 * 128: inputs are u8 after the flip, weights int8) and every multiplier in [2^30, 2^31),
@@ -165,7 +166,10 @@ struct DwColumnRequant {
     __mmask16 wide = 0;  // e > 22: zp * 2^(31+e) could overflow 64 bits
     for (int k = 0; k < 4; ++k) wide = static_cast<__mmask16>(wide | _mm512_cmplt_epi32_mask(sh[k], _mm512_set1_epi32(-22)));
     const bool lean = wide == 0 && s.zero_point > -256 && s.zero_point < 256 && s.qmin <= type_min && s.qmax >= type_max;
-    mode = lean ? kDwLean : kDwFast;
+    // Lean alone (mode 2) is not instantiated: a layer that is lean but not narrow (a bias or a
+    // multiplier out of the narrow range: rare) runs the fast mode, 4 ops per 64 outputs more, so
+    // that every program compiles a quarter less of this kernel (docs/build.md).
+    mode = kDwFast;
     const std::int64_t room = narrow_offset_room(4 * kw);  // four kernel rows per lane, kw columns
     if (lean && room >= 0) {
       __m512i big = zero;  // |bias| as unsigned (INT32_MIN stays 2^31: too big, as it should)
@@ -176,7 +180,7 @@ struct DwColumnRequant {
       }
       if (static_cast<std::int64_t>(_mm512_reduce_max_epu32(big)) <= room && small_mult == 0) mode = kDwNarrow;
     }
-    const std::int32_t folded_zp = lean ? s.zero_point : 0;
+    const std::int32_t folded_zp = mode == kDwNarrow ? s.zero_point : 0;
     for (int k = 0; k < 4; ++k) q[k] = single_shift_constants(m[k], _mm512_sub_epi32(zero, sh[k]), folded_zp);
     zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point - folded_zp));
     qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin));
@@ -533,7 +537,6 @@ inline void depthwise_s8_columns_run(const DepthwiseS8Args& a, const std::uint8_
     const DwColumnRequant rq(a.epilogue.out, a.pair, c0, count, a.packed_bias + 64 * sg, a.kernel_w);
     switch (rq.mode) {
       case kDwNarrow: dwc_segment<kDwNarrow>(a, rq, sg, rows, out); break;
-      case kDwLean: dwc_segment<kDwLean>(a, rq, sg, rows, out); break;
       case kDwFast: dwc_segment<kDwFast>(a, rq, sg, rows, out); break;
       default: dwc_segment<kDwGeneral>(a, rq, sg, rows, out); break;
     }

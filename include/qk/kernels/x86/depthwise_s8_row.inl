@@ -4,7 +4,8 @@
 // of that family (whose finish_row() is the general epilogue) and after a `struct DwTraits` with:
 //   Vec; kBlock (channels per step: 32 on zmm, 16 on ymm);
 //   load<Signed>(p): kBlock bytes -> kBlock int16;  load_tail<Signed>(p, count): the same for
-//   count < kBlock bytes, without reading past them;  load_w(p): one vector of packed pairs;
+//   count <= kBlock bytes, without reading past them;  kMaskedTail: load_tail is a masked load,
+//   as fast as load (AVX-512), so full blocks use it too;  load_w(p): one vector of packed pairs;
 //   lo(a, b) / hi(a, b): vpunpcklwd / vpunpckhwd;  dot(acc, pairs, w): acc + pairwise products;
 //   store_acc(int32* p, lo, hi): the two pair accumulators back in channel order;
 //   Requant: supported(stage), Requant(stage, c0, count) and store(p, lo, hi, count): the
@@ -124,9 +125,9 @@ QK_KERNEL_NOINLINE void dw_block(const DepthwiseS8Args& a, const std::uint8_t* c
       const std::size_t step = a.stride_w * a.channels;
       std::size_t off = c0;
       // Full blocks, hoisted epilogue, compile-time taps: four pixels interleaved.
-      if constexpr (Fast && !Tail && T != 0) {
+      if constexpr (Fast && (!Tail || DwTraits::kMaskedTail) && T != 0) {
         constexpr std::size_t kN = 4;
-        for (; ox + kN <= a.ox_end; ox += kN, off += kN * step) {
+        for (; count == B && ox + kN <= a.ox_end; ox += kN, off += kN * step) {
           Vec lo[kN], hi[kN];
           for (std::size_t i = 0; i < kN; ++i) lo[i] = init_lo, hi[i] = init_hi;
           dw_pixels<Signed, kN, T>(p, off, step, w, lo, hi);
@@ -155,7 +156,10 @@ QK_KERNEL_INLINE void dw_row(const DepthwiseS8Args& a, const std::uint8_t* const
   const auto* w = static_cast<const std::int32_t*>(a.packed_w);
   const std::int32_t* bias = a.packed_bias;
   std::size_t c0 = 0;
-  for (; c0 + B <= a.channels; c0 += B, w += pairs * B, bias += B) dw_block<Signed, false, Fast, T>(a, rows, out, c0, B, w, bias);
+  // With masked loads (kMaskedTail) the tail instantiation serves full blocks too, at the same
+  // speed: one instantiation of dw_block instead of two for every program to compile.
+  constexpr bool kFullTail = DwTraits::kMaskedTail;
+  for (; c0 + B <= a.channels; c0 += B, w += pairs * B, bias += B) dw_block<Signed, kFullTail, Fast, T>(a, rows, out, c0, B, w, bias);
   if (c0 < a.channels) dw_block<Signed, true, Fast, T>(a, rows, out, c0, a.channels - c0, w, bias);
 }
 

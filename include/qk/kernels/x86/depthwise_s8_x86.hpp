@@ -202,6 +202,7 @@
   struct DwTraits {                                                                                    \
     using Vec = __m512i;                                                                               \
     static constexpr std::size_t kBlock = 32;                                                          \
+    static constexpr bool kMaskedTail = true;                                                          \
     static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }                     \
     template <bool Signed>                                                                             \
     static QK_KERNEL_INLINE Vec widen(__m256i v) noexcept {                                            \
@@ -264,6 +265,7 @@ QK_TARGET_POP
   struct DwTraits {                                                                                    \
     using Vec = __m256i;                                                                               \
     static constexpr std::size_t kBlock = 16;                                                          \
+    static constexpr bool kMaskedTail = false;                                                         \
     static QK_KERNEL_INLINE Vec zero() noexcept { return _mm256_setzero_si256(); }                     \
     template <bool Signed>                                                                             \
     static QK_KERNEL_INLINE Vec widen(__m128i v) noexcept {                                            \

@@ -192,10 +192,12 @@ QK_KERNEL_INLINE void gemm_s8_rows(const GemmS8Args& args, std::size_t m_begin, 
   TileRequant rq;
   const std::size_t n0 = p0 * Traits::kLanes;
   prepare_tile_requant(args, n0, args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes, &rq);
-  if (args.a_group_offset != nullptr)
-    gemm_s8_rows_t<NB, Signed, true>(args, rq, m_begin, m_end, p0);
-  else
-    gemm_s8_rows_t<NB, Signed, false>(args, rq, m_begin, m_end, p0);
+  // A by K group is u8 only (GemmS8Args::a_group_offset: the convolution's row copy flips s8
+  // input), so it has no signed instantiation: 18 fewer tiles per AVX-512 family to compile.
+  if constexpr (!Signed) {
+    if (args.a_group_offset != nullptr) return gemm_s8_rows_t<NB, false, true>(args, rq, m_begin, m_end, p0);
+  }
+  gemm_s8_rows_t<NB, Signed, false>(args, rq, m_begin, m_end, p0);
 }
 
 template <bool Signed>
