@@ -10,8 +10,16 @@
 # earlier one failed; a summary line per pass is printed at the end and the exit status is
 # non-zero if any pass failed.
 #
+#   arm    cross GCC for AArch64, the suite under qemu-aarch64 on three CPU models (test-arm.sh);
+#   cortex-m  bare-metal arm-none-eabi build of examples/cortex_m, run under qemu-system-arm
+#          (test-cortex-m.sh);
+#   fuzz   the libFuzzer targets of tests/fuzz, each for QK_FUZZ_SECONDS (test-fuzz.sh).
+# Every test links qk::qk_compiled (each pass compiles the kernels once, src/qk_compiled.cpp);
+# one test is built header-only with -march=native. docs/build.md has the passes' times.
+#
 # Environment: QK_BUILD_ROOT (default build/test), QK_JOBS (build parallelism, default nproc),
-# QK_TEST_PASSES (space-separated subset of "gcc clang asan arm", default all).
+# QK_TEST_PASSES (space-separated subset of "gcc clang asan arm cortex-m fuzz", default all),
+# QK_EXPECT_BEST_ISA (default: what /proc/cpuinfo says the x86 dispatcher must pick).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,7 +27,7 @@ bash scripts/install-deps.sh
 
 build_root=${QK_BUILD_ROOT:-build/test}
 jobs=${QK_JOBS:-$(nproc)}
-passes=${QK_TEST_PASSES:-gcc clang asan arm}
+passes=${QK_TEST_PASSES:-gcc clang asan arm cortex-m fuzz}
 summary=()
 failed=0
 t_all=$SECONDS
@@ -57,6 +65,26 @@ cmake_pass() {
 
 want() { [[ " $passes " == *" $1 "* ]]; }
 
+# The ISA the native passes' dispatcher must pick (tests/core/test_isa.cpp checks it, and fails
+# under CI when it is not set), read from the kernel's CPU flags independently of qk's own
+# detection, with the same rules as qk/core/cpu_features.hpp.
+expected_x86_isa() {
+  local flags
+  flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+  has() { for f in "$@"; do [[ "$flags" == *" $f "* ]] || return 1; done; }
+  if ! has avx2 fma; then echo scalar
+  elif has avx512f avx512dq avx512bw avx512vl avx512_vnni; then echo avx512vnni
+  elif has avx_vnni; then echo avxvnni
+  elif has avx512f avx512dq avx512bw avx512vl; then echo avx512bw
+  else echo avx2
+  fi
+}
+if [ -z "${QK_EXPECT_BEST_ISA:-}" ] && [ "$(uname -m)" = x86_64 ]; then
+  QK_EXPECT_BEST_ISA=$(expected_x86_isa)
+  export QK_EXPECT_BEST_ISA
+  echo "qk test: native passes expect the dispatcher to pick $QK_EXPECT_BEST_ISA (/proc/cpuinfo)"
+fi
+
 if want gcc; then
   run_pass gcc cmake_pass gcc g++ Release -DQK_BUILD_BENCHMARKS=ON
 fi
@@ -76,6 +104,14 @@ if want arm && [ -f scripts/test-arm.sh ]; then
   run_pass arm env QK_BUILD_ROOT="$build_root" QK_JOBS="$jobs" bash scripts/test-arm.sh
 fi
 # ---- end of hook ----------------------------------------------------------------------------
+if want cortex-m; then
+  run_pass cortex-m env QK_BUILD_ROOT="$build_root" bash scripts/test-cortex-m.sh
+fi
+if want fuzz; then
+  fuzz_build=$build_root/fuzz
+  [[ "$fuzz_build" == /* ]] || fuzz_build=$PWD/$fuzz_build
+  run_pass fuzz env QK_FUZZ_BUILD="$fuzz_build" QK_JOBS="$jobs" bash scripts/test-fuzz.sh
+fi
 
 echo
 echo "==================== qk test summary ===================="
