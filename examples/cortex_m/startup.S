@@ -1,8 +1,8 @@
 /* Cortex-M startup for the qk example: vector table, Reset_Handler and a fault handler.
    Reset_Handler enables the FPU when the build uses it, copies .data from flash to RAM and
-   zeroes .bss (see cortex_m.ld), opens the semihosting stdio handles (librdimon), runs the
-   static constructors, calls main and passes its result to exit(), which reports it to the
-   host (semihosting SYS_EXIT: qemu exits with that code). The program is linked with
+   zeroes .bss (see cortex_m.ld), opens the semihosting stdio handles (librdimon, if linked),
+   runs the static constructors, calls main and passes its result to exit(), which reports it
+   to the host (semihosting SYS_EXIT: qemu exits with that code). The program is linked with
    -nostartfiles: newlib's rdimon crt0 is not used because it takes the stack and heap from the
    debugger (SYS_HEAPINFO), which qemu guesses from the board's RAM size (wrong on mps3-an547);
    here the stack starts at the top of RAM and the heap (newlib's sbrk) grows from the end of
@@ -54,7 +54,10 @@ Reset_Handler:
   str r3, [r1], #4
   b 3b
 4:
-  bl initialise_monitor_handles
+  ldr r0, =initialise_monitor_handles   /* weak: absent with nosys.specs (no semihosting) */
+  cbz r0, 5f
+  blx r0
+5:
   bl __libc_init_array
   bl main
   bl exit
@@ -62,6 +65,8 @@ Reset_Handler:
 
 /* __libc_init_array calls _init and exit calls _fini (crti.o's, left out by -nostartfiles):
    constructors are in .init_array, so there is nothing for them to do. */
+  .weak initialise_monitor_handles
+
   .global _init
   .type _init, %function
   .thumb_func
@@ -75,12 +80,22 @@ _fini:
   bx lr
   .size _fini, . - _fini
 
+/* crtbegin.o's, also left out: the full libstdc++ (without nano.specs) registers destructors
+   with __cxa_atexit(..., &__dso_handle). */
+  .data
+  .align 2
+  .global __dso_handle
+  .hidden __dso_handle
+__dso_handle:
+  .word 0
+
+  .text
   .type Fault_Handler, %function
   .thumb_func
 Fault_Handler:
   movs r0, #0x18         /* SYS_EXIT */
   ldr r1, =0x20024       /* ADP_Stopped_RunTimeErrorUnknown */
   bkpt 0xab
-5:
-  b 5b
+6:
+  b 6b
   .size Fault_Handler, . - Fault_Handler
