@@ -5,6 +5,7 @@
 // time docs/build.md quotes for both modes (header-only and QK_COMPILED). Run with QK_ISA=<name>
 // (scalar, avx2, avx512bw, avxvnni, avx512vnni, neon, neon_dot, neon_i8mm) to force a kernel
 // family.
+#include <cinttypes>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -95,7 +96,7 @@ bool section_multiplier() {
   const double input_scale = 0.0235, weight_scale = 0.0041, output_scale = 0.1173;
   const double real = input_scale * weight_scale / output_scale;
   std::int32_t multiplier = 0;
-  int shift = 0;
+  std::int32_t shift = 0;  // int32_t, as OutputStage takes shifts (long on arm-none-eabi)
   const qk::Status st = qk::quantize_multiplier(real, &multiplier, &shift);
   if (!st) {
     print_status_failure("quantize_multiplier", st);
@@ -103,7 +104,7 @@ bool section_multiplier() {
   }
   std::printf("  input scale %.4f * weight scale %.4f / output scale %.4f = %.9g\n", input_scale, weight_scale,
               output_scale, real);
-  std::printf("  quantize_multiplier -> multiplier %d, shift %d  (multiplier * 2^(shift-31) = %.9g)\n",
+  std::printf("  quantize_multiplier -> multiplier %d, shift %" PRId32 "  (multiplier * 2^(shift-31) = %.9g)\n",
               static_cast<int>(multiplier), shift, std::ldexp(static_cast<double>(multiplier), shift - 31));
   for (std::int32_t acc : {12345, -9876, 150000}) {
     std::printf("  accumulator %7d -> %.4f -> int8 %4d (TFLite double rounding, zero point 0)\n",
@@ -123,13 +124,13 @@ bool section_requantize() {
   const double real = 0.25;
   const std::int32_t zero_point = -3, qmin = -128, qmax = 127;
   std::int32_t multiplier = 0;
-  int shift = 0;
+  std::int32_t shift = 0;
   const qk::Status st = qk::quantize_multiplier(real, &multiplier, &shift);
   if (!st) {
     print_status_failure("quantize_multiplier", st);
     return false;
   }
-  std::printf("  multiplier %.2f (Q0.31 %d, shift %d), zero point %d, int8 output\n", real,
+  std::printf("  multiplier %.2f (Q0.31 %d, shift %" PRId32 "), zero point %d, int8 output\n", real,
               static_cast<int>(multiplier), shift, static_cast<int>(zero_point));
   std::printf("  %11s %12s | %14s %14s %12s\n", "accumulator", "acc*scale+zp", "TFLite double", "TFLite single",
               "ONNX float");
