@@ -10,6 +10,7 @@
 
 #include "common/isa_sweep.hpp"
 #include "common/onnx_tensor.hpp"
+#include "common/test_data.hpp"
 #include "qk/conv.hpp"
 #include "qk/gemm.hpp"
 
@@ -74,6 +75,7 @@ std::size_t run_conv(const std::string& test, bool qlinear) {
   const auto in = load_all(dir, "input_");
   const auto outs = load_all(dir, "output_");
   REQUIRE(outs.size() == 1);
+  REQUIRE(in.size() >= (qlinear ? 8u : 2u));  // x, w (and their scales and zero points)
   const char* op = qlinear ? "QLinearConv" : "ConvInteger";
   const ox::Tensor& x = in[0];
   const ox::Tensor& w = qlinear ? in[3] : in[1];
@@ -155,6 +157,8 @@ std::size_t run_matmul(const std::string& test, bool qlinear) {
   const std::string dir = node_dir(test) + "/test_data_set_0";
   const auto in = load_all(dir, "input_");
   const auto outs = load_all(dir, "output_");
+  REQUIRE(outs.size() == 1);
+  REQUIRE(in.size() >= (qlinear ? 8u : 2u));
   const ox::Tensor& a = in[0];
   const ox::Tensor& b = qlinear ? in[3] : in[1];
   const auto as = a.shape(), bs = b.shape();
@@ -203,10 +207,7 @@ std::size_t run_matmul(const std::string& test, bool qlinear) {
 }  // namespace
 
 TEST_CASE("conv_s8 / gemm_s8: ONNX QLinearConv, ConvInteger, QLinearMatMul, MatMulInteger node tests") {
-  if (!ox::directory_exists(QK_ONNX_TESTDATA)) {
-    WARN("ONNX node tests not found in " << QK_ONNX_TESTDATA << ": skipped");
-    return;
-  }
+  if (qk_test::skip_missing_data(QK_ONNX_TESTDATA, "the ONNX node tests (Debian libonnx-testdata)")) return;
   QK_FOR_EACH_ISA(isa) {
     std::size_t outputs = 0;
     const char* conv_tests[] = {"test_qlinearconv", "test_convinteger_with_padding", "test_convinteger_without_padding",

@@ -16,13 +16,13 @@
 #include <fstream>
 #include <map>
 #include <string>
-#include <sys/stat.h>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/isa_sweep.hpp"
+#include "common/test_data.hpp"
 #include "qk/conv.hpp"
 #include "qk/fixed_point.hpp"
 #include "qk/gemm.hpp"
@@ -44,11 +44,6 @@ constexpr MinimumCases kMinimumCases[] = {
 
 bool known_op(const std::string& op) {
   return op == "conv2d" || op == "depthwise_conv2d" || op == "fully_connected";
-}
-
-bool is_directory(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 // Every *.json entry at the top of dir (the layers/ and models/ subfolders are other tests').
@@ -253,12 +248,7 @@ std::size_t run_tflite_case(const TfliteCase& c) {
 TEST_CASE("conv_s8 / gemm_s8: TFLite conformance vectors (8-bit and 4-bit weights), bit-exact on every ISA") {
   const char* env_dir = std::getenv("QK_TFLITE_DIR");
   const std::string dir = env_dir != nullptr && *env_dir != '\0' ? env_dir : QK_TFLITE_TESTDATA;
-  if (!is_directory(dir)) {
-    const char* ci = std::getenv("CI");
-    if (ci != nullptr && *ci != '\0') FAIL("CI is set but the TFLite test data folder " << dir << " does not exist");
-    WARN("SKIPPED: TFLite test data folder " << dir << " does not exist (set QK_TFLITE_DIR to run these cases)");
-    return;
-  }
+  if (qk_test::skip_missing_data(dir, "the TFLite test data folder (set QK_TFLITE_DIR to run these cases)")) return;
   INFO("TFLite test data: " << dir);
   std::vector<TfliteCase> cases;
   for (const std::string& f : case_files(dir)) cases.push_back(load_case(f));
