@@ -197,6 +197,7 @@ TEST_CASE("gemm_s8: thread count does not change results") {
       std::vector<std::int8_t> serial(c.m * c.n), pooled(c.m * c.n, 1);
       REQUIRE(qk::gemm_s8(w, c.m, a.data(), c.k, out, serial.data(), c.n).ok());
       for (std::size_t t : {2u, 3u, 5u}) {
+        std::fill(pooled.begin(), pooled.end(), std::int8_t{1});  // not the previous thread count's result
         qk::ThreadPool pool(t);
         REQUIRE(qk::gemm_s8(w, c.m, a.data(), c.k, out, pooled.data(), c.n, &pool).ok());
         REQUIRE(serial == pooled);
