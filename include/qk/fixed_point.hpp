@@ -47,8 +47,23 @@ inline std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std::i
   return overflow ? std::numeric_limits<std::int32_t>::max() : high;
 }
 
-// gemmlowp RoundingDivideByPOT: round(x / 2^exponent), ties away from zero. exponent in [0, 31].
+// gemmlowp RoundingDivideByPOT: round(x / 2^exponent), ties away from zero. gemmlowp (and
+// TFLite) require exponent in [0, 31], where this is its formula. Outside that range shifting by
+// `exponent` would be undefined behaviour, so the function stays defined instead: an exponent
+// in [32, 63] gives the exactly rounded quotient, computed in 64 bits (-1, 0 or 1; e.g.
+// INT32_MIN / 2^32 = -0.5 rounds to -1), an exponent above 63 the same as 63 (0 for every
+// int32), and a negative exponent counts as 0 (x unchanged: it is not a left shift).
+// Validation (validate_quantized_multiplier) keeps the operators' exponents in [0, 31].
 inline std::int32_t rounding_divide_by_pot(std::int32_t x, int exponent) noexcept {
+  if (exponent < 0) exponent = 0;
+  if (exponent > 31) {
+    const int e = exponent > 63 ? 63 : exponent;
+    const std::uint64_t mask = (std::uint64_t{1} << e) - 1;
+    const std::int64_t x64 = x;
+    const std::uint64_t remainder = static_cast<std::uint64_t>(x64) & mask;
+    const std::uint64_t threshold = (mask >> 1) + (x < 0 ? 1u : 0u);
+    return static_cast<std::int32_t>((x64 >> e) + (remainder > threshold ? 1 : 0));
+  }
   const std::uint32_t mask = static_cast<std::uint32_t>((std::uint64_t{1} << exponent) - 1);
   const std::int32_t remainder = static_cast<std::int32_t>(static_cast<std::uint32_t>(x) & mask);
   const std::int32_t threshold = static_cast<std::int32_t>(mask >> 1) + (x < 0 ? 1 : 0);
@@ -57,31 +72,60 @@ inline std::int32_t rounding_divide_by_pot(std::int32_t x, int exponent) noexcep
   return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-// Wrapping left shift (two's complement), as SIMD shifts behave. shift in [0, 31].
+// Wrapping left shift (two's complement), as SIMD shifts behave: x * 2^shift modulo 2^32.
+// shift in [0, 31]; outside it stays defined: 32 or more gives 0 (every bit shifted out), a
+// negative shift counts as 0.
 inline std::int32_t wrapping_shift_left(std::int32_t x, int shift) noexcept {
+  if (shift <= 0) return x;
+  if (shift > 31) return 0;
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(x) << shift);
 }
 
 // TFLite MultiplyByQuantizedMultiplier, default (double rounding) variant.
-// Requires shift in [kMinRequantShift, kMaxRequantShift].
+// TFLite requires shift in [kMinRequantShift, kMaxRequantShift]; any other int stays defined (the
+// shifts saturate as described above).
 inline std::int32_t multiply_by_quantized_multiplier_double_rounding(std::int32_t x, std::int32_t multiplier,
                                                                      std::int32_t shift) noexcept {
   const int left_shift = shift > 0 ? shift : 0;
-  const int right_shift = shift > 0 ? 0 : -shift;
+  const int right_shift = shift > 0 ? 0 : (shift < -63 ? 63 : -shift);  // (-INT_MIN would overflow)
   return rounding_divide_by_pot(
       saturating_rounding_doubling_high_mul(wrapping_shift_left(x, left_shift), multiplier), right_shift);
 }
 
 // TFLite MultiplyByQuantizedMultiplier under TFLITE_SINGLE_ROUNDING: round(x * m / 2^(31-shift)),
 // ties toward +infinity, result saturated to int32 (TFLite only DCHECKs that it fits).
-// Requires multiplier >= 0 and shift in [kMinRequantShift, kMaxRequantShift].
+// TFLite requires multiplier >= 0 and shift in [kMinRequantShift, kMaxRequantShift] (its
+// DCHECKs; the operators' validation refuses anything else). Outside that range the one 64-bit
+// shift would be undefined (a shift count of 63 or more, or a negative one), so the function
+// stays defined by computing the same exact value: shift < -31 rounds x * m / 2^(31-shift) with
+// |x * m| < 2^63 (0 once the divisor reaches 2^64), shift >= 31 is the exact product
+// x * m * 2^(shift-31), saturated to int32 like the in-range results.
 inline std::int32_t multiply_by_quantized_multiplier_single_rounding(std::int32_t x, std::int32_t multiplier,
                                                                      std::int32_t shift) noexcept {
-  const int total_shift = 31 - shift;  // in [1, 62]
-  const std::int64_t round = std::int64_t{1} << (total_shift - 1);
-  const std::int64_t result = (static_cast<std::int64_t>(x) * multiplier + round) >> total_shift;
-  if (result > std::numeric_limits<std::int32_t>::max()) return std::numeric_limits<std::int32_t>::max();
-  if (result < std::numeric_limits<std::int32_t>::min()) return std::numeric_limits<std::int32_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int32_t>::max();
+  constexpr std::int64_t kMin = std::numeric_limits<std::int32_t>::min();
+  const std::int64_t product = static_cast<std::int64_t>(x) * multiplier;  // |product| <= 2^62
+  if (shift > 30) {
+    if (product == 0) return 0;
+    const int left = shift - 31;  // >= 0
+    if (left > 31) return product > 0 ? static_cast<std::int32_t>(kMax) : static_cast<std::int32_t>(kMin);
+    if (product > (kMax >> left)) return static_cast<std::int32_t>(kMax);
+    if (product < -((-kMin) >> left)) return static_cast<std::int32_t>(kMin);
+    return static_cast<std::int32_t>(product * (std::int64_t{1} << left));
+  }
+  if (shift < -32) return 0;  // divisor 2^64 or more (and 31 - shift could overflow int)
+  const int total_shift = 31 - shift;  // in [1, 63]
+  std::int64_t result = 0;
+  if (total_shift <= 62) {
+    const std::int64_t round = std::int64_t{1} << (total_shift - 1);
+    result = (product + round) >> total_shift;
+  } else {
+    // |product| <= 2^62 <= 2^(total_shift - 1): the quotient is in [-1/2, 1/2], and ties go up.
+    const std::int64_t half = std::int64_t{1} << 62;
+    result = total_shift == 63 && product == half ? 1 : 0;
+  }
+  if (result > kMax) return static_cast<std::int32_t>(kMax);
+  if (result < kMin) return static_cast<std::int32_t>(kMin);
   return static_cast<std::int32_t>(result);
 }
 
@@ -103,8 +147,12 @@ inline Status quantize_multiplier(double real_multiplier, std::int32_t* quantize
                                   std::int32_t* shift) noexcept {
   if (quantized_multiplier == nullptr || shift == nullptr)
     return Status(StatusCode::null_pointer, "quantize_multiplier: null output");
-  if (!std::isfinite(real_multiplier)) return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier is NaN or infinite");
-  if (real_multiplier < 0) return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier is negative");
+  if (!std::isfinite(real_multiplier))
+    return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier is NaN or infinite", "real_multiplier",
+                  real_multiplier);
+  if (real_multiplier < 0)
+    return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier is negative", "real_multiplier",
+                  real_multiplier);
   if (real_multiplier == 0) {
     *quantized_multiplier = 0;
     *shift = 0;
@@ -122,18 +170,42 @@ inline Status quantize_multiplier(double real_multiplier, std::int32_t* quantize
     exponent = 0;
   }
   if (exponent > kMaxRequantShift)
-    return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier >= 2^30 cannot be applied to int32");
+    return Status(StatusCode::invalid_argument, "quantize_multiplier: multiplier >= 2^30 cannot be applied to int32",
+                  "real_multiplier", real_multiplier);
   *quantized_multiplier = static_cast<std::int32_t>(q);
   *shift = exponent;
   return Status::success();
 }
 
-// Validates a (multiplier, shift) pair for multiply_by_quantized_multiplier.
+// Validates a (multiplier, shift) pair for multiply_by_quantized_multiplier, as TFLite defines
+// them: shift in [kMinRequantShift, kMaxRequantShift] (TFLite's QuantizeMultiplier never gives
+// more than 30, and its single-rounding MultiplyByQuantizedMultiplier DCHECKs [-31, 30]), and
+// a non-negative multiplier (QuantizeMultiplier gives 0 or a value in [2^30, 2^31); qk also
+// accepts the unnormalized [1, 2^30), which its epilogues handle, but never a negative one:
+// no TFLite scale is negative). The rounding must be one of RequantRounding's values.
 inline Status validate_quantized_multiplier(std::int32_t multiplier, std::int32_t shift, RequantRounding rounding) noexcept {
+  if (rounding != RequantRounding::double_rounding && rounding != RequantRounding::single_rounding)
+    return Status(StatusCode::invalid_argument, "requantization: unknown rounding mode", "rounding",
+                  static_cast<int>(rounding));
   if (shift < kMinRequantShift || shift > kMaxRequantShift)
-    return Status(StatusCode::invalid_argument, "requantization shift outside [-31, 30]");
-  if (rounding == RequantRounding::single_rounding && multiplier < 0)
-    return Status(StatusCode::invalid_argument, "single-rounding requantization needs a non-negative multiplier");
+    return Status(StatusCode::invalid_argument, "requantization: shift outside [-31, 30]", "shift", shift);
+  if (multiplier < 0)
+    return Status(StatusCode::invalid_argument, "requantization: multiplier is negative (must be in [0, 2^31))",
+                  "multiplier", multiplier);
+  return Status::success();
+}
+
+// Validates an ONNX float requantization scale: finite, > 0 and normal. A subnormal scale (below
+// FLT_MIN, about 1.2e-38) is refused too: no product of real tensor scales is that small, and
+// such a scale maps every accumulator below 2^126 to the zero point.
+inline Status validate_requant_scale(float scale) noexcept {
+  if (std::isnan(scale)) return Status(StatusCode::invalid_argument, "float requantization: scale is NaN", "scale", scale);
+  if (std::isinf(scale))
+    return Status(StatusCode::invalid_argument, "float requantization: scale is infinite", "scale", scale);
+  if (!(scale > 0.0f))
+    return Status(StatusCode::invalid_argument, "float requantization: scale must be > 0", "scale", scale);
+  if (!std::isnormal(scale))
+    return Status(StatusCode::invalid_argument, "float requantization: scale is subnormal", "scale", scale);
   return Status::success();
 }
 
@@ -147,10 +219,14 @@ inline float round_half_to_even(float v) noexcept { return std::nearbyint(v); }
 // INT32_MAX rounds up to 2^31 and qmin - zero_point can overflow int32, so a full-int32 output
 // range used to wrap to INT32_MIN. For 8/16-bit outputs the result is identical to clamping and
 // rounding in float (what the SIMD kernels do), since those bounds are exact floats.
-// `scale` must be finite and positive.
+// `scale` must pass validate_requant_scale() (finite, positive, normal; the operators check it).
+// Other scales stay defined: a NaN product (a NaN scale, or acc = 0 times an infinite one)
+// counts as 0, i.e. gives the zero point clamped to [qmin, qmax] (converting NaN to an integer
+// would be undefined behaviour); infinities and negative scales follow the formula (clamped).
 inline std::int32_t requantize_float(std::int32_t acc, float scale, std::int32_t zero_point, std::int32_t qmin,
                                      std::int32_t qmax) noexcept {
-  const double v = static_cast<double>(static_cast<float>(acc) * scale);
+  const float product = static_cast<float>(acc) * scale;
+  const double v = std::isnan(product) ? 0.0 : static_cast<double>(product);
   const double lo = static_cast<double>(qmin) - static_cast<double>(zero_point);
   const double hi = static_cast<double>(qmax) - static_cast<double>(zero_point);
   const double clamped = v < lo ? lo : (v > hi ? hi : v);

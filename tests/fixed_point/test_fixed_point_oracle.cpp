@@ -324,7 +324,10 @@ TEST_CASE("validate_quantized_multiplier accepts exactly the documented domain")
         qk::StatusCode::invalid_argument);
   CHECK(qk::validate_quantized_multiplier(1 << 30, 31, RequantRounding::double_rounding).code() ==
         qk::StatusCode::invalid_argument);
-  CHECK(qk::validate_quantized_multiplier(-1, 0, RequantRounding::double_rounding).ok());
+  // Negative multipliers are refused with either rounding (issue 18: TFLite's are 0 or in
+  // [2^30, 2^31)); double rounding used to accept them.
+  CHECK(qk::validate_quantized_multiplier(-1, 0, RequantRounding::double_rounding).code() ==
+        qk::StatusCode::invalid_argument);
   CHECK(qk::validate_quantized_multiplier(-1, 0, RequantRounding::single_rounding).code() ==
         qk::StatusCode::invalid_argument);
 }

@@ -222,9 +222,11 @@ TEST_CASE("gemm_s8: many row blocks") {
   }
 }
 
-TEST_CASE("gemm_s8: SRDHM saturation (accumulator and multiplier both INT32_MIN) in every epilogue") {
-  // The only overflow of SaturatingRoundingDoublingHighMul: INT32_MIN * INT32_MIN -> INT32_MAX.
-  // Zero activations make the accumulator exactly the bias, so INT32_MIN biases reach it.
+TEST_CASE("gemm_s8: INT32_MIN accumulators with the largest multiplier in every epilogue") {
+  // SaturatingRoundingDoublingHighMul's one overflow, INT32_MIN * INT32_MIN, cannot reach an
+  // operator: negative multipliers are refused (issue 18; TFLite's are in [2^30, 2^31) or 0).
+  // The extreme product left is INT32_MIN * INT32_MAX. Zero activations make the accumulator
+  // exactly the bias, so INT32_MIN biases reach it.
   QK_FOR_EACH_ISA(isa) {
     for (std::size_t n : {5u, 20u, 70u}) {
       const std::size_t m = 7, k = 9;
@@ -237,7 +239,7 @@ TEST_CASE("gemm_s8: SRDHM saturation (accumulator and multiplier both INT32_MIN)
       for (std::size_t j = 16; j < n; ++j) shift[j] = -static_cast<std::int32_t>(1 + j % 31);
       for (std::size_t j = 0; j < n; ++j) {
         bias[j] = j % 3 == 0 ? std::numeric_limits<std::int32_t>::min() : static_cast<std::int32_t>(rng() % 1000);
-        mult[j] = j % 2 == 0 ? std::numeric_limits<std::int32_t>::min() : 1 << 30;
+        mult[j] = j % 2 == 0 ? std::numeric_limits<std::int32_t>::max() : 1 << 30;
       }
       for (auto a_type : {qk::ElementType::s8, qk::ElementType::u8}) {
         qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::k_by_n(k, n, b.data(), bias.data());
@@ -250,8 +252,8 @@ TEST_CASE("gemm_s8: SRDHM saturation (accumulator and multiplier both INT32_MIN)
         qk::reference::gemm_int8(m, n, k, a.data(), k, a_type == qk::ElementType::s8, 0, b.data(), n, 1, true, nullptr,
                                  false, bias.data(), out, want.data(), n);
         REQUIRE(got == want);
-        CHECK(got[0] == 127);  // column 0: INT32_MIN * INT32_MIN saturated, then clamped
-        if (n > 18) CHECK(got[18] == static_cast<std::int8_t>(std::min(127, 1 << (31 - 19))));  // 2^(31-e), e = 19
+        CHECK(got[0] == -128);  // column 0: INT32_MIN * INT32_MAX / 2^31 = INT32_MIN + 1, clamped
+        if (n > 18) CHECK(got[18] == -128);  // INT32_MIN * INT32_MAX / 2^31 / 2^19 ~ -2^12, clamped
       }
     }
   }
@@ -266,12 +268,13 @@ TEST_CASE("gemm_s8: fixed-point requantization at rounding ties, every right shi
   // 16-column tail); a group with a zero shift and one with shifts up to 31 (where folding the
   // zero point into the single shift could overflow 64 bits) fall back to the two-step epilogue.
   const std::int32_t kMin = std::numeric_limits<std::int32_t>::min(), kMax = std::numeric_limits<std::int32_t>::max();
-  const std::int32_t mults[] = {1 << 30, (1 << 30) + 1, kMax, 1518500250, 1, 0, -(1 << 30), kMin, 1 << 29, 1431655765};
+  const std::int32_t mults[] = {1 << 30, (1 << 30) + 1, kMax, 1518500250, 1, 0, (1 << 30) - 1, 2, 1 << 29, 1431655765};
   const std::int32_t biases[] = {0, 1, -1, -2, 3, 1 << 20, -(1 << 20), kMax - 300, kMin + 300, 12345, -54321};
   // Pass 1 keeps every multiplier in [2^30, 2^31) (normalized, as TFLite's) and every
   // |accumulator| below the AVX-512 epilogue's narrow bound (2^29, less K * 255 * 128), up to a
   // few hundred from it, so that form takes those groups. The other passes keep them on the
-  // 64-bit form: negative multipliers (pass 0); accumulators near INT32_MAX and INT32_MIN with
+  // 64-bit form: extreme accumulators with small multipliers (pass 0; negative ones, which it
+  // used to take too, are refused since issue 18); accumulators near INT32_MAX and INT32_MIN with
   // multipliers >= 0 (pass 2: there the narrow form would overflow, so a wrong bound check fails
   // this test); small accumulators with multipliers in [0, 2^30), where the narrow form's
   // odd-lane product would be wrong (pass 3: a wrong multiplier check fails this test).

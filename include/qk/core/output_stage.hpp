@@ -95,36 +95,40 @@ inline Status validate_output_stage(const OutputStage& s, std::size_t channels) 
   const std::size_t count = s.per_channel ? channels : 1;
   switch (s.kind) {
     case OutputStage::Kind::raw_int32:
-      if (s.type != OutputType::s32) return Status(StatusCode::invalid_argument, "raw_int32 output must be s32");
+      if (s.type != OutputType::s32)
+        return Status(StatusCode::invalid_argument, "output stage: raw_int32 output must be s32", "type", static_cast<int>(s.type));
       return Status::success();
     case OutputStage::Kind::dequantize:
-      if (s.type != OutputType::f32) return Status(StatusCode::invalid_argument, "dequantize output must be f32");
-      if (s.scale == nullptr && count > 0) return Status(StatusCode::null_pointer, "dequantize: null scale");
+      if (s.type != OutputType::f32)
+        return Status(StatusCode::invalid_argument, "output stage: dequantize output must be f32", "type", static_cast<int>(s.type));
+      if (s.scale == nullptr && count > 0) return Status(StatusCode::null_pointer, "output stage: dequantize: null scale");
       for (std::size_t i = 0; i < count; ++i)
-        if (!std::isfinite(s.scale[i])) return Status(StatusCode::invalid_argument, "dequantize: scale is NaN or infinite");
+        if (!std::isfinite(s.scale[i]))
+          return Status(StatusCode::invalid_argument, "output stage: dequantize: scale is NaN or infinite", "scale", s.scale[i]);
       return Status::success();
     case OutputStage::Kind::fixed_point:
     case OutputStage::Kind::float_scale:
       break;
     default:
-      return Status(StatusCode::invalid_argument, "unknown output stage kind");
+      return Status(StatusCode::invalid_argument, "output stage: unknown kind", "kind", static_cast<int>(s.kind));
   }
   if (s.type != OutputType::s8 && s.type != OutputType::u8)
-    return Status(StatusCode::invalid_argument, "requantized output must be s8 or u8");
+    return Status(StatusCode::invalid_argument, "output stage: requantized output must be s8 or u8", "type",
+                  static_cast<int>(s.type));
   if (s.zero_point < type_min(s.type) || s.zero_point > type_max(s.type))
-    return Status(StatusCode::invalid_argument, "output zero point outside the output type");
-  if (s.qmin < type_min(s.type) || s.qmax > type_max(s.type) || s.qmin > s.qmax)
-    return Status(StatusCode::invalid_argument, "output clamp [qmin, qmax] empty or outside the output type");
+    return Status(StatusCode::invalid_argument, "output stage: zero point outside the output type", "zero_point", s.zero_point);
+  if (s.qmin < type_min(s.type) || s.qmin > s.qmax)
+    return Status(StatusCode::invalid_argument, "output stage: qmin outside the output type or above qmax", "qmin", s.qmin);
+  if (s.qmax > type_max(s.type))
+    return Status(StatusCode::invalid_argument, "output stage: qmax outside the output type", "qmax", s.qmax);
   if (s.kind == OutputStage::Kind::fixed_point) {
     if ((s.multiplier == nullptr || s.shift == nullptr) && count > 0)
-      return Status(StatusCode::null_pointer, "fixed-point requantization: null multiplier or shift");
+      return Status(StatusCode::null_pointer, "output stage: fixed-point requantization: null multiplier or shift");
     for (std::size_t i = 0; i < count; ++i)
       QK_RETURN_IF_ERROR(validate_quantized_multiplier(s.multiplier[i], s.shift[i], s.rounding));
   } else {
-    if (s.scale == nullptr && count > 0) return Status(StatusCode::null_pointer, "float requantization: null scale");
-    for (std::size_t i = 0; i < count; ++i)
-      if (!(s.scale[i] > 0.0f) || !std::isfinite(s.scale[i]))
-        return Status(StatusCode::invalid_argument, "float requantization: scale must be finite and > 0");
+    if (s.scale == nullptr && count > 0) return Status(StatusCode::null_pointer, "output stage: float requantization: null scale");
+    for (std::size_t i = 0; i < count; ++i) QK_RETURN_IF_ERROR(validate_requant_scale(s.scale[i]));
   }
   return Status::success();
 }
