@@ -19,6 +19,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <new>
 
 #include "qk/core/checked.hpp"
 #include "qk/core/isa.hpp"
@@ -30,6 +31,16 @@
 namespace qk {
 
 enum class ElementType : int { s8 = 0, u8 };
+
+// Largest K (reduction length) the int8 GEMM and convolution accept. The zero-point algebra
+// needs two int32 sums over K whose overflow would be undefined behaviour where they are
+// plain int32 additions (row_sums_scalar, the packer's column sums, the kernels' row sums):
+//   rowsum(A) = sum of K activations, each in [-128, 255] (s8, or u8 as the kernels see it);
+//   colsum(B) = sum of K stored weights, each in [-128, 127].
+// Both lie in [-255 K, 255 K] (|-128| <= 255), so K <= INT32_MAX / 255 = 8421504 keeps every
+// partial sum inside int32. (The accumulator sum (A - za)(B - zb) itself is defined to wrap,
+// like vpdpbusd, and is computed in unsigned arithmetic, so it imposes no bound.)
+constexpr std::size_t kMaxGemmK = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max() / 255);
 
 // Unpacked weights and the constants packing folds in.
 struct GemmS8WeightsDesc {
@@ -65,6 +76,7 @@ inline std::int32_t element_value(const void* p, std::size_t index, ElementType 
 }
 inline std::int32_t type_lo(ElementType t) noexcept { return t == ElementType::s8 ? -128 : 0; }
 inline std::int32_t type_hi(ElementType t) noexcept { return t == ElementType::s8 ? 127 : 255; }
+inline bool valid_element_type(ElementType t) noexcept { return t == ElementType::s8 || t == ElementType::u8; }
 }  // namespace detail
 
 // Packed int8 weights. Movable, not copyable; owns its memory unless packed into a caller buffer.
@@ -78,7 +90,8 @@ class GemmS8Weights {
   static Status packed_size(const GemmS8WeightsDesc& desc, Isa isa, std::size_t* bytes) noexcept {
     if (bytes == nullptr) return Status(StatusCode::null_pointer, "packed_size: null output");
     const kernels::GemmS8Kernel* kernel = kernels::gemm_s8_kernel_for(isa);
-    if (kernel == nullptr || !isa_supported(isa)) return Status(StatusCode::unsupported, "packed_size: ISA not supported");
+    if (kernel == nullptr || !isa_supported(isa))
+      return Status(StatusCode::unsupported, "gemm weights: ISA not supported by this CPU/build", "isa", static_cast<int>(isa));
     Sizes s;
     QK_RETURN_IF_ERROR(compute_sizes(desc.k, desc.n, kernel->layout, &s));
     *bytes = s.total;
@@ -91,7 +104,14 @@ class GemmS8Weights {
     std::size_t bytes = 0;
     QK_RETURN_IF_ERROR(packed_size(desc, isa, &bytes));
     QK_RETURN_IF_ERROR(validate(desc));
-    std::unique_ptr<std::uint8_t[]> storage(new std::uint8_t[bytes + detail::kPackAlign]);
+    std::size_t with_align = 0;
+    if (!detail::checked_add(bytes, detail::kPackAlign, &with_align))
+      return Status(StatusCode::size_overflow, "gemm weights: packed size plus alignment overflows size_t", "bytes", bytes);
+    // new (std::nothrow): this function is noexcept, so a throwing new would terminate the
+    // program on out-of-memory (and abort under -fno-exceptions); this returns a status.
+    std::unique_ptr<std::uint8_t[]> storage(new (std::nothrow) std::uint8_t[with_align]);
+    if (storage == nullptr)
+      return Status(StatusCode::out_of_memory, "gemm weights: allocation of the packed weights failed", "bytes", with_align);
     void* aligned = align(storage.get());
     QK_RETURN_IF_ERROR(pack_into(desc, isa, aligned, bytes));
     owned_ = std::move(storage);
@@ -104,7 +124,9 @@ class GemmS8Weights {
     QK_RETURN_IF_ERROR(packed_size(desc, isa, &bytes));
     QK_RETURN_IF_ERROR(validate(desc));
     if (buffer == nullptr) return Status(StatusCode::null_pointer, "pack_into: null buffer");
-    if (buffer_bytes < bytes) return Status(StatusCode::buffer_too_small, "pack_into: buffer smaller than packed_size()");
+    if (buffer_bytes < bytes)
+      return Status(StatusCode::buffer_too_small, "gemm weights: pack_into buffer smaller than packed_size()", "buffer_bytes",
+                    buffer_bytes);
     kernel_ = kernels::gemm_s8_kernel_for(isa);
     owned_.reset();
     (void)compute_sizes(desc.k, desc.n, kernel_->layout, &sizes_);  // succeeded in packed_size()
@@ -121,7 +143,7 @@ class GemmS8Weights {
   Status set_activation_zero_point(std::int32_t za) noexcept {
     if (!packed()) return Status(StatusCode::invalid_argument, "set_activation_zero_point: weights not packed");
     if (za < detail::type_lo(a_type_) || za > detail::type_hi(a_type_))
-      return Status(StatusCode::invalid_argument, "activation zero point outside the activation type");
+      return Status(StatusCode::invalid_argument, "set_activation_zero_point: zero point outside the activation type", "za", za);
     fold_column_offsets(za);
     return Status::success();
   }
@@ -161,43 +183,57 @@ class GemmS8Weights {
   }
 
   static Status compute_sizes(std::size_t k, std::size_t n, const kernels::GemmS8Layout& l, Sizes* s) noexcept {
-    if (k == 0 || n == 0) return Status(StatusCode::bad_shape, "gemm weights: K and N must be > 0");
-    if (k > (std::numeric_limits<std::size_t>::max() >> 4) || n > (std::numeric_limits<std::size_t>::max() >> 4))
-      return Status(StatusCode::size_overflow, "gemm weights: K or N too large");
-    s->panels = detail::div_up(n, l.panel_width);
-    s->padded_n = s->panels * l.panel_width;
-    std::size_t bytes = 0, total = 0;
-    if (!detail::checked_mul3(detail::round_up(k, l.k_group), l.panel_width, l.elem_bytes, &bytes))
-      return Status(StatusCode::size_overflow, "gemm weights: packed size overflows");
-    s->panel = detail::round_up(bytes, detail::kPackAlign);
-    if (!detail::checked_mul(s->panel, s->panels, &total)) return Status(StatusCode::size_overflow, "gemm weights: packed size overflows");
-    std::size_t col_bytes = 0;
-    if (!detail::checked_mul(s->padded_n, sizeof(std::int32_t), &col_bytes))
-      return Status(StatusCode::size_overflow, "gemm weights: packed size overflows");
-    col_bytes = detail::round_up(col_bytes, detail::kPackAlign);
+    if (k == 0) return Status(StatusCode::bad_shape, "gemm weights: K must be > 0", "k", k);
+    if (n == 0) return Status(StatusCode::bad_shape, "gemm weights: N must be > 0", "n", n);
+    if (k > kMaxGemmK)
+      return Status(StatusCode::size_overflow, "gemm weights: K above 8421504 (INT32_MAX / 255): int32 row and column sums would overflow",
+                    "k", k);
+    // Every step checked: a wrapped size would be a short allocation (or pack_into buffer).
+    std::size_t panels = 0, padded_n = 0, k_pad = 0, bytes = 0, panel = 0, total = 0, col_bytes = 0, end = 0;
+    panels = detail::div_up(n, l.panel_width);
+    if (!detail::checked_mul(panels, l.panel_width, &padded_n))
+      return Status(StatusCode::size_overflow, "gemm weights: N rounded up to whole panels overflows size_t", "n", n);
+    if (!detail::checked_round_up(k, l.k_group, &k_pad) || !detail::checked_mul3(k_pad, l.panel_width, l.elem_bytes, &bytes) ||
+        !detail::checked_round_up(bytes, detail::kPackAlign, &panel))
+      return Status(StatusCode::size_overflow, "gemm weights: packed panel size overflows size_t", "k", k);
+    if (!detail::checked_mul(panel, panels, &total) || !detail::checked_mul(padded_n, sizeof(std::int32_t), &col_bytes) ||
+        !detail::checked_round_up(col_bytes, detail::kPackAlign, &col_bytes) || !detail::checked_mul(col_bytes, 4, &end) ||
+        !detail::checked_add(total, end, &end) || end > std::numeric_limits<std::size_t>::max() - detail::kPackAlign)
+      return Status(StatusCode::size_overflow, "gemm weights: packed size overflows size_t", "n", n);
+    s->panels = panels;
+    s->padded_n = padded_n;
+    s->panel = panel;
+    // Column blocks after the panels: folded offsets, column sums, zero points, bias.
     s->col_offset_at = total;
     s->colsum_at = total + col_bytes;
     s->zb_at = total + 2 * col_bytes;
     s->bias_at = total + 3 * col_bytes;
-    if (!detail::checked_add(total, 4 * col_bytes, &s->total)) return Status(StatusCode::size_overflow, "gemm weights: packed size overflows");
+    s->total = end;  // (pack() adds kPackAlign: checked to fit above)
     return Status::success();
   }
 
   static Status validate(const GemmS8WeightsDesc& d) noexcept {
     if (d.data == nullptr) return Status(StatusCode::null_pointer, "gemm weights: null B");
-    if (d.stride_k == 0 && d.k > 1) return Status(StatusCode::bad_shape, "gemm weights: stride_k is 0");
-    if (d.stride_n == 0 && d.n > 1) return Status(StatusCode::bad_shape, "gemm weights: stride_n is 0");
+    if (!detail::valid_element_type(d.b_type))
+      return Status(StatusCode::invalid_argument, "gemm weights: unknown b_type", "b_type", static_cast<int>(d.b_type));
+    if (!detail::valid_element_type(d.a_type))
+      return Status(StatusCode::invalid_argument, "gemm weights: unknown a_type", "a_type", static_cast<int>(d.a_type));
+    if (d.stride_k == 0 && d.k > 1) return Status(StatusCode::bad_shape, "gemm weights: stride_k is 0 with K > 1", "k", d.k);
+    if (d.stride_n == 0 && d.n > 1) return Status(StatusCode::bad_shape, "gemm weights: stride_n is 0 with N > 1", "n", d.n);
     std::size_t last = 0, t = 0;  // index of B[k-1][n-1] must be representable
     if (!detail::checked_mul(d.k - 1, d.stride_k, &last) || !detail::checked_mul(d.n - 1, d.stride_n, &t) ||
         !detail::checked_add(last, t, &last))
-      return Status(StatusCode::size_overflow, "gemm weights: B extent overflows");
+      return Status(StatusCode::size_overflow, "gemm weights: B extent (K - 1) * stride_k + (N - 1) * stride_n overflows",
+                    "stride_k", d.stride_k);
     if (d.a_zero_point < detail::type_lo(d.a_type) || d.a_zero_point > detail::type_hi(d.a_type))
-      return Status(StatusCode::invalid_argument, "gemm weights: activation zero point outside the activation type");
+      return Status(StatusCode::invalid_argument, "gemm weights: activation zero point outside the activation type",
+                    "a_zero_point", d.a_zero_point);
     if (d.zero_point != nullptr) {
       const std::size_t count = d.zero_point_per_column ? d.n : 1;
       for (std::size_t i = 0; i < count; ++i)
         if (d.zero_point[i] < detail::type_lo(d.b_type) || d.zero_point[i] > detail::type_hi(d.b_type))
-          return Status(StatusCode::invalid_argument, "gemm weights: weight zero point outside the weight type");
+          return Status(StatusCode::invalid_argument, "gemm weights: weight zero point outside the weight type",
+                        "zero_point", d.zero_point[i]);
     }
     return Status::success();
   }
@@ -376,18 +412,19 @@ inline void gemm_s8_units(void* context, std::size_t begin, std::size_t end) {
 inline Status gemm_s8(const GemmS8Weights& w, std::size_t m, const void* a, std::size_t lda, const OutputStage& out,
                       void* c, std::size_t ldc, Executor* executor = nullptr) noexcept {
   if (!w.packed()) return Status(StatusCode::invalid_argument, "gemm_s8: weights not packed");
-  if (!isa_supported(w.isa())) return Status(StatusCode::unsupported, "gemm_s8: weights packed for an ISA this CPU lacks");
+  if (!isa_supported(w.isa()))
+    return Status(StatusCode::unsupported, "gemm_s8: weights packed for an ISA this CPU lacks", "isa", static_cast<int>(w.isa()));
   QK_RETURN_IF_ERROR(detail::validate_output_stage(out, w.n()));
   if (m == 0) return Status::success();
   if (a == nullptr) return Status(StatusCode::null_pointer, "gemm_s8: null A");
   if (c == nullptr) return Status(StatusCode::null_pointer, "gemm_s8: null C");
-  if (lda < w.k()) return Status(StatusCode::bad_shape, "gemm_s8: lda < K");
-  if (ldc < w.n()) return Status(StatusCode::bad_shape, "gemm_s8: ldc < N");
+  if (lda < w.k()) return Status(StatusCode::bad_shape, "gemm_s8: lda < K", "lda", lda);
+  if (ldc < w.n()) return Status(StatusCode::bad_shape, "gemm_s8: ldc < N", "ldc", ldc);
   const std::size_t esize = output_type_size(out.type);
   std::size_t extent = 0, c_row_bytes = 0;
   if (!detail::checked_mul(m, lda, &extent) || !detail::checked_mul(ldc, esize, &c_row_bytes) ||
       !detail::checked_mul(m, c_row_bytes, &extent))
-    return Status(StatusCode::size_overflow, "gemm_s8: A or C extent overflows");
+    return Status(StatusCode::size_overflow, "gemm_s8: A or C extent (m * lda, m * ldc * element size) overflows", "m", m);
 
   const kernels::GemmS8Kernel& kernel = w.kernel();
   detail::GemmS8Job job;
@@ -443,19 +480,27 @@ class GemmF32Weights {
   Status pack(const GemmF32WeightsDesc& d) noexcept { return pack(d, active_isa()); }
   Status pack(const GemmF32WeightsDesc& d, Isa isa) noexcept {
     const kernels::GemmF32Kernel* kernel = kernels::gemm_f32_kernel_for(isa);
-    if (!isa_supported(isa) || kernel == nullptr) return Status(StatusCode::unsupported, "gemm_f32 pack: ISA not supported");
+    if (!isa_supported(isa) || kernel == nullptr)
+      return Status(StatusCode::unsupported, "gemm_f32 pack: ISA not supported by this CPU/build", "isa", static_cast<int>(isa));
     if (d.data == nullptr) return Status(StatusCode::null_pointer, "gemm_f32 pack: null B");
-    if (d.k == 0 || d.n == 0) return Status(StatusCode::bad_shape, "gemm_f32 pack: K and N must be > 0");
+    if (d.k == 0) return Status(StatusCode::bad_shape, "gemm_f32 pack: K must be > 0", "k", d.k);
+    if (d.n == 0) return Status(StatusCode::bad_shape, "gemm_f32 pack: N must be > 0", "n", d.n);
     const std::size_t panels = detail::div_up(d.n, kernel->panel_width);
-    std::size_t panel_floats = 0, total = 0, last = 0, t = 0;
+    std::size_t panel_floats = 0, total = 0, padded_n = 0, last = 0, t = 0;
     if (!detail::checked_mul(d.k, kernel->panel_width, &panel_floats) || !detail::checked_mul(panel_floats, panels, &total) ||
-        !detail::checked_add(total, panels * kernel->panel_width, &total) || total > (std::numeric_limits<std::size_t>::max() >> 3) ||
-        !detail::checked_mul(d.k - 1, d.stride_k, &last) || !detail::checked_mul(d.n - 1, d.stride_n, &t) ||
+        !detail::checked_mul(panels, kernel->panel_width, &padded_n) || !detail::checked_add(total, padded_n, &total) ||
+        total > std::numeric_limits<std::size_t>::max() / sizeof(float))
+      return Status(StatusCode::size_overflow, "gemm_f32 pack: packed size overflows size_t", "k", d.k);
+    if (!detail::checked_mul(d.k - 1, d.stride_k, &last) || !detail::checked_mul(d.n - 1, d.stride_n, &t) ||
         !detail::checked_add(last, t, &last))
-      return Status(StatusCode::size_overflow, "gemm_f32 pack: size overflows");
+      return Status(StatusCode::size_overflow, "gemm_f32 pack: B extent (K - 1) * stride_k + (N - 1) * stride_n overflows",
+                    "stride_k", d.stride_k);
     for (std::size_t i = 0; d.bias != nullptr && i < d.n; ++i)
-      if (std::isnan(d.bias[i])) return Status(StatusCode::invalid_argument, "gemm_f32 pack: NaN bias");
-    std::unique_ptr<float[]> storage(new float[total]);
+      if (std::isnan(d.bias[i])) return Status(StatusCode::invalid_argument, "gemm_f32 pack: NaN bias", "bias index", i);
+    // new (std::nothrow): see GemmS8Weights::pack.
+    std::unique_ptr<float[]> storage(new (std::nothrow) float[total]);
+    if (storage == nullptr)
+      return Status(StatusCode::out_of_memory, "gemm_f32 pack: allocation of the packed weights failed", "floats", total);
     float* panel = storage.get();
     for (std::size_t p = 0; p < panels; ++p)
       for (std::size_t kk = 0; kk < d.k; ++kk)
@@ -511,15 +556,18 @@ inline Status gemm_f32(const GemmF32Weights& w, std::size_t m, const float* a, s
                        float lo = -std::numeric_limits<float>::infinity(),
                        float hi = std::numeric_limits<float>::infinity(), Executor* executor = nullptr) noexcept {
   if (!w.packed()) return Status(StatusCode::invalid_argument, "gemm_f32: weights not packed");
-  if (!isa_supported(w.isa())) return Status(StatusCode::unsupported, "gemm_f32: weights packed for an ISA this CPU lacks");
-  if (std::isnan(lo) || std::isnan(hi) || lo > hi) return Status(StatusCode::invalid_argument, "gemm_f32: clamp [lo, hi] empty or NaN");
+  if (!isa_supported(w.isa()))
+    return Status(StatusCode::unsupported, "gemm_f32: weights packed for an ISA this CPU lacks", "isa", static_cast<int>(w.isa()));
+  if (std::isnan(lo) || lo > hi) return Status(StatusCode::invalid_argument, "gemm_f32: clamp lo is NaN or above hi", "lo", lo);
+  if (std::isnan(hi)) return Status(StatusCode::invalid_argument, "gemm_f32: clamp hi is NaN", "hi", hi);
   if (m == 0) return Status::success();
   if (a == nullptr || c == nullptr) return Status(StatusCode::null_pointer, "gemm_f32: null A or C");
-  if (lda < w.k() || ldc < w.n()) return Status(StatusCode::bad_shape, "gemm_f32: lda < K or ldc < N");
+  if (lda < w.k()) return Status(StatusCode::bad_shape, "gemm_f32: lda < K", "lda", lda);
+  if (ldc < w.n()) return Status(StatusCode::bad_shape, "gemm_f32: ldc < N", "ldc", ldc);
   std::size_t extent = 0;
   if (!detail::checked_mul(m, lda, &extent) || !detail::checked_mul(m, ldc, &extent) ||
       extent > (std::numeric_limits<std::size_t>::max() >> 2))
-    return Status(StatusCode::size_overflow, "gemm_f32: A or C extent overflows");
+    return Status(StatusCode::size_overflow, "gemm_f32: A or C extent (m * lda, m * ldc floats) overflows", "m", m);
   const kernels::GemmF32Kernel& kernel = w.kernel();
   detail::GemmF32Job job;
   job.args = kernels::GemmF32Args{m, w.n(), w.k(), a, lda, w.panels(), w.panel_stride(), w.bias(), lo, hi, c, ldc};

@@ -21,7 +21,11 @@
     !defined(QK_DISABLE_SIMD)
 #define QK_HAVE_X86_KERNELS 1
 #endif
-#if defined(QK_ARCH_ARM64) && (defined(__GNUC__) || defined(__clang__)) && !defined(QK_DISABLE_SIMD)
+// Little-endian only: the AArch64 families store byte lanes through 32-bit lanes
+// (kernels/arm/gemm_s8_arm.hpp) and have no big-endian tables, so on big-endian AArch64
+// (__AARCH64EB__) the NEON ISAs are not supported and best_isa() is scalar.
+#if defined(QK_ARCH_ARM64) && (defined(__GNUC__) || defined(__clang__)) && !defined(QK_DISABLE_SIMD) && \
+    !defined(__AARCH64EB__)
 #define QK_HAVE_ARM_KERNELS 1
 #endif
 
@@ -129,7 +133,10 @@ inline Isa active_isa() noexcept {
 
 // Forces `isa` for subsequent packings. Refused (and nothing changes) if it is not supported.
 inline Status force_isa(Isa isa) noexcept {
-  if (!isa_supported(isa)) return Status(StatusCode::unsupported, "force_isa: ISA not supported by this CPU/build");
+  if (static_cast<int>(isa) < 0 || static_cast<int>(isa) >= kIsaCount)
+    return Status(StatusCode::invalid_argument, "force_isa: not an Isa value", "isa", static_cast<int>(isa));
+  if (!isa_supported(isa))
+    return Status(StatusCode::unsupported, "force_isa: ISA not supported by this CPU/build", "isa", static_cast<int>(isa));
   detail::forced_isa_slot().store(static_cast<int>(isa), std::memory_order_relaxed);
   return Status::success();
 }
