@@ -46,6 +46,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "qk/core/checked.hpp"
@@ -150,42 +151,73 @@ namespace detail {
 // Everything about the shape (conv_s8 and conv_f32 alike); not the weights pointer.
 inline Status validate_conv_geometry(const ConvGeometry& d) noexcept {
   constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max() >> 4;
-  if (d.in_h == 0 || d.in_w == 0 || d.in_c == 0 || d.out_c == 0 || d.kernel_h == 0 || d.kernel_w == 0)
-    return Status(StatusCode::bad_shape, "conv: a size (input, channels or kernel) is 0");
-  if (d.stride_h == 0 || d.stride_w == 0) return Status(StatusCode::bad_shape, "conv: stride is 0");
-  if (d.dilation_h == 0 || d.dilation_w == 0) return Status(StatusCode::bad_shape, "conv: dilation is 0");
-  if (d.groups == 0) return Status(StatusCode::bad_shape, "conv: groups is 0");
+  if (d.in_h == 0) return Status(StatusCode::bad_shape, "conv: in_h is 0", "in_h", d.in_h);
+  if (d.in_w == 0) return Status(StatusCode::bad_shape, "conv: in_w is 0", "in_w", d.in_w);
+  if (d.in_c == 0) return Status(StatusCode::bad_shape, "conv: in_c is 0", "in_c", d.in_c);
+  if (d.out_c == 0) return Status(StatusCode::bad_shape, "conv: out_c is 0", "out_c", d.out_c);
+  if (d.kernel_h == 0) return Status(StatusCode::bad_shape, "conv: kernel_h is 0", "kernel_h", d.kernel_h);
+  if (d.kernel_w == 0) return Status(StatusCode::bad_shape, "conv: kernel_w is 0", "kernel_w", d.kernel_w);
+  if (d.stride_h == 0) return Status(StatusCode::bad_shape, "conv: stride_h is 0", "stride_h", d.stride_h);
+  if (d.stride_w == 0) return Status(StatusCode::bad_shape, "conv: stride_w is 0", "stride_w", d.stride_w);
+  if (d.dilation_h == 0) return Status(StatusCode::bad_shape, "conv: dilation_h is 0", "dilation_h", d.dilation_h);
+  if (d.dilation_w == 0) return Status(StatusCode::bad_shape, "conv: dilation_w is 0", "dilation_w", d.dilation_w);
+  if (d.groups == 0) return Status(StatusCode::bad_shape, "conv: groups is 0", "groups", d.groups);
+  if (d.weight_layout != ConvWeightLayout::ohwi && d.weight_layout != ConvWeightLayout::oihw &&
+      d.weight_layout != ConvWeightLayout::hwo)
+    return Status(StatusCode::invalid_argument, "conv: unknown weight_layout", "weight_layout", static_cast<int>(d.weight_layout));
   if (d.in_c % d.groups != 0 || d.out_c % d.groups != 0)
-    return Status(StatusCode::bad_shape, "conv: groups does not divide the input and output channels");
-  if (d.in_h > kMax || d.in_w > kMax || d.in_c > kMax || d.out_c > kMax || d.kernel_h > kMax || d.kernel_w > kMax ||
-      d.pad_top > kMax || d.pad_bottom > kMax || d.pad_left > kMax || d.pad_right > kMax || d.stride_h > kMax ||
-      d.stride_w > kMax || d.dilation_h > kMax || d.dilation_w > kMax)
-    return Status(StatusCode::size_overflow, "conv: a size or parameter is too large");
+    return Status(StatusCode::bad_shape, "conv: groups does not divide the input and output channels", "groups", d.groups);
+  const std::size_t params[] = {d.in_h,    d.in_w,       d.in_c,     d.out_c,     d.kernel_h,  d.kernel_w,   d.pad_top,
+                                d.pad_bottom, d.pad_left, d.pad_right, d.stride_h, d.stride_w, d.dilation_h, d.dilation_w};
+  const char* const names[] = {"in_h",     "in_w",       "in_c",     "out_c",     "kernel_h",  "kernel_w",   "pad_top",
+                               "pad_bottom", "pad_left", "pad_right", "stride_h", "stride_w", "dilation_h", "dilation_w"};
+  for (std::size_t i = 0; i < sizeof params / sizeof params[0]; ++i)
+    if (params[i] > kMax) return Status(StatusCode::size_overflow, "conv: a size or parameter is above SIZE_MAX / 16", names[i], params[i]);
   std::size_t t = 0;
-  if (!checked_mul(d.kernel_h - 1, d.dilation_h, &t) || !checked_mul(d.kernel_w - 1, d.dilation_w, &t))
-    return Status(StatusCode::size_overflow, "conv: dilated kernel extent overflows");
-  if (d.out_h() == 0 || d.out_w() == 0)
-    return Status(StatusCode::bad_shape, "conv: the (dilated) kernel is larger than the padded input");
+  if (!checked_mul(d.kernel_h - 1, d.dilation_h, &t))
+    return Status(StatusCode::size_overflow, "conv: dilated kernel extent (kernel_h - 1) * dilation_h overflows", "kernel_h", d.kernel_h);
+  if (!checked_mul(d.kernel_w - 1, d.dilation_w, &t))
+    return Status(StatusCode::size_overflow, "conv: dilated kernel extent (kernel_w - 1) * dilation_w overflows", "kernel_w", d.kernel_w);
+  if (d.out_h() == 0)
+    return Status(StatusCode::bad_shape, "conv: the (dilated) kernel is taller than the padded input", "kernel_h", d.kernel_h);
+  if (d.out_w() == 0)
+    return Status(StatusCode::bad_shape, "conv: the (dilated) kernel is wider than the padded input", "kernel_w", d.kernel_w);
   std::size_t taps = 0, k = 0, wcount = 0, pixel = 0, opixels = 0;
-  if (!checked_mul(d.kernel_h, d.kernel_w, &taps) || !checked_mul(taps, d.in_c / d.groups, &k) ||
-      !checked_mul(k, d.out_c, &wcount) || !checked_mul3(d.in_h, d.in_w, d.in_c, &pixel) ||
-      !checked_mul3(d.out_h(), d.out_w(), d.out_c, &opixels) || k > kMax || taps > kMax)
-    return Status(StatusCode::size_overflow, "conv: weight or image size overflows size_t");
+  if (!checked_mul(d.kernel_h, d.kernel_w, &taps) || !checked_mul(taps, d.in_c / d.groups, &k) || k > kMax || taps > kMax ||
+      !checked_mul(k, d.out_c, &wcount))
+    return Status(StatusCode::size_overflow, "conv: weight count kernel_h * kernel_w * in_c / groups * out_c overflows", "out_c",
+                  d.out_c);
+  if (!checked_mul3(d.in_h, d.in_w, d.in_c, &pixel))
+    return Status(StatusCode::size_overflow, "conv: image size in_h * in_w * in_c overflows size_t", "in_w", d.in_w);
+  if (!checked_mul3(d.out_h(), d.out_w(), d.out_c, &opixels))
+    return Status(StatusCode::size_overflow, "conv: output size out_h * out_w * out_c overflows size_t", "out_c", d.out_c);
   if (d.weight_layout == ConvWeightLayout::hwo && d.groups != d.in_c)
-    return Status(StatusCode::bad_shape, "conv: HWO (depthwise) weights need groups == input channels");
+    return Status(StatusCode::bad_shape, "conv: HWO (depthwise) weights need groups == input channels", "groups", d.groups);
   return Status::success();
 }
 
 inline Status validate_conv_desc(const ConvS8Desc& d) noexcept {
   if (d.weights == nullptr) return Status(StatusCode::null_pointer, "conv: null weights");
   QK_RETURN_IF_ERROR(validate_conv_geometry(d));
+  if (!valid_element_type(d.input_type))
+    return Status(StatusCode::invalid_argument, "conv: unknown input_type", "input_type", static_cast<int>(d.input_type));
+  if (!valid_element_type(d.weight_type))
+    return Status(StatusCode::invalid_argument, "conv: unknown weight_type", "weight_type", static_cast<int>(d.weight_type));
+  // The GEMM's K (and the depthwise taps) carry int32 row and column sums: see kMaxGemmK.
+  const std::size_t k = d.kernel_h * d.kernel_w * (d.in_c / d.groups);  // validated above
+  if (k > kMaxGemmK)
+    return Status(StatusCode::size_overflow,
+                  "conv: K = kernel_h * kernel_w * in_c / groups above 8421504 (INT32_MAX / 255): int32 sums would overflow", "K",
+                  k);
   if (d.input_zero_point < type_lo(d.input_type) || d.input_zero_point > type_hi(d.input_type))
-    return Status(StatusCode::invalid_argument, "conv: input zero point outside the input type");
+    return Status(StatusCode::invalid_argument, "conv: input zero point outside the input type", "input_zero_point",
+                  d.input_zero_point);
   if (d.weight_zero_point != nullptr) {
     const std::size_t count = d.weight_zero_point_per_channel ? d.out_c : 1;
     for (std::size_t i = 0; i < count; ++i)
       if (d.weight_zero_point[i] < type_lo(d.weight_type) || d.weight_zero_point[i] > type_hi(d.weight_type))
-        return Status(StatusCode::invalid_argument, "conv: weight zero point outside the weight type");
+        return Status(StatusCode::invalid_argument, "conv: weight zero point outside the weight type", "weight_zero_point",
+                      d.weight_zero_point[i]);
   }
   return Status::success();
 }
@@ -227,7 +259,7 @@ class ConvS8 {
   Status pack(const ConvS8Desc& desc, Isa isa) noexcept {
     QK_RETURN_IF_ERROR(detail::validate_conv_desc(desc));
     if (!isa_supported(isa) || kernels::gemm_s8_kernel_for(isa) == nullptr)
-      return Status(StatusCode::unsupported, "conv: ISA not supported");
+      return Status(StatusCode::unsupported, "conv: ISA not supported by this CPU/build", "isa", static_cast<int>(isa));
     ConvS8 fresh;
     fresh.desc_ = desc;
     fresh.isa_ = isa;
@@ -305,10 +337,13 @@ class ConvS8 {
         const std::size_t composed = detail::div_up(d.kernel_h * run_left_, kg);
         // A padded row: pixel -pad_left first; long enough for the input and every read.
         const std::size_t last_read = (run_in_place_ > kg ? run_in_place_ : kg);
-        const std::size_t input_end = (d.pad_left + d.in_w) * d.in_c, read_end = (out_w_ - 1) * step + last_read;
-        run_pitch_ = detail::round_up(input_end > read_end ? input_end : read_end, 64);
-        std::size_t bytes = 0;
-        row_runs_ = detail::checked_mul(d.kernel_h + composed, run_pitch_, &bytes);  // (absurd widths: gather)
+        // All checked: pad_left and in_w are only bounded by SIZE_MAX / 16 (absurd widths: gather).
+        std::size_t input_end = 0, read_end = 0, bytes = 0;
+        row_runs_ = detail::checked_add(d.pad_left, d.in_w, &input_end) && detail::checked_mul(input_end, d.in_c, &input_end) &&
+                    detail::checked_mul(out_w_ - 1, step, &read_end) && detail::checked_add(read_end, last_read, &read_end) &&
+                    detail::checked_round_up(input_end > read_end ? input_end : read_end, 64, &run_pitch_) &&
+                    detail::checked_mul(d.kernel_h + composed, run_pitch_, &bytes) &&
+                    detail::checked_add(bytes, kRunMargin, &bytes);
         if (row_runs_) {
           // Row runs always hand the GEMM u8 A (the row copy flips s8 input for free): the tiles
           // that read A by K group are instantiated for unsigned A only, half the by-group code
@@ -350,21 +385,24 @@ class ConvS8 {
     std::size_t rows = 32768 / k_pad_;
     rows = rows / 24 * 24;
     block_rows_ = rows < 24 ? 24 : (rows > 240 ? 240 : rows);
-    std::vector<std::uint8_t> canon;
+    std::unique_ptr<std::uint8_t[]> canon;  // nothrow: pack() is noexcept (see GemmS8Weights::pack)
     std::vector<std::int32_t> zp;
     std::size_t bytes = 0;
-    if (!detail::checked_mul(cout_g_, k_pad_, &bytes)) return Status(StatusCode::size_overflow, "conv: weights overflow");
-    canon.resize(bytes);
+    if (!detail::checked_mul(cout_g_, k_pad_, &bytes))
+      return Status(StatusCode::size_overflow, "conv: per-group weights out_c / groups * padded K overflow", "k_pad", k_pad_);
+    canon.reset(new (std::nothrow) std::uint8_t[bytes]);
+    if (canon == nullptr)
+      return Status(StatusCode::out_of_memory, "conv: allocation of the weight staging buffer failed", "bytes", bytes);
     zp.resize(cout_g_);
     weights_.clear();
     weights_.resize(d.groups);
     for (std::size_t g = 0; g < d.groups; ++g) {
       // This group's weights as an N x K_pad matrix, K in (ky, kx, c) order: the gather order.
-      std::memset(canon.data(), 0, canon.size());
+      std::memset(canon.get(), 0, bytes);
       bool any_zp = false;
       for (std::size_t j = 0; j < cout_g_; ++j) {
         const std::size_t oc = g * cout_g_ + j;
-        std::uint8_t* row = canon.data() + j * k_pad_;
+        std::uint8_t* row = canon.get() + j * k_pad_;
         for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
           for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
             for (std::size_t c = 0; c < cg_; ++c)
@@ -376,7 +414,7 @@ class ConvS8 {
       GemmS8WeightsDesc wd;
       wd.k = k_pad_;
       wd.n = cout_g_;
-      wd.data = canon.data();
+      wd.data = canon.get();
       wd.stride_k = 1;
       wd.stride_n = k_pad_;
       wd.b_type = d.weight_type;
@@ -434,7 +472,7 @@ class ConvS8 {
     std::size_t row = 0, rows = 0;
     if (!detail::checked_mul(d.in_w, c, &row) || !detail::checked_mul(row, d.kernel_h, &rows) ||
         rows > (std::numeric_limits<std::size_t>::max() >> 4))
-      return Status(StatusCode::size_overflow, "conv: depthwise row buffers overflow");
+      return Status(StatusCode::size_overflow, "conv: depthwise row buffers in_w * out_c * kernel_h overflow", "in_w", d.in_w);
     if (pack_depthwise_columns(wp)) return Status::success();
     const std::size_t block = dw_kernel_->block;
     if (block == 0) {
@@ -563,7 +601,7 @@ inline Status conv_s8_workspace_size(const ConvS8& layer, std::size_t batch, std
   std::size_t total = 0;
   if (!detail::checked_mul(layer.per_thread_bytes(), threads, &total) ||
       !detail::checked_add(total, layer.shared_bytes() + detail::kConvAlign, &total))
-    return Status(StatusCode::size_overflow, "conv_s8_workspace_size: too many threads");
+    return Status(StatusCode::size_overflow, "conv_s8_workspace_size: per-thread workspace * threads overflows", "threads", threads);
   *bytes = total;
   return Status::success();
 }
@@ -994,7 +1032,8 @@ struct ConvS8Runner {
 inline Status conv_s8(const ConvS8& layer, std::size_t batch, const void* input, const OutputStage& out, void* output,
                       void* workspace, std::size_t workspace_bytes, Executor* executor = nullptr) noexcept {
   if (!layer.packed()) return Status(StatusCode::invalid_argument, "conv_s8: layer not packed");
-  if (!isa_supported(layer.isa())) return Status(StatusCode::unsupported, "conv_s8: layer packed for an ISA this CPU lacks");
+  if (!isa_supported(layer.isa()))
+    return Status(StatusCode::unsupported, "conv_s8: layer packed for an ISA this CPU lacks", "isa", static_cast<int>(layer.isa()));
   const ConvS8Desc& d = layer.desc_;
   QK_RETURN_IF_ERROR(detail::validate_output_stage(out, d.out_c));
   if (batch == 0) return Status::success();
@@ -1005,11 +1044,13 @@ inline Status conv_s8(const ConvS8& layer, std::size_t batch, const void* input,
   if (!detail::checked_mul3(batch, d.in_h * d.in_w, d.in_c, &in_bytes) ||
       !detail::checked_mul3(batch, layer.out_h_, layer.out_w_, &m) || !detail::checked_mul3(m, d.out_c, esize, &out_bytes) ||
       m > (std::numeric_limits<std::size_t>::max() >> 3))
-    return Status(StatusCode::size_overflow, "conv_s8: input or output size overflows size_t");
+    return Status(StatusCode::size_overflow, "conv_s8: input or output size (batch * image) overflows size_t", "batch", batch);
   std::size_t need = 0;
   QK_RETURN_IF_ERROR(conv_s8_workspace_size(layer, batch, 1, &need));
   if (need > 0 && workspace == nullptr) return Status(StatusCode::null_pointer, "conv_s8: null workspace");
-  if (workspace_bytes < need) return Status(StatusCode::buffer_too_small, "conv_s8: workspace smaller than conv_s8_workspace_size()");
+  if (workspace_bytes < need)
+    return Status(StatusCode::buffer_too_small, "conv_s8: workspace smaller than conv_s8_workspace_size()", "workspace_bytes",
+                  workspace_bytes);
 
   ConvS8Runner r;
   r.layer = &layer;

@@ -32,6 +32,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <new>
 
 #include "qk/conv.hpp"
 #include "qk/gemm.hpp"
@@ -62,7 +63,7 @@ class ConvF32 {
     if (d.weights == nullptr) return Status(StatusCode::null_pointer, "conv_f32: null weights");
     QK_RETURN_IF_ERROR(detail::validate_conv_geometry(d));
     for (std::size_t i = 0; d.bias != nullptr && i < d.out_c; ++i)
-      if (std::isnan(d.bias[i])) return Status(StatusCode::invalid_argument, "conv_f32: NaN bias");
+      if (std::isnan(d.bias[i])) return Status(StatusCode::invalid_argument, "conv_f32: NaN bias", "bias index", i);
     const std::size_t cg = d.in_c / d.groups, og = d.out_c / d.groups, taps = d.kernel_h * d.kernel_w, k = taps * cg;
     ConvF32 L;
     L.desc_ = d;
@@ -71,8 +72,14 @@ class ConvF32 {
     L.k_ = k;
     if (d.groups > 1 && d.groups == d.in_c && d.out_c == d.in_c) {
       L.path_ = ConvPath::depthwise;
-      L.dw_weights_.reset(new float[taps * d.out_c]);  // [tap][channel]
-      L.dw_bias_.reset(new float[d.out_c]);
+      // new (std::nothrow): pack() is noexcept (see GemmS8Weights::pack). taps * out_c is the
+      // weight count (cg = 1), checked by validate_conv_geometry; * sizeof(float) is checked here.
+      if (taps * d.out_c > std::numeric_limits<std::size_t>::max() / sizeof(float))
+        return Status(StatusCode::size_overflow, "conv_f32: depthwise weight bytes overflow size_t", "out_c", d.out_c);
+      L.dw_weights_.reset(new (std::nothrow) float[taps * d.out_c]);  // [tap][channel]
+      L.dw_bias_.reset(new (std::nothrow) float[d.out_c]);
+      if (L.dw_weights_ == nullptr || L.dw_bias_ == nullptr)
+        return Status(StatusCode::out_of_memory, "conv_f32: allocation of the depthwise weights failed", "floats", taps * d.out_c);
       for (std::size_t oc = 0; oc < d.out_c; ++oc) {
         L.dw_bias_[oc] = d.bias != nullptr ? d.bias[oc] : 0.0f;
         for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
@@ -82,8 +89,19 @@ class ConvF32 {
     } else {
       L.path_ = d.is_pointwise() ? ConvPath::pointwise : ConvPath::gemm;
       // Weights of group gi as K x og, row k = (ky, kx, c): the im2col row's order.
-      std::unique_ptr<float[]> b(new float[k * og]);
-      L.group_weights_.reset(new GemmF32Weights[d.groups]);
+      // Workspace: block_rows_ (at least 128) im2col rows of k floats, checked here once.
+      std::size_t rows = (std::size_t{512} << 10) / (4 * k);  // (k <= SIZE_MAX / 16: validated)
+      if (rows < 128) rows = 128;
+      std::size_t ws = 0;
+      if ((L.path_ == ConvPath::gemm &&
+           (!detail::checked_mul3(rows, k, sizeof(float), &ws) || !detail::checked_add(ws, detail::kConvAlign, &ws))) ||
+          k * og > std::numeric_limits<std::size_t>::max() / sizeof(float))
+        return Status(StatusCode::size_overflow, "conv_f32: K = kernel_h * kernel_w * in_c / groups too large for the workspace",
+                      "K", k);
+      std::unique_ptr<float[]> b(new (std::nothrow) float[k * og]);
+      L.group_weights_.reset(new (std::nothrow) GemmF32Weights[d.groups]);
+      if (b == nullptr || L.group_weights_ == nullptr)
+        return Status(StatusCode::out_of_memory, "conv_f32: allocation of the weight staging buffer failed", "floats", k * og);
       for (std::size_t gi = 0; gi < d.groups; ++gi) {
         for (std::size_t o = 0; o < og; ++o)
           for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
@@ -96,8 +114,7 @@ class ConvF32 {
       // Rows per gathered block: about 512 KiB of im2col floats (L2), at least 128 rows: each
       // block streams all of B once, and with 64 KiB blocks a K = 2304 layer ran 7 rows per pass
       // over its 2.4 MB of weights (resnet3x3_14: 4.7 ms).
-      L.block_rows_ = (std::size_t{512} << 10) / (4 * k);
-      if (L.block_rows_ < 128) L.block_rows_ = 128;
+      L.block_rows_ = rows;
     }
     *this = std::move(L);
     return Status::success();
@@ -177,6 +194,7 @@ class ConvF32 {
 inline Status conv_f32_workspace_size(const ConvF32& layer, std::size_t* bytes) noexcept {
   if (bytes == nullptr) return Status(StatusCode::null_pointer, "conv_f32_workspace_size: null output");
   if (!layer.packed()) return Status(StatusCode::invalid_argument, "conv_f32_workspace_size: layer not packed");
+  // Cannot overflow: pack() checked block_rows_ * k_ * sizeof(float) + kConvAlign.
   *bytes = layer.path_ == ConvPath::gemm ? layer.block_rows_ * layer.k_ * sizeof(float) + detail::kConvAlign : 0;
   return Status::success();
 }
@@ -187,7 +205,8 @@ inline Status conv_f32(const ConvF32& layer, std::size_t batch, const float* inp
                        std::size_t workspace_bytes, float lo = -std::numeric_limits<float>::infinity(),
                        float hi = std::numeric_limits<float>::infinity()) noexcept {
   if (!layer.packed()) return Status(StatusCode::invalid_argument, "conv_f32: layer not packed");
-  if (std::isnan(lo) || std::isnan(hi) || lo > hi) return Status(StatusCode::invalid_argument, "conv_f32: clamp [lo, hi] empty or NaN");
+  if (std::isnan(lo) || lo > hi) return Status(StatusCode::invalid_argument, "conv_f32: clamp lo is NaN or above hi", "lo", lo);
+  if (std::isnan(hi)) return Status(StatusCode::invalid_argument, "conv_f32: clamp hi is NaN", "hi", hi);
   if (batch == 0) return Status::success();
   if (input == nullptr || output == nullptr) return Status(StatusCode::null_pointer, "conv_f32: null input or output");
   const ConvF32Desc& d = layer.desc_;
@@ -195,11 +214,13 @@ inline Status conv_f32(const ConvF32& layer, std::size_t batch, const float* inp
   if (!detail::checked_mul3(batch, d.in_h * d.in_w, d.in_c, &in_count) ||
       !detail::checked_mul3(batch, layer.out_h_, layer.out_w_, &m) || !detail::checked_mul(m, d.out_c, &out_count) ||
       in_count > (std::numeric_limits<std::size_t>::max() >> 3) || out_count > (std::numeric_limits<std::size_t>::max() >> 3))
-    return Status(StatusCode::size_overflow, "conv_f32: input or output size overflows size_t");
+    return Status(StatusCode::size_overflow, "conv_f32: input or output size (batch * image) overflows size_t", "batch", batch);
   std::size_t need = 0;
   QK_RETURN_IF_ERROR(conv_f32_workspace_size(layer, &need));
   if (need > 0 && workspace == nullptr) return Status(StatusCode::null_pointer, "conv_f32: null workspace");
-  if (workspace_bytes < need) return Status(StatusCode::buffer_too_small, "conv_f32: workspace smaller than conv_f32_workspace_size()");
+  if (workspace_bytes < need)
+    return Status(StatusCode::buffer_too_small, "conv_f32: workspace smaller than conv_f32_workspace_size()", "workspace_bytes",
+                  workspace_bytes);
   // Validated: the calls below cannot fail.
   switch (layer.path_) {
     case ConvPath::pointwise:

@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "qk/conv.hpp"
+#include "qk/conv_f32.hpp"
 
 namespace {
 
@@ -131,4 +133,92 @@ TEST_CASE("conv_s8: path selection") {
   qk::ConvS8Desc grouped = L.d;
   grouped.groups = 2;
   CHECK(path_of(grouped) == qk::ConvPath::gemm);
+}
+
+// ---- Issue 18: validation gaps (each of these failed before its fix) ----------------------------
+
+TEST_CASE("conv_s8: enum values outside their enums are refused (issue 18)") {
+  using qk::StatusCode;
+  Layer L;
+  auto with = [&](auto edit) {
+    qk::ConvS8Desc d = L.d;
+    edit(d);
+    return pack_code(d);
+  };
+  CHECK(with([](qk::ConvS8Desc& d) { d.weight_layout = static_cast<qk::ConvWeightLayout>(9); }) == StatusCode::invalid_argument);
+  CHECK(with([](qk::ConvS8Desc& d) { d.input_type = static_cast<qk::ElementType>(5); }) == StatusCode::invalid_argument);
+  CHECK(with([](qk::ConvS8Desc& d) { d.weight_type = static_cast<qk::ElementType>(-3); }) == StatusCode::invalid_argument);
+  qk::ConvF32Desc f;
+  static_cast<qk::ConvGeometry&>(f) = L.d;
+  std::vector<float> wf(L.w.size(), 1.0f);
+  f.weights = wf.data();
+  f.weight_layout = static_cast<qk::ConvWeightLayout>(3);
+  qk::ConvF32 lf;
+  CHECK(lf.pack(f).code() == StatusCode::invalid_argument);
+  CHECK_FALSE(lf.packed());
+}
+
+TEST_CASE("conv_s8: K whose int32 sums could overflow is refused (issue 18)") {
+  // K = kernel_h * kernel_w * in_c / groups must stay <= INT32_MAX / 255 (see qk::kMaxGemmK).
+  const std::size_t k_max = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max() / 255);
+  std::vector<std::int8_t> w(k_max + 1, -128);
+  qk::ConvS8Desc d;
+  d.in_h = d.in_w = 1, d.in_c = k_max + 1, d.out_c = 1, d.kernel_h = d.kernel_w = 1;
+  d.weights = w.data();
+  CHECK(pack_code(d) == qk::StatusCode::size_overflow);
+  // Depthwise: K is the number of taps.
+  qk::ConvS8Desc dw;
+  dw.in_h = 1, dw.in_w = k_max + 1, dw.in_c = dw.out_c = dw.groups = 2, dw.kernel_h = 1, dw.kernel_w = k_max + 1;
+  dw.weight_layout = qk::ConvWeightLayout::hwo;
+  std::vector<std::int8_t> wd(2 * (k_max + 1), 1);
+  dw.weights = wd.data();
+  CHECK(pack_code(dw) == qk::StatusCode::size_overflow);
+}
+
+TEST_CASE("conv_f32: a workspace size that overflows is refused at packing (issue 18)") {
+  // 1x1 kernel with stride 2 (gemm path), K = in_c = 2^58: the workspace of at least 128
+  // im2col rows is 2^67 bytes. Before the fix, packing tried to allocate the 2^60-byte weight
+  // staging buffer with a throwing new inside noexcept (std::terminate), and
+  // conv_f32_workspace_size would then have wrapped.
+  qk::ConvF32Desc d;
+  d.in_h = d.in_w = 1, d.in_c = std::size_t{1} << 58, d.out_c = 1, d.kernel_h = d.kernel_w = 1, d.stride_h = d.stride_w = 2;
+  float w[1] = {1.0f};
+  d.weights = w;  // never read: refused first
+  qk::ConvF32 layer;
+  CHECK(layer.pack(d).code() == qk::StatusCode::size_overflow);
+  CHECK_FALSE(layer.packed());
+}
+
+// ---- Uses API added with the issue 18 fixes ----------------------------------------------------
+
+TEST_CASE("conv: error statuses name the argument and its value (issue 18)") {
+  Layer L;
+  qk::ConvS8Desc d = L.d;
+  d.stride_w = 0;
+  qk::ConvS8 layer;
+  qk::Status st = layer.pack(d);
+  CHECK(std::string(qk::StatusText(st).c_str()).find("stride_w = 0") != std::string::npos);
+  d = L.d;
+  d.input_zero_point = 300;
+  st = layer.pack(d);
+  CHECK(std::string(qk::StatusText(st).c_str()).find("input_zero_point = 300") != std::string::npos);
+  d = L.d;
+  d.weight_layout = static_cast<qk::ConvWeightLayout>(9);
+  st = layer.pack(d);
+  CHECK(std::string(qk::StatusText(st).c_str()).find("weight_layout = 9") != std::string::npos);
+  d = L.d;
+  d.groups = 3;
+  st = layer.pack(d);
+  CHECK(std::string(qk::StatusText(st).c_str()).find("groups = 3") != std::string::npos);
+  REQUIRE(layer.pack(L.d).ok());
+  std::vector<std::int8_t> x(6 * 6 * 4, 3), y(6 * 6 * 8, 0);
+  std::int32_t bad_shift = -32;
+  qk::OutputStage out = L.out();
+  out.shift = &bad_shift;
+  out.per_channel = false;
+  std::size_t ws_bytes = 0;
+  REQUIRE(qk::conv_s8_workspace_size(layer, 1, 1, &ws_bytes).ok());
+  std::vector<std::uint8_t> ws(ws_bytes);
+  st = qk::conv_s8(layer, 1, x.data(), out, y.data(), ws.data(), ws_bytes);
+  CHECK(std::string(qk::StatusText(st).c_str()).find("shift = -32") != std::string::npos);
 }
