@@ -48,7 +48,7 @@ Status storage_bytes(std::size_t n, std::size_t* bytes) noexcept {
   } else {
     std::size_t b = 0;
     if (!detail::checked_mul(n, sizeof(storage_t<T>), &b))
-      return Status(StatusCode::size_overflow, "storage_bytes: byte count overflows size_t");
+      return Status(StatusCode::size_overflow, "storage_bytes: byte count overflows size_t", "n", n);
     *bytes = b;
   }
   return Status::success();
@@ -70,25 +70,27 @@ inline Status make_axis_layout(const std::size_t* dims, std::size_t ndim, int ax
   if (dims == nullptr && ndim != 0) return Status(StatusCode::null_pointer, "null dims with non-zero rank");
   const long long r = static_cast<long long>(ndim);
   const long long a = axis < 0 ? static_cast<long long>(axis) + r : static_cast<long long>(axis);
-  if (ndim == 0 || a < 0 || a >= r) return Status(StatusCode::invalid_argument, "axis out of range");
+  if (ndim == 0 || a < 0 || a >= r) return Status(StatusCode::invalid_argument, "axis out of range for the rank", "axis", axis);
   const std::size_t ax = static_cast<std::size_t>(a);
   AxisLayout l;
   for (std::size_t d = 0; d < ndim; ++d) {
     std::size_t* part = d < ax ? &l.outer : (d == ax ? &l.channels : &l.inner);
     if (d == ax) *part = dims[d];
-    else if (!checked_mul(*part, dims[d], part)) return Status(StatusCode::size_overflow, "element count overflows size_t");
+    else if (!checked_mul(*part, dims[d], part))
+      return Status(StatusCode::size_overflow, "element count overflows size_t", "dims[d]", dims[d]);
   }
   if (!checked_mul3(l.outer, l.channels, l.inner, &l.total))
     return Status(StatusCode::size_overflow, "element count overflows size_t");
   std::size_t bytes = 0;
-  if (!checked_mul(l.total, sizeof(float), &bytes)) return Status(StatusCode::size_overflow, "byte count overflows size_t");
+  if (!checked_mul(l.total, sizeof(float), &bytes))
+    return Status(StatusCode::size_overflow, "byte count overflows size_t", "element count", l.total);
   *out = l;
   return Status::success();
 }
 
 inline Status check_count(std::size_t n) noexcept {
   std::size_t bytes = 0;
-  if (!checked_mul(n, sizeof(float), &bytes)) return Status(StatusCode::size_overflow, "byte count overflows size_t");
+  if (!checked_mul(n, sizeof(float), &bytes)) return Status(StatusCode::size_overflow, "byte count overflows size_t", "n", n);
   return Status::success();
 }
 
@@ -101,7 +103,8 @@ inline Status check_scales(const float* scales, std::size_t count) noexcept {
 inline Status check_zero_points(const std::int32_t* zps, std::size_t count, std::int32_t lo, std::int32_t hi) noexcept {
   if (zps == nullptr) return Status::success();  // all zero, and 0 is in every range
   for (std::size_t i = 0; i < count; ++i)
-    if (zps[i] < lo || zps[i] > hi) return Status(StatusCode::invalid_argument, "zero point outside the integer range");
+    if (zps[i] < lo || zps[i] > hi)
+      return Status(StatusCode::invalid_argument, "zero point outside the integer range", "zero_point", zps[i]);
   return Status::success();
 }
 
@@ -109,7 +112,7 @@ inline Status check_zero_points(const std::int32_t* zps, std::size_t count, std:
 template <class T>
 Status quantize_range(const QuantizeOptions& opt, std::int32_t* qmin, std::int32_t* qmax) noexcept {
   if (opt.rounding != Rounding::half_to_even && opt.rounding != Rounding::half_away_from_zero)
-    return Status(StatusCode::invalid_argument, "unknown rounding mode");
+    return Status(StatusCode::invalid_argument, "unknown rounding mode", "rounding", static_cast<int>(opt.rounding));
   return quant_range<T>(opt.bits, opt.narrow_range, qmin, qmax);
 }
 
@@ -227,12 +230,12 @@ void dequantize_blocked_unchecked(const storage_t<T>* q, const AxisLayout& l, st
 }
 
 inline Status blocked_scale_count(const AxisLayout& l, std::size_t block, std::size_t scale_count) noexcept {
-  if (block == 0) return Status(StatusCode::bad_shape, "block size is 0");
+  if (block == 0) return Status(StatusCode::bad_shape, "block size is 0", "block", block);
   std::size_t expected = 0;
   if (!checked_mul3(l.outer, div_up(l.channels, block), l.inner, &expected))
-    return Status(StatusCode::size_overflow, "scale count overflows size_t");
+    return Status(StatusCode::size_overflow, "scale count overflows size_t", "block", block);
   if (expected != scale_count)
-    return Status(StatusCode::bad_shape, "scale count does not match the shape and block size");
+    return Status(StatusCode::bad_shape, "scale count does not match the shape and block size", "scale_count", scale_count);
   return Status::success();
 }
 
@@ -274,7 +277,7 @@ Status quantize_per_axis_impl(const float* x, const std::size_t* dims, std::size
   QK_RETURN_IF_ERROR(quantize_range<T>(opt, &qmin, &qmax));
   AxisLayout l;
   QK_RETURN_IF_ERROR(make_axis_layout(dims, ndim, axis, &l));
-  if (scale_count != l.channels) return Status(StatusCode::bad_shape, "scale count differs from dims[axis]");
+  if (scale_count != l.channels) return Status(StatusCode::bad_shape, "scale count differs from dims[axis]", "scale_count", scale_count);
   if (l.total != 0 && (x == nullptr || y == nullptr)) return Status(StatusCode::null_pointer, "quantize: null data");
   QK_RETURN_IF_ERROR(check_scales(scales, scale_count));
   QK_RETURN_IF_ERROR(check_zero_points(zero_points, scale_count, qmin, qmax));
@@ -288,7 +291,7 @@ Status dequantize_per_axis_impl(const storage_t<T>* q, const std::size_t* dims, 
                                 bool simd) noexcept {
   AxisLayout l;
   QK_RETURN_IF_ERROR(make_axis_layout(dims, ndim, axis, &l));
-  if (scale_count != l.channels) return Status(StatusCode::bad_shape, "scale count differs from dims[axis]");
+  if (scale_count != l.channels) return Status(StatusCode::bad_shape, "scale count differs from dims[axis]", "scale_count", scale_count);
   if (l.total != 0 && (q == nullptr || y == nullptr)) return Status(StatusCode::null_pointer, "dequantize: null data");
   QK_RETURN_IF_ERROR(check_scales(scales, scale_count));
   std::int32_t lo = 0, hi = 0;
@@ -352,9 +355,9 @@ Status quantize(const float* x, std::size_t n, const QuantParams& p, storage_t<T
   using Tr = storage_traits<T>;
   static_assert(Tr::quantizable, "int32 is a dequantize-only storage type");
   if (p.qmin > p.qmax || p.qmin < Tr::lowest || p.qmax > Tr::highest)
-    return Status(StatusCode::invalid_argument, "quantize: [qmin, qmax] is empty or outside the storage type");
+    return Status(StatusCode::invalid_argument, "quantize: [qmin, qmax] is empty or outside the storage type", "qmin", p.qmin);
   if (rounding != Rounding::half_to_even && rounding != Rounding::half_away_from_zero)
-    return Status(StatusCode::invalid_argument, "unknown rounding mode");
+    return Status(StatusCode::invalid_argument, "unknown rounding mode", "rounding", static_cast<int>(rounding));
   QK_RETURN_IF_ERROR(detail::check_count(n));
   if (n != 0 && (x == nullptr || y == nullptr)) return Status(StatusCode::null_pointer, "quantize: null data");
   QK_RETURN_IF_ERROR(detail::check_scale(p.scale));
@@ -440,7 +443,8 @@ template <class V, int Lo, int Hi>
 Status pack_nibbles(const V* values, std::size_t n, std::uint8_t* out) noexcept {
   if (n != 0 && (values == nullptr || out == nullptr)) return Status(StatusCode::null_pointer, "pack: null data");
   for (std::size_t i = 0; i < n; ++i)
-    if (values[i] < Lo || values[i] > Hi) return Status(StatusCode::invalid_argument, "pack: value outside the 4-bit range");
+    if (values[i] < Lo || values[i] > Hi)
+      return Status(StatusCode::invalid_argument, "pack: value outside the 4-bit range", "value", static_cast<int>(values[i]));
   const auto nib = [](V v) { return static_cast<std::uint32_t>(static_cast<std::uint8_t>(v)) & 0x0Fu; };
   std::size_t i = 0;
   for (; i + 1 < n; i += 2) out[i / 2] = static_cast<std::uint8_t>(nib(values[i]) | (nib(values[i + 1]) << 4));

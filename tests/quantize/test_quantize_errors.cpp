@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "qk/quantize.hpp"
@@ -246,4 +247,32 @@ TEST_CASE("parameter and packing errors leave outputs untouched") {
   const float far[2] = {-3e38f, 3e38f};  // max - min overflows float
   CHECK(qk::dynamic_quantize_linear(far, 2, y, &s, &z).code() == StatusCode::invalid_argument);
   CHECK((y[0] == 0x11 && y[1] == 0x11 && y[2] == 0x11 && s == 5.0f && z == 9));
+}
+
+// ---- Issue 18: validation gaps (each of these failed before its fix) ----------------------------
+
+TEST_CASE("choose_quant_params: a scheme outside the enum is refused (issue 18)") {
+  qk::QuantParams p;
+  p.scale = 42.0f;
+  CHECK(qk::choose_quant_params<std::int8_t>(-1.0f, 1.0f, static_cast<qk::QuantScheme>(7), 0, &p).code() ==
+        StatusCode::invalid_argument);
+  CHECK(qk::choose_quant_params<std::uint8_t>(-1.0f, 1.0f, static_cast<qk::QuantScheme>(-1), 0, &p).code() ==
+        StatusCode::invalid_argument);
+  CHECK(p.scale == 42.0f);
+}
+
+// ---- Uses API added with the issue 18 fixes ----------------------------------------------------
+
+TEST_CASE("quantize: error statuses name the argument and its value (issue 18)") {
+  const float x[2] = {1.0f, 2.0f};
+  std::int8_t y[2] = {0, 0};
+  qk::Status st = qk::quantize<std::int8_t>(x, 2, -2.5f, 0, y);
+  CHECK(std::string(qk::StatusText(st).c_str()).find("scale = -2.5") != std::string::npos);
+  st = qk::quantize<std::int8_t>(x, 2, 1.0f, 200, y);
+  CHECK(std::string(qk::StatusText(st).c_str()).find("zero_point = 200") != std::string::npos);
+  qk::QuantParams p;
+  st = qk::choose_quant_params<std::int8_t>(-1.0f, 1.0f, static_cast<qk::QuantScheme>(7), 0, &p);
+  CHECK(std::string(qk::StatusText(st).c_str()).find("scheme = 7") != std::string::npos);
+  st = qk::choose_quant_params<std::int8_t>(-1.0f, 1.0f, qk::QuantScheme::asymmetric, 1, &p);
+  CHECK(std::string(qk::StatusText(st).c_str()).find("bits = 1") != std::string::npos);
 }

@@ -90,9 +90,9 @@ Status quant_range(int bits, bool narrow_range, std::int32_t* qmin, std::int32_t
   static_assert(Tr::quantizable, "int32 is a dequantize-only storage type");
   if (bits == 0) bits = Tr::bits;
   if (bits < 2 || bits > 16 || bits > Tr::bits)
-    return Status(StatusCode::invalid_argument, "quant_range: bit width must be in [2, bits of the storage type]");
+    return Status(StatusCode::invalid_argument, "quant_range: bit width must be in [2, bits of the storage type]", "bits", bits);
   if (narrow_range && !Tr::is_signed)
-    return Status(StatusCode::invalid_argument, "quant_range: narrow range needs a signed storage type");
+    return Status(StatusCode::invalid_argument, "quant_range: narrow range needs a signed storage type", "narrow_range", 1);
   if (qmin == nullptr || qmax == nullptr) return Status(StatusCode::null_pointer, "quant_range: null output");
   const std::int32_t hi = Tr::is_signed ? (std::int32_t{1} << (bits - 1)) - 1 : (std::int32_t{1} << bits) - 1;
   const std::int32_t lo = Tr::is_signed ? (narrow_range ? -hi : -hi - 1) : 0;
@@ -106,10 +106,10 @@ namespace detail {
 inline bool is_valid_scale(float s) noexcept { return std::isfinite(s) && s > 0.0f; }
 
 inline Status check_scale(float s) noexcept {
-  if (std::isnan(s)) return Status(StatusCode::invalid_argument, "scale is NaN");
-  if (std::isinf(s)) return Status(StatusCode::invalid_argument, "scale is infinite");
-  if (s == 0.0f) return Status(StatusCode::invalid_argument, "scale is zero");
-  if (s < 0.0f) return Status(StatusCode::invalid_argument, "scale is negative");
+  if (std::isnan(s)) return Status(StatusCode::invalid_argument, "scale is NaN", "scale", s);
+  if (std::isinf(s)) return Status(StatusCode::invalid_argument, "scale is infinite", "scale", s);
+  if (s == 0.0f) return Status(StatusCode::invalid_argument, "scale is zero", "scale", s);
+  if (s < 0.0f) return Status(StatusCode::invalid_argument, "scale is negative", "scale", s);
   return Status::success();
 }
 
@@ -135,12 +135,16 @@ Status choose_quant_params(float rmin, float rmax, QuantScheme scheme, int bits,
   using Tr = storage_traits<T>;
   static_assert(Tr::quantizable, "int32 is a dequantize-only storage type");
   if (out == nullptr) return Status(StatusCode::null_pointer, "choose_quant_params: null output");
-  if (std::isnan(rmin) || std::isnan(rmax)) return Status(StatusCode::invalid_argument, "choose_quant_params: NaN range");
-  if (std::isinf(rmin) || std::isinf(rmax))
-    return Status(StatusCode::invalid_argument, "choose_quant_params: infinite range");
-  if (rmin > rmax) return Status(StatusCode::invalid_argument, "choose_quant_params: rmin > rmax");
+  if (scheme != QuantScheme::asymmetric && scheme != QuantScheme::symmetric && scheme != QuantScheme::symmetric_narrow)
+    return Status(StatusCode::invalid_argument, "choose_quant_params: unknown scheme", "scheme", static_cast<int>(scheme));
+  if (std::isnan(rmin) || std::isinf(rmin))
+    return Status(StatusCode::invalid_argument, "choose_quant_params: rmin is NaN or infinite", "rmin", rmin);
+  if (std::isnan(rmax) || std::isinf(rmax))
+    return Status(StatusCode::invalid_argument, "choose_quant_params: rmax is NaN or infinite", "rmax", rmax);
+  if (rmin > rmax) return Status(StatusCode::invalid_argument, "choose_quant_params: rmin > rmax", "rmin", rmin);
   if (scheme != QuantScheme::asymmetric && !Tr::is_signed)
-    return Status(StatusCode::invalid_argument, "choose_quant_params: symmetric needs a signed storage type");
+    return Status(StatusCode::invalid_argument, "choose_quant_params: symmetric needs a signed storage type", "scheme",
+                  static_cast<int>(scheme));
   std::int32_t qmin = 0, qmax = 0;
   QK_RETURN_IF_ERROR(quant_range<T>(bits, scheme == QuantScheme::symmetric_narrow, &qmin, &qmax));
 
@@ -155,7 +159,8 @@ Status choose_quant_params(float rmin, float rmax, QuantScheme scheme, int bits,
       p.zero_point = 0;
     } else {
       const float s = static_cast<float>((hi - lo) / static_cast<double>(qmax - qmin));
-      if (!(s > 0.0f)) return Status(StatusCode::invalid_argument, "choose_quant_params: range too small, scale underflows");
+      if (!(s > 0.0f))
+        return Status(StatusCode::invalid_argument, "choose_quant_params: range too small, scale underflows", "rmax", rmax);
       double z = std::round(static_cast<double>(qmax) - hi / static_cast<double>(s));
       if (z < qmin) z = qmin;
       if (z > qmax) z = qmax;
@@ -168,7 +173,8 @@ Status choose_quant_params(float rmin, float rmax, QuantScheme scheme, int bits,
       p.scale = 1.0f;
     } else {
       const float s = static_cast<float>(m / static_cast<double>(qmax));
-      if (!(s > 0.0f)) return Status(StatusCode::invalid_argument, "choose_quant_params: range too small, scale underflows");
+      if (!(s > 0.0f))
+        return Status(StatusCode::invalid_argument, "choose_quant_params: range too small, scale underflows", "rmax", rmax);
       p.scale = s;
     }
     p.zero_point = 0;
@@ -199,7 +205,7 @@ inline Status dynamic_quantize_linear_params(const float* x, std::size_t n, floa
     hi = v > hi ? v : hi;
   }
   if (std::isinf(lo) || std::isinf(hi))
-    return Status(StatusCode::invalid_argument, "dynamic_quantize_linear: infinite input value");
+    return Status(StatusCode::invalid_argument, "dynamic_quantize_linear: infinite input value", "x", std::isinf(lo) ? lo : hi);
   if (lo == hi) {
     *scale = 1.0f;
     *zero_point = 0;
@@ -207,7 +213,7 @@ inline Status dynamic_quantize_linear_params(const float* x, std::size_t n, floa
   }
   const float s = (hi - lo) / 255.0f;
   if (!detail::is_valid_scale(s))
-    return Status(StatusCode::invalid_argument, "dynamic_quantize_linear: range too small or too large");
+    return Status(StatusCode::invalid_argument, "dynamic_quantize_linear: range too small or too large", "scale", s);
   float z = 0.0f - lo / s;
   z = z < 0.0f ? 0.0f : (z > 255.0f ? 255.0f : z);
   *scale = s;
