@@ -68,10 +68,14 @@ QK_ARM_INLINE void finish_row(const GemmS8Args& args, std::size_t m, std::size_t
   std::uint8_t* row = args.c + m * args.ldc_bytes;
   const bool has_zb = args.col_zero_point != nullptr;
   const int32x4_t row_sum = vdupq_n_s32(rs);
-  const int32x4_t lo = vdupq_n_s32(s.qmin - s.zero_point), hi = vdupq_n_s32(s.qmax - s.zero_point);
+  // Wrapping: raw_int32 and dequantize stages leave zero_point / qmin / qmax unvalidated (any
+  // value), and these are computed for every kind (validated requantizing stages never wrap).
+  const std::int32_t lo32 = static_cast<std::int32_t>(static_cast<std::uint32_t>(s.qmin) - static_cast<std::uint32_t>(s.zero_point));
+  const std::int32_t hi32 = static_cast<std::int32_t>(static_cast<std::uint32_t>(s.qmax) - static_cast<std::uint32_t>(s.zero_point));
+  const int32x4_t lo = vdupq_n_s32(lo32), hi = vdupq_n_s32(hi32);
   const int32x4_t zp = vdupq_n_s32(s.zero_point);
-  const float32x4_t lo_f = vdupq_n_f32(static_cast<float>(s.qmin - s.zero_point));
-  const float32x4_t hi_f = vdupq_n_f32(static_cast<float>(s.qmax - s.zero_point));
+  const float32x4_t lo_f = vdupq_n_f32(static_cast<float>(lo32));
+  const float32x4_t hi_f = vdupq_n_f32(static_cast<float>(hi32));
   const int32x4_t zero = vdupq_n_s32(0);
   for (std::size_t j = 0; j < count; j += 4) {
     const std::size_t n = n0 + j;

@@ -48,10 +48,14 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
   std::uint8_t* row = args.c + m * args.ldc_bytes;
   const bool has_zb = args.col_zero_point != nullptr;
   const __m256i row_sum = _mm256_set1_epi32(rs);
-  const __m256i lo = _mm256_set1_epi32(s.qmin - s.zero_point), hi = _mm256_set1_epi32(s.qmax - s.zero_point);
+  // Wrapping: raw_int32 and dequantize stages leave zero_point / qmin / qmax unvalidated (any
+  // value), and these are computed for every kind (validated requantizing stages never wrap).
+  const std::int32_t lo32 = static_cast<std::int32_t>(static_cast<std::uint32_t>(s.qmin) - static_cast<std::uint32_t>(s.zero_point));
+  const std::int32_t hi32 = static_cast<std::int32_t>(static_cast<std::uint32_t>(s.qmax) - static_cast<std::uint32_t>(s.zero_point));
+  const __m256i lo = _mm256_set1_epi32(lo32), hi = _mm256_set1_epi32(hi32);
   const __m256i zp = _mm256_set1_epi32(s.zero_point);
-  const __m256 lo_f = _mm256_set1_ps(static_cast<float>(s.qmin - s.zero_point));
-  const __m256 hi_f = _mm256_set1_ps(static_cast<float>(s.qmax - s.zero_point));
+  const __m256 lo_f = _mm256_set1_ps(static_cast<float>(lo32));
+  const __m256 hi_f = _mm256_set1_ps(static_cast<float>(hi32));
   for (std::size_t j = 0; j < count; j += 8) {
     const std::size_t n = n0 + j;
     const std::size_t left = count - j < 8 ? count - j : 8;
