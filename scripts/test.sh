@@ -71,7 +71,7 @@ want() { [[ " $passes " == *" $1 "* ]]; }
 expected_x86_isa() {
   local flags
   flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
-  has() { for f in "$@"; do [[ "$flags" == *" $f "* ]] || return 1; done; }
+  has() { local f; for f in "$@"; do [[ "$flags" == *" $f "* ]] || return 1; done; }
   if ! has avx2 fma; then echo scalar
   elif has avx512f avx512dq avx512bw avx512vl avx512_vnni; then echo avx512vnni
   elif has avx_vnni; then echo avxvnni
