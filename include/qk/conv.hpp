@@ -78,12 +78,15 @@ struct ConvPad {
 
 // "same" padding as TFLite SAME and ONNX SAME_UPPER (extra_at_end = true) or SAME_LOWER:
 // output = ceil(input / stride), total = max((out - 1) * stride + (k - 1) * dilation + 1 - input, 0).
-// Returns false for a zero size, stride or dilation.
+// Returns false for a zero size, stride or dilation, or an input or dilated kernel of 2^62 or more.
 inline bool conv_same_padding(std::size_t input, std::size_t kernel, std::size_t stride, std::size_t dilation,
                               bool extra_at_end, ConvPad* pad) noexcept {
   if (pad == nullptr || input == 0 || kernel == 0 || stride == 0 || dilation == 0) return false;
+  // input and the dilated kernel below 2^62 each: needed (< input + extent) cannot wrap, and
+  // out is ceil(input / stride) without the input + stride - 1 that wraps for huge strides.
+  if (input > (std::numeric_limits<std::size_t>::max() >> 2)) return false;
   if (kernel - 1 > (std::numeric_limits<std::size_t>::max() >> 2) / dilation) return false;
-  const std::size_t out = (input + stride - 1) / stride;
+  const std::size_t out = input / stride + (input % stride != 0 ? 1 : 0);
   const std::size_t needed = (out - 1) * stride + (kernel - 1) * dilation + 1;
   const std::size_t total = needed > input ? needed - input : 0;
   pad->before = extra_at_end ? total / 2 : total - total / 2;

@@ -222,3 +222,16 @@ TEST_CASE("conv: error statuses name the argument and its value (issue 18)") {
   st = qk::conv_s8(layer, 1, x.data(), out, y.data(), ws.data(), ws_bytes);
   CHECK(std::string(qk::StatusText(st).c_str()).find("shift = -32") != std::string::npos);
 }
+
+TEST_CASE("conv_same_padding: huge strides and inputs do not wrap") {
+  // Found by tests/fuzz/fuzz_conv: ceil(input / stride) was computed as (input + stride - 1) /
+  // stride, which wraps for a stride near SIZE_MAX (here: a padding 65 too large), and the
+  // padding total wrapped to 0 for an input near SIZE_MAX.
+  qk::ConvPad pad;
+  const std::size_t huge_stride = std::numeric_limits<std::size_t>::max() - 64;
+  REQUIRE(qk::conv_same_padding(256, 4, huge_stride, 1000, true, &pad));
+  CHECK(pad.before == 1372);  // one output: 3 * 1000 + 1 - 256 = 2745 padding
+  CHECK(pad.after == 1373);
+  CHECK_FALSE(qk::conv_same_padding(std::numeric_limits<std::size_t>::max(), 2, 1, 1, true, &pad));
+  CHECK(pad.before == 1372);
+}
