@@ -142,9 +142,11 @@ QK_KERNEL_NOINLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequ
   }
   const std::size_t n0 = p0 * Traits::kLanes;
   const std::size_t cols = args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes;
-  // Tiles of up to 32 columns with the narrow epilogue finish from their registers, two rows
-  // at a time (finish_pair_in_registers); the others store the tile for finish_tile.
-  if constexpr (NB <= 2) {
+  // Full tiles of up to 32 columns with the narrow epilogue finish from their registers, two
+  // rows at a time (finish_pair_in_registers); the others store the tile for finish_tile. Not
+  // the remainder tiles (an M tail: a few rows of a layer): the inlined epilogue is most of a
+  // tile's code, and every program compiles every tile (docs/build.md).
+  if constexpr (NB <= 2 && ROWS == Traits::rows_for(NB)) {
     if (rq.narrow) {
       std::uint8_t* const out = args.c + m0 * args.ldc_bytes + n0;
 #define QK_TILE_FINISH_PAIR(r, s)                                                                       \
@@ -170,15 +172,16 @@ QK_KERNEL_NOINLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequ
 #undef QK_TILE_STORE_ROW
 
 // Rows [m_begin, m_end) of one panel group: full tiles of rows_for(NB) rows, then the remainder in
-// power-of-two tiles so that a 1-row GEMV does one row of work, not a whole tile of rows.
+// tiles of 4, 2 and 1 rows so that a 1-row GEMV does one row of work, not a whole tile of rows.
+// (No 8-row tile for a 12-row MR: two 4-row tiles do an M tail of 8 to 11 rows, one more pass
+// over an L1-resident B, for 12 fewer tiles to compile per AVX-512 family.)
 template <std::size_t NB, bool Signed, bool kByGroup>
 QK_KERNEL_INLINE void gemm_s8_rows_t(const GemmS8Args& args, const TileRequant& rq, std::size_t m_begin, std::size_t m_end,
                                      std::size_t p0) noexcept {
   constexpr std::size_t MR = Traits::rows_for(NB);
   std::size_t m = m_begin;
   for (; m + MR <= m_end; m += MR) gemm_s8_tile_rows<MR, NB, Signed, kByGroup>(args, rq, m, p0);
-  if (MR > 8 && m + 8 <= m_end) { gemm_s8_tile_rows<(MR > 8 ? 8 : 1), NB, Signed, kByGroup>(args, rq, m, p0); m += (MR > 8 ? 8 : 1); }
-  if (MR > 4 && m + 4 <= m_end) { gemm_s8_tile_rows<(MR > 4 ? 4 : 1), NB, Signed, kByGroup>(args, rq, m, p0); m += (MR > 4 ? 4 : 1); }
+  for (; MR > 4 && m + 4 <= m_end; m += (MR > 4 ? 4 : 1)) gemm_s8_tile_rows<(MR > 4 ? 4 : 1), NB, Signed, kByGroup>(args, rq, m, p0);
   if (MR > 2 && m + 2 <= m_end) { gemm_s8_tile_rows<(MR > 2 ? 2 : 1), NB, Signed, kByGroup>(args, rq, m, p0); m += (MR > 2 ? 2 : 1); }
   for (; m < m_end; ++m) gemm_s8_tile_rows<1, NB, Signed, kByGroup>(args, rq, m, p0);
 }
