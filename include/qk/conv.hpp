@@ -249,6 +249,58 @@ inline std::uint8_t* align_up(void* p) noexcept {
 // Slack after a gather buffer: the small-copy helper writes up to 32 bytes at a time.
 constexpr std::size_t kGatherSlack = 32;
 
+// A fixed-size array allocated with new (std::nothrow): what ConvS8 keeps instead of
+// std::vector, whose allocator throws std::bad_alloc, which inside the noexcept pack() would be
+// std::terminate (an abort under -fno-exceptions). reset() / assign() return false when the
+// allocation fails; the caller turns that into StatusCode::out_of_memory.
+template <class T>
+class NothrowArray {
+ public:
+  NothrowArray() = default;
+  NothrowArray(NothrowArray&& o) noexcept : data_(std::move(o.data_)), size_(o.size_) { o.size_ = 0; }
+  NothrowArray& operator=(NothrowArray&& o) noexcept {
+    data_ = std::move(o.data_);
+    size_ = o.size_;
+    o.size_ = 0;
+    return *this;
+  }
+  // n value-initialized elements (none for n = 0); false, and empty, if the allocation failed.
+  bool reset(std::size_t n) noexcept {
+    data_.reset();
+    size_ = 0;
+    if (n == 0) return true;
+    data_.reset(new (std::nothrow) T[n]());
+    if (data_ == nullptr) return false;
+    size_ = n;
+    return true;
+  }
+  bool assign(std::size_t n, const T& value) noexcept {
+    if (!reset(n)) return false;
+    for (std::size_t i = 0; i < n; ++i) data_[i] = value;
+    return true;
+  }
+  void clear() noexcept { (void)reset(0); }
+  T* data() noexcept { return data_.get(); }
+  const T* data() const noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  T* begin() noexcept { return data_.get(); }
+  T* end() noexcept { return data_.get() + size_; }
+  const T* begin() const noexcept { return data_.get(); }
+  const T* end() const noexcept { return data_.get() + size_; }
+
+ private:
+  std::unique_ptr<T[]> data_;
+  std::size_t size_ = 0;
+};
+
+inline Status conv_out_of_memory(std::size_t count, std::size_t element_bytes) noexcept {
+  std::size_t bytes = 0;
+  if (!checked_mul(count, element_bytes, &bytes)) bytes = std::numeric_limits<std::size_t>::max();
+  return Status(StatusCode::out_of_memory, "conv: allocation of packed weights or tables failed", "bytes", bytes);
+}
+
 }  // namespace detail
 
 // A packed convolution layer. Movable, not copyable.
@@ -354,15 +406,20 @@ class ConvS8 {
           flip_s8_ = d.input_type == ElementType::s8;
           composed_ = composed;
           k_pad_ = d.kernel_h * run_in_place_ + composed * kg;
+          const std::size_t groups_per_row = detail::div_up(run_in_place_, kg);
+          if (!a_group_offset_.reset(d.kernel_h * groups_per_row + composed))
+            return detail::conv_out_of_memory(d.kernel_h * groups_per_row + composed, sizeof(std::size_t));
+          if (!compose_src_.reset(composed * kg)) return detail::conv_out_of_memory(composed * kg, sizeof(std::ptrdiff_t));
+          std::size_t at = 0;
           for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
-            for (std::size_t b = 0; b < run_in_place_; b += kg) a_group_offset_.push_back(kRunMargin + ky * run_pitch_ + b);
-          for (std::size_t c = 0; c < composed; ++c) a_group_offset_.push_back(kRunMargin + (d.kernel_h + c) * run_pitch_);
+            for (std::size_t b = 0; b < run_in_place_; b += kg) a_group_offset_[at++] = kRunMargin + ky * run_pitch_ + b;
+          for (std::size_t c = 0; c < composed; ++c) a_group_offset_[at++] = kRunMargin + (d.kernel_h + c) * run_pitch_;
           // Byte l of the composed groups: the l-th left-over byte (kernel row l / run_left_), or none.
           for (std::size_t l = 0; l < composed * kg; ++l)
-            compose_src_.push_back(l < d.kernel_h * run_left_
-                                       ? static_cast<std::ptrdiff_t>(kRunMargin + (l / run_left_) * run_pitch_ +
-                                                                     run_in_place_ + l % run_left_)
-                                       : -1);
+            compose_src_[l] = l < d.kernel_h * run_left_
+                                  ? static_cast<std::ptrdiff_t>(kRunMargin + (l / run_left_) * run_pitch_ + run_in_place_ +
+                                                                l % run_left_)
+                                  : -1;
         }
       }
     }
@@ -389,16 +446,15 @@ class ConvS8 {
     rows = rows / 24 * 24;
     block_rows_ = rows < 24 ? 24 : (rows > 240 ? 240 : rows);
     std::unique_ptr<std::uint8_t[]> canon;  // nothrow: pack() is noexcept (see GemmS8Weights::pack)
-    std::vector<std::int32_t> zp;
+    detail::NothrowArray<std::int32_t> zp;
     std::size_t bytes = 0;
     if (!detail::checked_mul(cout_g_, k_pad_, &bytes))
       return Status(StatusCode::size_overflow, "conv: per-group weights out_c / groups * padded K overflow", "k_pad", k_pad_);
     canon.reset(new (std::nothrow) std::uint8_t[bytes]);
     if (canon == nullptr)
       return Status(StatusCode::out_of_memory, "conv: allocation of the weight staging buffer failed", "bytes", bytes);
-    zp.resize(cout_g_);
-    weights_.clear();
-    weights_.resize(d.groups);
+    if (!zp.reset(cout_g_)) return detail::conv_out_of_memory(cout_g_, sizeof(std::int32_t));
+    if (!weights_.reset(d.groups)) return detail::conv_out_of_memory(d.groups, sizeof(GemmS8Weights));
     for (std::size_t g = 0; g < d.groups; ++g) {
       // This group's weights as an N x K_pad matrix, K in (ky, kx, c) order: the gather order.
       std::memset(canon.get(), 0, bytes);
@@ -445,7 +501,8 @@ class ConvS8 {
     dw_taps_ = detail::round_up(taps_, 2);
     const std::size_t c = d.out_c, cpad = detail::round_up(c, kernels::kDepthwiseChannelPad);
     // w'[t][oc] = w - zw, int32, then re-laid out for the kernel.
-    std::vector<std::int32_t> wp(dw_taps_ * c, 0);
+    detail::NothrowArray<std::int32_t> wp;
+    if (!wp.reset(dw_taps_ * c)) return detail::conv_out_of_memory(dw_taps_ * c, sizeof(std::int32_t));
     for (std::size_t oc = 0; oc < c; ++oc) {
       const std::int32_t zw = detail::conv_weight_zero_point(d, oc);
       for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
@@ -453,7 +510,7 @@ class ConvS8 {
           wp[(ky * d.kernel_w + kx) * c + oc] =
               detail::element_value(d.weights, detail::conv_weight_index(d, oc, ky, kx, 0), d.weight_type) - zw;
     }
-    col_offset_.assign(cpad, 0);
+    if (!col_offset_.reset(cpad)) return detail::conv_out_of_memory(cpad, sizeof(std::int32_t));
     for (std::size_t oc = 0; oc < c; ++oc) {
       std::uint32_t sum = 0;
       for (std::size_t t = 0; t < dw_taps_; ++t) sum += static_cast<std::uint32_t>(wp[t * c + oc]);
@@ -476,15 +533,17 @@ class ConvS8 {
     if (!detail::checked_mul(d.in_w, c, &row) || !detail::checked_mul(row, d.kernel_h, &rows) ||
         rows > (std::numeric_limits<std::size_t>::max() >> 4))
       return Status(StatusCode::size_overflow, "conv: depthwise row buffers in_w * out_c * kernel_h overflow", "in_w", d.in_w);
-    if (pack_depthwise_columns(wp)) return Status::success();
+    bool columns = false;
+    QK_RETURN_IF_ERROR(pack_depthwise_columns(wp, &columns));
+    if (columns) return Status::success();
     const std::size_t block = dw_kernel_->block;
     if (block == 0) {
       dw_weights_ = std::move(wp);
       return Status::success();
     }
     const std::size_t blocks = detail::div_up(c, block), pairs = dw_taps_ / 2;
-    dw_weights_.assign(blocks * pairs * block, 0);
-    dw_bias_.assign(blocks * block, 0);
+    if (!dw_weights_.reset(blocks * pairs * block)) return detail::conv_out_of_memory(blocks * pairs * block, sizeof(std::int32_t));
+    if (!dw_bias_.reset(blocks * block)) return detail::conv_out_of_memory(blocks * block, sizeof(std::int32_t));
     for (std::size_t b = 0; b < blocks; ++b)
       for (std::size_t i = 0; i < block; ++i) {
         const std::size_t half = i / (block / 2), j = i % (block / 2);
@@ -503,12 +562,14 @@ class ConvS8 {
   // The family's column kernel (depthwise_s8_contract.hpp) when it has one and the layer fits
   // it: every w' = w - zw in int8 (TFLite weights always) and at most 4 kernel rows (the four
   // bytes of a vpdpbusd lane). Others keep the int16 pair layout. wp: w'[tap][channel].
-  bool pack_depthwise_columns(const std::vector<std::int32_t>& wp) noexcept {
+  // *taken: whether the layer uses the column kernel; an error only if an allocation failed.
+  Status pack_depthwise_columns(const detail::NothrowArray<std::int32_t>& wp, bool* taken) noexcept {
     const ConvS8Desc& d = desc_;
     dw_columns_ = false;
-    if (dw_kernel_->quad_run == nullptr || d.kernel_h > 4) return false;
+    *taken = false;
+    if (dw_kernel_->quad_run == nullptr || d.kernel_h > 4) return Status::success();
     for (const std::int32_t v : wp)
-      if (v < -128 || v > 127) return false;
+      if (v < -128 || v > 127) return Status::success();
     const std::size_t c = d.out_c, kw = d.kernel_w;
     dw_columns_ = true;
     dw_pair_ = c == 32 && d.stride_w == 1;
@@ -521,8 +582,8 @@ class ConvS8 {
       const std::uint32_t b = d.bias != nullptr ? static_cast<std::uint32_t>(d.bias[oc]) : 0u;
       col_offset_[oc] = static_cast<std::int32_t>(b - zx * sum);
     }
-    dw_qweights_.assign(segs * kw * 256, 0);
-    dw_bias_.assign(segs * 64, 0);
+    if (!dw_qweights_.reset(segs * kw * 256)) return detail::conv_out_of_memory(segs * kw * 256, 1);
+    if (!dw_bias_.reset(segs * 64)) return detail::conv_out_of_memory(segs * 64, sizeof(std::int32_t));
     // Lane j of a segment: vector k = (j % 16) / 4, dword 4 * (j / 16) + j % 4; byte r = row r.
     for (std::size_t sg = 0; sg < segs; ++sg)
       for (std::size_t j = 0; j < 64; ++j) {
@@ -535,7 +596,8 @@ class ConvS8 {
             dw_qweights_[((sg * kw + kx) * 4 + k) * 64 + 4 * dword + r] =
                 static_cast<std::int8_t>(wp[(r * kw + kx) * c + ch]);
       }
-    return true;
+    *taken = true;
+    return Status::success();
   }
 
   // Per-thread workspace bytes (gemm and depthwise paths), 64-byte multiples.
@@ -580,16 +642,17 @@ class ConvS8 {
   // Row runs: bytes of each kernel row's run read in place (whole K groups, padded up when
   // nothing is composed), bytes left over per kernel row for the composed groups, row pitch.
   std::size_t run_in_place_ = 0, run_left_ = 0, run_pitch_ = 0, composed_ = 0;  // composed_: K groups (rows)
-  std::vector<std::size_t> a_group_offset_;       // row runs: each K group's offset in the workspace
-  std::vector<std::ptrdiff_t> compose_src_;       // row runs: workspace offset of each composed byte, or -1
-  std::vector<GemmS8Weights> weights_;  // one per group
+  // (NothrowArray, not std::vector: pack() is noexcept and reports a failed allocation.)
+  detail::NothrowArray<std::size_t> a_group_offset_;  // row runs: each K group's offset in the workspace
+  detail::NothrowArray<std::ptrdiff_t> compose_src_;  // row runs: workspace offset of each composed byte, or -1
+  detail::NothrowArray<GemmS8Weights> weights_;       // one per group
   const kernels::DepthwiseS8Kernel* dw_kernel_ = nullptr;
   std::size_t mult_ = 1, dw_taps_ = 0, dw_ox_begin_ = 0, dw_ox_end_ = 0;
   std::size_t gather_ox_begin_ = 0, gather_ox_end_ = 0;  // gemm path: interior output columns
-  std::vector<std::int32_t> dw_weights_, col_offset_, dw_bias_;  // dw_bias_: col_offset in packed order
+  detail::NothrowArray<std::int32_t> dw_weights_, col_offset_, dw_bias_;  // dw_bias_: col_offset in packed order
   // Column kernel (dw_columns_): int8 weights, pair mode.
   bool dw_columns_ = false, dw_pair_ = false;
-  std::vector<std::int8_t> dw_qweights_;
+  detail::NothrowArray<std::int8_t> dw_qweights_;
 };
 
 // Workspace bytes conv_s8() needs for `batch` images with up to `threads` threads (the

@@ -176,17 +176,54 @@ TEST_CASE("conv_s8: K whose int32 sums could overflow is refused (issue 18)") {
 }
 
 TEST_CASE("conv_f32: a workspace size that overflows is refused at packing (issue 18)") {
-  // 1x1 kernel with stride 2 (gemm path), K = in_c = 2^58: the workspace of at least 128
-  // im2col rows is 2^67 bytes. Before the fix, packing tried to allocate the 2^60-byte weight
-  // staging buffer with a throwing new inside noexcept (std::terminate), and
+  // A 2^29 x 2^29 kernel over a padded 1x1 image, 32 x 32 outputs: K = 2^58 and a workspace of
+  // 128 im2col rows of K floats, 2^67 bytes. Before the fix, packing tried to allocate the 2^60-byte
+  // weight staging buffer with a throwing new inside noexcept (std::terminate), and
   // conv_f32_workspace_size would then have wrapped.
   qk::ConvF32Desc d;
-  d.in_h = d.in_w = 1, d.in_c = std::size_t{1} << 58, d.out_c = 1, d.kernel_h = d.kernel_w = 1, d.stride_h = d.stride_w = 2;
+  d.in_h = d.in_w = 1, d.in_c = 1, d.out_c = 1, d.kernel_h = d.kernel_w = std::size_t{1} << 29;
+  d.pad_top = d.pad_left = std::size_t{1} << 28;
+  d.pad_bottom = d.pad_right = (std::size_t{1} << 28) + 30;
+  REQUIRE(d.out_h() == 32);
   float w[1] = {1.0f};
   d.weights = w;  // never read: refused first
   qk::ConvF32 layer;
   CHECK(layer.pack(d).code() == qk::StatusCode::size_overflow);
   CHECK_FALSE(layer.packed());
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define QK_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QK_TEST_ASAN 1
+#endif
+#endif
+
+TEST_CASE("conv_s8: an allocation that cannot succeed at packing returns a status instead of terminating (issue 18)") {
+#if defined(QK_TEST_ASAN)
+  // ASan's allocator aborts on a request above its maximum even for new (std::nothrow), unless
+  // ASAN_OPTIONS=allocator_may_return_null=1.
+  WARN("skipped under AddressSanitizer");
+#else
+  // Shapes that pass every overflow check but whose packing buffers exceed any address space.
+  // Before the fix they were std::vectors: std::bad_alloc inside the noexcept pack(), i.e.
+  // std::terminate. The weights are never read: the allocation fails first.
+  static const std::int8_t w[1] = {1};
+  qk::ConvS8Desc d;  // gemm path (stride 2): the weight staging buffer is 2^50 x 4 bytes
+  d.in_h = d.in_w = 1, d.in_c = 1, d.out_c = std::size_t{1} << 50, d.kernel_h = d.kernel_w = 1, d.stride_h = d.stride_w = 2;
+  d.weights = w;
+  qk::ConvS8 layer;
+  qk::Status st = layer.pack(d);
+  CHECK(st.code() == qk::StatusCode::out_of_memory);
+  CHECK_FALSE(layer.packed());
+  qk::ConvS8Desc dw;  // depthwise, channel multiplier 2^54: 2 taps x 2^55 channels of int32
+  dw.in_h = dw.in_w = 1, dw.in_c = dw.groups = 2, dw.out_c = std::size_t{1} << 55, dw.kernel_h = dw.kernel_w = 1;
+  dw.weights = w;
+  st = layer.pack(dw);
+  CHECK(st.code() == qk::StatusCode::out_of_memory);
+  CHECK_FALSE(layer.packed());
+#endif
 }
 
 // ---- Uses API added with the issue 18 fixes ----------------------------------------------------
