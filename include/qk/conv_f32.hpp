@@ -92,6 +92,10 @@ class ConvF32 {
       // Workspace: block_rows_ (at least 128) im2col rows of k floats, checked here once.
       std::size_t rows = (std::size_t{512} << 10) / (4 * k);  // (k <= SIZE_MAX / 16: validated)
       if (rows < 128) rows = 128;
+      // Never more rows than one image has: a small layer's workspace is its own im2col, not
+      // 512 KiB (which a microcontroller does not have).
+      std::size_t pixels = 0;
+      if (detail::checked_mul(L.out_h_, L.out_w_, &pixels) && rows > pixels) rows = pixels;
       std::size_t ws = 0;
       if ((L.path_ == ConvPath::gemm &&
            (!detail::checked_mul3(rows, k, sizeof(float), &ws) || !detail::checked_add(ws, detail::kConvAlign, &ws))) ||

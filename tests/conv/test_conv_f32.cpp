@@ -125,6 +125,23 @@ TEST_CASE("conv_f32: every path against a double reference, every ISA") {
   }
 }
 
+// A small layer's workspace is its own im2col (one image's pixels), not a fixed 512 KiB block:
+// what a microcontroller can give (docs/embedded.md). Its results are checked above (batch 2 of
+// 99-pixel images runs in blocks of one image).
+TEST_CASE("conv_f32: the workspace of a small layer is at most one image's im2col") {
+  std::vector<float> w(9, 0.125f);
+  qk::ConvF32Desc d = shape(4, 4, 1, 1, 3, 1, 1, 1);
+  d.weights = w.data();
+  REQUIRE(d.set_same_padding().ok());
+  qk::ConvF32 layer;
+  REQUIRE(layer.pack(d).ok());
+  REQUIRE(layer.path() == qk::ConvPath::gemm);
+  std::size_t bytes = 0;
+  REQUIRE(qk::conv_f32_workspace_size(layer, &bytes).ok());
+  CHECK(bytes <= 16 * 9 * sizeof(float) + 64);
+  CHECK(bytes >= 16 * 9 * sizeof(float));
+}
+
 TEST_CASE("conv_f32: bad shapes and arguments give a clear error and write nothing") {
   std::vector<float> w(8 * 3 * 3 * 4, 0.5f), x(6 * 6 * 4, 1.0f), y(6 * 6 * 8, 7.0f), ws(4096);
   qk::ConvF32Desc d = shape(6, 6, 4, 8, 3, 1, 1, 1);
