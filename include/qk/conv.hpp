@@ -390,8 +390,11 @@ class ConvS8 {
         run_in_place_ = compose ? run / kg * kg : detail::round_up(run, kg);
         run_left_ = run - (run < run_in_place_ ? run : run_in_place_);
         const std::size_t composed = detail::div_up(d.kernel_h * run_left_, kg);
-        // A padded row: pixel -pad_left first; long enough for the input and every read.
-        const std::size_t last_read = (run_in_place_ > kg ? run_in_place_ : kg);
+        // A padded row: pixel -pad_left first; long enough for the input and every read: a pixel's
+        // in-place groups (run_in_place_, at least one K group) and its left-over bytes, which the
+        // composed groups read up to the end of its run (else the last pixel's read the next row).
+        std::size_t last_read = run_in_place_ > kg ? run_in_place_ : kg;
+        if (last_read < run) last_read = run;
         // All checked: pad_left and in_w are only bounded by SIZE_MAX / 16 (absurd widths: gather).
         std::size_t input_end = 0, read_end = 0, bytes = 0;
         row_runs_ = detail::checked_add(d.pad_left, d.in_w, &input_end) && detail::checked_mul(input_end, d.in_c, &input_end) &&

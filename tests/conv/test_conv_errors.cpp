@@ -8,6 +8,7 @@
 
 #include "qk/conv.hpp"
 #include "qk/conv_f32.hpp"
+#include "qk/reference/conv.hpp"
 
 namespace {
 
@@ -271,4 +272,33 @@ TEST_CASE("conv_same_padding: huge strides and inputs do not wrap") {
   CHECK(pad.after == 1373);
   CHECK_FALSE(qk::conv_same_padding(std::numeric_limits<std::size_t>::max(), 2, 1, 1, true, &pad));
   CHECK(pad.before == 1372);
+}
+
+TEST_CASE("conv_s8: row runs whose last pixel's left-over bytes reach the end of the padded row") {
+  // Found by tests/fuzz/fuzz_conv_s8_diff: on the AVX-512 families (composed K groups), a 3x3
+  // convolution over 11 x 5-channel rows (pad 1) read the last pixel's left-over bytes one past
+  // its padded input row, i.e. from the next row of the workspace (the previous output row's
+  // composed groups): the last pixel of every output row but the first was wrong.
+  qk::ConvS8Desc d;
+  d.in_h = 5, d.in_w = 11, d.in_c = 5, d.out_c = 8, d.kernel_h = d.kernel_w = 3;
+  d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = 1;
+  std::vector<std::int8_t> w(9 * 5 * 8), x(5 * 11 * 5);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<std::int8_t>(i * 37 % 251);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::int8_t>(i * 91 % 253);
+  d.weights = w.data();
+  const qk::OutputStage out = qk::OutputStage::int32();
+  std::vector<std::int32_t> expected(5 * 11 * 8);
+  qk::reference::conv2d_int8(d, 1, x.data(), out, expected.data());
+  for (int i = 0; i < qk::kIsaCount; ++i) {
+    const auto isa = static_cast<qk::Isa>(i);
+    if (!qk::isa_supported(isa)) continue;
+    qk::ConvS8 layer;
+    REQUIRE(layer.pack(d, isa).ok());
+    std::size_t ws = 0;
+    REQUIRE(qk::conv_s8_workspace_size(layer, 1, 1, &ws).ok());
+    std::vector<std::uint8_t> workspace(ws);
+    std::vector<std::int32_t> y(expected.size(), 0);
+    REQUIRE(qk::conv_s8(layer, 1, x.data(), out, y.data(), workspace.data(), ws).ok());
+    CHECK(y == expected);
+  }
 }
