@@ -97,6 +97,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                    qk::isa_name(isa), qk::conv_path_name(layer.path()), d.in_h, d.in_w, d.in_c, d.out_c, d.groups,
                    d.kernel_h, d.kernel_w, d.stride_h, d.stride_w, d.dilation_h, d.dilation_w, d.pad_top, d.pad_bottom,
                    d.pad_left, d.pad_right, batch, static_cast<int>(stage.stage.kind));
+      std::size_t i = 0;
+      while (y.bytes[i] == expected[i]) ++i;
+      const std::size_t elem = i / esize;
+      std::fprintf(stderr, "first difference: output element %zu (pixel %zu, channel %zu), byte %zu: %d, reference %d; "
+                   "input zp %d, weight zp %s, bias %s, types %d/%d, layout %d\n", elem, elem / d.out_c, elem % d.out_c,
+                   i, y.bytes[i], expected[i], d.input_zero_point, zw_mode == 0 ? "none" : (zw_mode == 1 ? "tensor" : "channel"),
+                   d.bias != nullptr ? "yes" : "no", static_cast<int>(d.input_type), static_cast<int>(d.weight_type),
+                   static_cast<int>(d.weight_layout));
+      std::size_t shown = 0;
+      for (std::size_t e = 0; e < out_bytes / esize && shown < 12; ++e)
+        if (std::memcmp(y.bytes.data() + e * esize, expected.data() + e * esize, esize) != 0)
+          std::fprintf(stderr, "  differs: pixel %zu channel %zu\n", e / d.out_c, e % d.out_c), ++shown;
       fail("conv_s8 differs from reference::conv2d_int8", __FILE__, __LINE__);
     }
   }
