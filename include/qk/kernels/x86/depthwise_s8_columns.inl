@@ -501,10 +501,13 @@ QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const DwColumnRequant&
 }
 
 // One segment (or the pair segment) in its epilogue mode's instantiation.
+// The general mode (stages other than 8-bit TFLite double rounding) always takes the generic
+// column shape: its per-pixel epilogue (a stored tile and finish_row) outweighs what sliding the
+// columns saves, and the three sliding instantiations were a sixth of the kernels' code.
 template <int Mode>
 QK_KERNEL_INLINE void dwc_segment(const DepthwiseS8Args& a, const DwColumnRequant& rq, std::size_t sg,
                                   const DwRows& rows, std::uint8_t* out) noexcept {
-  const bool slide = a.kernel_w == 3 && a.dilation_w == 1;
+  const bool slide = Mode != kDwGeneral && a.kernel_w == 3 && a.dilation_w == 1;
   if (a.pair) {
     if (slide)
       dwc_pairs<Mode, 3>(a, rq, rows, out);

@@ -5,7 +5,8 @@
 //   Vec; kBlock (channels per step: 32 on zmm, 16 on ymm);
 //   load<Signed>(p): kBlock bytes -> kBlock int16;  load_tail<Signed>(p, count): the same for
 //   count <= kBlock bytes, without reading past them;  kMaskedTail: load_tail is a masked load,
-//   as fast as load (AVX-512), so full blocks use it too;  load_w(p): one vector of packed pairs;
+//   as fast as load (AVX-512), so full blocks use it too;  kUnroll3x3: 3x3 windows get their
+//   own unrolled instantiation;  load_w(p): one vector of packed pairs;
 //   lo(a, b) / hi(a, b): vpunpcklwd / vpunpckhwd;  dot(acc, pairs, w): acc + pairwise products;
 //   store_acc(int32* p, lo, hi): the two pair accumulators back in channel order;
 //   Requant: supported(stage), Requant(stage, c0, count) and store(p, lo, hi, count): the
@@ -163,13 +164,15 @@ QK_KERNEL_INLINE void dw_row(const DepthwiseS8Args& a, const std::uint8_t* const
   if (c0 < a.channels) dw_block<Signed, true, Fast, T>(a, rows, out, c0, a.channels - c0, w, bias);
 }
 
-// The DepthwiseS8RowFn of this family: 3x3 windows get a fully unrolled tap loop.
+// The DepthwiseS8RowFn of this family: 3x3 windows get a fully unrolled tap loop, where the
+// family runs them (kUnroll3x3: not avx512vnni, whose column kernel takes every 3x3 layer with
+// int8 weights, leaving this kernel the rare wide weights and the taller windows).
 template <bool Signed, bool Fast>
 QK_KERNEL_INLINE void dw_row_taps(const DepthwiseS8Args& a, const std::uint8_t* const* rows, std::uint8_t* out) noexcept {
-  if (a.taps == 9)
-    dw_row<Signed, Fast, 9>(a, rows, out);
-  else
-    dw_row<Signed, Fast, 0>(a, rows, out);
+  if constexpr (DwTraits::kUnroll3x3) {
+    if (a.taps == 9) return dw_row<Signed, Fast, 9>(a, rows, out);
+  }
+  dw_row<Signed, Fast, 0>(a, rows, out);
 }
 
 inline void depthwise_s8_run(const DepthwiseS8Args& a, const std::uint8_t* const* rows, std::uint8_t* out) noexcept {

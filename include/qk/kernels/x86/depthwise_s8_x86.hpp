@@ -198,11 +198,12 @@
     }                                                                                                  \
   };
 
-#define QK_DW_AVX512_TRAITS(DOT_EXPR)                                                                   \
+#define QK_DW_AVX512_TRAITS(DOT_EXPR, UNROLL_3X3)                                                       \
   struct DwTraits {                                                                                    \
     using Vec = __m512i;                                                                               \
     static constexpr std::size_t kBlock = 32;                                                          \
     static constexpr bool kMaskedTail = true;                                                          \
+    static constexpr bool kUnroll3x3 = UNROLL_3X3;                                                     \
     static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }                     \
     template <bool Signed>                                                                             \
     static QK_KERNEL_INLINE Vec widen(__m256i v) noexcept {                                            \
@@ -237,7 +238,7 @@ namespace qk {
 namespace kernels {
 namespace avx512vnni {
 QK_DW_AVX512_REQUANT
-QK_DW_AVX512_TRAITS(_mm512_dpwssd_epi32(acc, x, w))
+QK_DW_AVX512_TRAITS(_mm512_dpwssd_epi32(acc, x, w), false)  // 3x3 int8 layers take the column kernel
 #include "qk/kernels/x86/depthwise_s8_row.inl"
 #include "qk/kernels/x86/depthwise_s8_columns.inl"
 }  // namespace avx512vnni
@@ -250,7 +251,7 @@ namespace qk {
 namespace kernels {
 namespace avx512bw {
 QK_DW_AVX512_REQUANT
-QK_DW_AVX512_TRAITS(_mm512_add_epi32(acc, _mm512_madd_epi16(x, w)))
+QK_DW_AVX512_TRAITS(_mm512_add_epi32(acc, _mm512_madd_epi16(x, w)), true)
 #include "qk/kernels/x86/depthwise_s8_row.inl"
 }  // namespace avx512bw
 }  // namespace kernels
@@ -266,6 +267,7 @@ QK_TARGET_POP
     using Vec = __m256i;                                                                               \
     static constexpr std::size_t kBlock = 16;                                                          \
     static constexpr bool kMaskedTail = false;                                                         \
+    static constexpr bool kUnroll3x3 = true;                                                           \
     static QK_KERNEL_INLINE Vec zero() noexcept { return _mm256_setzero_si256(); }                     \
     template <bool Signed>                                                                             \
     static QK_KERNEL_INLINE Vec widen(__m128i v) noexcept {                                            \
