@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sanitizers.hpp"
 #include "qk/conv.hpp"
 #include "qk/conv_f32.hpp"
 #include "qk/reference/conv.hpp"
@@ -193,13 +194,6 @@ TEST_CASE("conv_f32: a workspace size that overflows is refused at packing (issu
   CHECK_FALSE(layer.packed());
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define QK_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define QK_TEST_ASAN 1
-#endif
-#endif
 
 TEST_CASE("conv_s8: an allocation that cannot succeed at packing returns a status instead of terminating (issue 18)") {
 #if defined(QK_TEST_ASAN)

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sanitizers.hpp"
 #include "qk/gemm.hpp"
 
 TEST_CASE("gemm_s8: invalid weights are refused") {
@@ -181,13 +182,6 @@ TEST_CASE("isa: every supported ISA has its kernel tables; Isa values outside th
   }
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define QK_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define QK_TEST_ASAN 1
-#endif
-#endif
 
 TEST_CASE("gemm: an allocation that cannot succeed returns a status instead of terminating (issue 18)") {
 #if defined(QK_TEST_ASAN)
