@@ -269,6 +269,10 @@ class NothrowArray {
     data_.reset();
     size_ = 0;
     if (n == 0) return true;
+    // Sizes whose byte count (with an array cookie) would wrap: refused here, so that the new[]
+    // below has no overflow path (GCC then no longer warns, on 32-bit targets, that the path's
+    // SIZE_MAX request exceeds the largest object).
+    if (n > (std::numeric_limits<std::size_t>::max() - 2 * sizeof(std::size_t)) / sizeof(T)) return false;
     data_.reset(new (std::nothrow) T[n]());
     if (data_ == nullptr) return false;
     size_ = n;

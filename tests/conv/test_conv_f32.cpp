@@ -57,7 +57,7 @@ void run(const qk::ConvF32Desc& d0, std::size_t batch, std::mt19937& rng, qk::Co
   REQUIRE(layer.pack(d).ok());
   REQUIRE(layer.path() == want_path);
   // The sweep must really run each family (the depthwise path is one portable loop).
-  if (want_path != qk::ConvPath::depthwise) REQUIRE(layer.isa() == qk::active_isa());
+  if (want_path != qk::ConvPath::depthwise) REQUIRE(layer.isa() == qk::kernels::gemm_f32_kernel_for(qk::active_isa())->isa);
   std::size_t ws_bytes = 0;
   REQUIRE(qk::conv_f32_workspace_size(layer, &ws_bytes).ok());
   std::vector<unsigned char> ws(ws_bytes + 1, 0x7F);  // garbage: unwritten padding taps would show
