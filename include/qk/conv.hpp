@@ -47,7 +47,6 @@
 #include <limits>
 #include <memory>
 #include <new>
-#include <vector>
 
 #include "qk/core/checked.hpp"
 #include "qk/core/isa.hpp"
