@@ -22,6 +22,7 @@
 #include <new>
 
 #include "qk/core/checked.hpp"
+#include "qk/core/element_type.hpp"
 #include "qk/core/isa.hpp"
 #include "qk/core/output_stage.hpp"
 #include "qk/core/status.hpp"
@@ -29,8 +30,6 @@
 #include "qk/kernels/gemm_registry.hpp"
 
 namespace qk {
-
-enum class ElementType : int { s8 = 0, u8 };
 
 // Largest K (reduction length) the int8 GEMM and convolution accept. The zero-point algebra
 // needs two int32 sums over K whose overflow would be undefined behaviour where they are
@@ -76,7 +75,6 @@ inline std::int32_t element_value(const void* p, std::size_t index, ElementType 
 }
 inline std::int32_t type_lo(ElementType t) noexcept { return t == ElementType::s8 ? -128 : 0; }
 inline std::int32_t type_hi(ElementType t) noexcept { return t == ElementType::s8 ? 127 : 255; }
-inline bool valid_element_type(ElementType t) noexcept { return t == ElementType::s8 || t == ElementType::u8; }
 }  // namespace detail
 
 // Packed int8 weights. Movable, not copyable; owns its memory unless packed into a caller buffer.
