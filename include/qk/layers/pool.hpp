@@ -1,0 +1,546 @@
+// qk/layers/pool.hpp - 2-D average and max pooling, and the global average (TFLite MEAN over H, W).
+//
+// Specifications, bit for bit:
+//  - AveragePool2D: TFLite reference_integer_ops::AveragePool (int8) / reference_ops::AveragePool
+//    (uint8). Input and output share one quantization (TFLite's Prepare requires it), so the
+//    arithmetic is on the raw stored values, no zero points: for each output, s = the sum of the
+//    taps that lie inside the image and n = their count (padding taps do not count), then
+//    s > 0 ? (s + n/2) / n : (s - n/2) / n in C's truncating division (to nearest, ties away from
+//    zero), then the clamp [act_min, act_max].
+//  - MaxPool2D: TFLite reference_integer_ops::MaxPool / reference_ops::MaxPool: the largest tap
+//    inside the image, then the clamp.
+//  - GlobalAveragePool: TFLite MEAN over axes {1, 2} with keep_dims (reduce.cc's 4-D special
+//    case). Input and output quantizations may differ, and TFLite's reference arithmetic differs
+//    by type, so qk follows each:
+//      int8 (reference_integer_ops::Mean): multiplier/shift = QuantizeMultiplier(input_scale /
+//        output_scale) in double (reduce.cc's Prepare); acc = sum (x - input_zero_point);
+//        acc = MultiplyByQuantizedMultiplier(acc) (double rounding); acc divided by n = H * W
+//        rounding half away from zero as above; + output_zero_point; clamp to the type.
+//      uint8 (reference_ops::Mean, uint8 overload): the division is folded into the multiplier:
+//        QuantizeMultiplier(double(input_scale / (float(H * W) * output_scale))) with the
+//        quotient in float, bias = output_zero_point - int(float(input_zero_point) * input_scale
+//        / output_scale) (float, truncated toward zero), acc = sum of the raw x,
+//        MultiplyByQuantizedMultiplier(acc) + bias, clamp to the type.
+//    With equal input and output quantization and zero point 0, the int8 form equals
+//    AveragePool2D over the whole image (the multiplier is exactly 1). With a non-zero zero point
+//    the two round ties differently (TFLite rounds x - zp, AveragePool rounds x), and the uint8
+//    form rounds twice: that is TFLite's arithmetic, kept as it is.
+//
+// Geometry (TFLite's ComputePaddingHeightWidth): SAME gives out = ceil(in / stride) and top/left
+// padding max((out - 1) * stride + filter - in, 0) / 2; VALID gives out = ceil((in - filter + 1) /
+// stride) and no padding; explicit pads (ONNX `pads`, or TFLite's prepared top/left padding with
+// the bottom/right that gives its output size) give out = (in + top + bottom - filter) / stride + 1.
+// Every pad must be below the filter size, so that every window holds at least one image tap
+// (a window of padding alone would divide by zero in TFLite).
+//
+// Performance: NHWC makes the channel loop the contiguous one. Each output pixel accumulates its
+// taps into per-channel int32 sums (max: per-channel maxima) over blocks of kPoolChannelBlock
+// channels held on the stack, so run() needs no workspace; the inner loops are branch-free over
+// channels and auto-vectorise. The average's division happens once per output element, as a
+// multiplication by the pixel's reciprocal 1/n in double: floor((a + n/2 + 0.5) * (1/n)) equals
+// the exact floor((a + n/2) / n) for every a + n/2 < 2^31 and n < 2^23 (the product's error,
+// below 2^-44, is far smaller than the 0.5/n distance of (a + n/2 + 0.5)/n to an integer), so
+// it is bit-exact with C's division and vectorises (there is no vector integer division).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "qk/layers/layer.hpp"
+
+namespace qk {
+namespace layers {
+
+// How a pooling window's padding is given. `explicit_pads` uses Pool2DOptions' four pads.
+enum class PoolPadding : int { valid = 0, same, explicit_pads };
+
+struct Pool2DOptions {
+  std::size_t filter_h = 1, filter_w = 1;
+  std::size_t stride_h = 1, stride_w = 1;
+  PoolPadding padding = PoolPadding::valid;
+  // PoolPadding::explicit_pads only: padding before (top, left) and after (bottom, right).
+  std::size_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+};
+
+// The count of image taps of one window is at most this, so that a window's sum (at most
+// 255 * n in magnitude, plus n/2 for the rounding) stays below 2^31.
+constexpr std::size_t kMaxPoolTaps = static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()) / 256;
+// Channels accumulated at once, on the stack (1 KiB of int32 sums).
+constexpr std::size_t kPoolChannelBlock = 256;
+
+namespace pool_detail {
+
+inline Status pool_check_quant(const QuantInfo& q, ElementType type, const char* what_scale,
+                               const char* what_zero_point) noexcept {
+  if (!(std::isfinite(q.scale) && q.scale > 0.0f))
+    return Status(StatusCode::invalid_argument, what_scale, "scale", q.scale);
+  if (q.zero_point < ::qk::detail::element_type_min(type) || q.zero_point > ::qk::detail::element_type_max(type))
+    return Status(StatusCode::invalid_argument, what_zero_point, "zero_point", q.zero_point);
+  return Status::success();
+}
+
+// Resolved geometry of one spatial dimension.
+struct PoolAxis {
+  std::size_t in = 0, filter = 1, stride = 1, pad_before = 0, out = 0;
+};
+
+inline Status pool_resolve_axis(std::size_t in, std::size_t filter, std::size_t stride, PoolPadding padding,
+                                std::size_t pad_before, std::size_t pad_after, PoolAxis* axis) noexcept {
+  if (filter == 0) return Status(StatusCode::bad_shape, "pool: filter size is zero", "filter", filter);
+  if (stride == 0) return Status(StatusCode::bad_shape, "pool: stride is zero", "stride", stride);
+  // Bounds that keep every index computation below in ptrdiff_t and int32 far from overflow.
+  constexpr std::size_t kMaxDim = std::size_t{1} << 30;
+  if (filter > kMaxDim) return Status(StatusCode::bad_shape, "pool: filter size too large", "filter", filter);
+  if (stride > kMaxDim) return Status(StatusCode::bad_shape, "pool: stride too large", "stride", stride);
+  if (in > kMaxDim) return Status(StatusCode::bad_shape, "pool: input dimension too large", "in", in);
+  PoolAxis a;
+  a.in = in;
+  a.filter = filter;
+  a.stride = stride;
+  switch (padding) {
+    case PoolPadding::valid:
+      if (in < filter) return Status(StatusCode::bad_shape, "pool: VALID filter larger than the input", "filter", filter);
+      a.out = (in - filter) / stride + 1;
+      a.pad_before = 0;
+      break;
+    case PoolPadding::same: {
+      a.out = (in + stride - 1) / stride;
+      const std::size_t covered = (a.out - 1) * stride + filter;
+      a.pad_before = covered > in ? (covered - in) / 2 : 0;
+      break;
+    }
+    case PoolPadding::explicit_pads:
+      if (pad_before >= filter)
+        return Status(StatusCode::bad_shape, "pool: padding before is not below the filter size", "pad", pad_before);
+      if (pad_after >= filter)
+        return Status(StatusCode::bad_shape, "pool: padding after is not below the filter size", "pad", pad_after);
+      if (in + pad_before + pad_after < filter)
+        return Status(StatusCode::bad_shape, "pool: padded input smaller than the filter", "filter", filter);
+      a.out = (in + pad_before + pad_after - filter) / stride + 1;
+      a.pad_before = pad_before;
+      break;
+    default:
+      return Status(StatusCode::invalid_argument, "pool: unknown padding", "padding", static_cast<int>(padding));
+  }
+  *axis = a;
+  return Status::success();
+}
+
+// First and one-past-last input index of output position o's window, clipped to the image.
+inline void pool_window(const PoolAxis& a, std::size_t o, std::size_t* begin, std::size_t* end) noexcept {
+  const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(o * a.stride) - static_cast<std::ptrdiff_t>(a.pad_before);
+  const std::ptrdiff_t stop = start + static_cast<std::ptrdiff_t>(a.filter);
+  const std::ptrdiff_t in = static_cast<std::ptrdiff_t>(a.in);
+  *begin = static_cast<std::size_t>(start < 0 ? 0 : start);
+  *end = static_cast<std::size_t>(stop > in ? in : stop);
+}
+
+// Round-half-away-from-zero quotient s / n (TFLite's pooling rounding) through the reciprocal
+// r = 1/n: exact for |s| + n/2 < 2^31, n < 2^23 (see the header comment).
+inline std::int32_t pool_divide_round(std::int32_t s, std::int32_t half, double r) noexcept {
+  const std::int32_t a = s < 0 ? -s : s;
+  const std::int32_t q = static_cast<std::int32_t>((static_cast<double>(a + half) + 0.5) * r);
+  return s < 0 ? -q : q;
+}
+
+enum class PoolKind : int { average, max };
+
+struct PoolGeometry {
+  Shape4 in, out;
+  PoolAxis y, x;
+};
+
+inline Status pool_build_geometry(ElementType type, const Shape4& input, const Pool2DOptions& opt, PoolKind kind,
+                                  PoolGeometry* g) noexcept {
+  if (!::qk::detail::valid_element_type(type))
+    return Status(StatusCode::invalid_argument, "pool: unknown element type", "type", static_cast<int>(type));
+  if (input.n == 0 || input.h == 0 || input.w == 0 || input.c == 0)
+    return Status(StatusCode::bad_shape, "pool: input has a zero dimension");
+  std::size_t count = 0;
+  if (!input.count(&count)) return Status(StatusCode::size_overflow, "pool: input element count overflows");
+  PoolGeometry r;
+  r.in = input;
+  Status st = pool_resolve_axis(input.h, opt.filter_h, opt.stride_h, opt.padding, opt.pad_top, opt.pad_bottom, &r.y);
+  if (!st.ok()) return st;
+  st = pool_resolve_axis(input.w, opt.filter_w, opt.stride_w, opt.padding, opt.pad_left, opt.pad_right, &r.x);
+  if (!st.ok()) return st;
+  if (kind == PoolKind::average) {
+    const std::size_t th = opt.filter_h < input.h ? opt.filter_h : input.h;
+    const std::size_t tw = opt.filter_w < input.w ? opt.filter_w : input.w;
+    std::size_t taps = 0;
+    if (!::qk::detail::checked_mul(th, tw, &taps) || taps > kMaxPoolTaps)
+      return Status(StatusCode::bad_shape, "pool: a window holds more image taps than an int32 sum allows", "taps",
+                    taps);
+  }
+  r.out = Shape4{input.n, r.y.out, r.x.out, input.c};
+  if (!r.out.count(&count)) return Status(StatusCode::size_overflow, "pool: output element count overflows");
+  *g = r;
+  return Status::success();
+}
+
+inline Status pool_check_clamp(ElementType type, std::int32_t act_min, std::int32_t act_max) noexcept {
+  if (act_min < ::qk::detail::element_type_min(type) || act_min > ::qk::detail::element_type_max(type))
+    return Status(StatusCode::invalid_argument, "pool: act_min outside the element type", "act_min", act_min);
+  if (act_max < ::qk::detail::element_type_min(type) || act_max > ::qk::detail::element_type_max(type))
+    return Status(StatusCode::invalid_argument, "pool: act_max outside the element type", "act_max", act_max);
+  if (act_min > act_max) return Status(StatusCode::invalid_argument, "pool: act_min > act_max", "act_min", act_min);
+  return Status::success();
+}
+
+// One output row (batch b, output row oy) of average or max pooling, all channels.
+template <class T, PoolKind Kind>
+void pool_row(const PoolGeometry& g, const T* input, T* output, std::size_t b, std::size_t oy, std::int32_t lo,
+              std::int32_t hi) noexcept {
+  const std::size_t C = g.in.c;
+  std::size_t y0 = 0, y1 = 0;
+  pool_window(g.y, oy, &y0, &y1);
+  T* out_row = output + ((b * g.out.h + oy) * g.out.w) * C;
+  for (std::size_t ox = 0; ox < g.out.w; ++ox) {
+    std::size_t x0 = 0, x1 = 0;
+    pool_window(g.x, ox, &x0, &x1);
+    T* out = out_row + ox * C;
+    const std::int32_t n = static_cast<std::int32_t>((y1 - y0) * (x1 - x0));
+    const std::int32_t half = n / 2;
+    const double r = 1.0 / static_cast<double>(n);  // once per pixel, outside the channel loop
+    for (std::size_t c0 = 0; c0 < C; c0 += kPoolChannelBlock) {
+      const std::size_t cb = C - c0 < kPoolChannelBlock ? C - c0 : kPoolChannelBlock;
+      std::int32_t acc[kPoolChannelBlock];
+      {
+        const T* p = input + ((b * g.in.h + y0) * g.in.w + x0) * C + c0;
+        for (std::size_t c = 0; c < cb; ++c) acc[c] = p[c];
+      }
+      for (std::size_t iy = y0; iy < y1; ++iy) {
+        for (std::size_t ix = (iy == y0 ? x0 + 1 : x0); ix < x1; ++ix) {
+          const T* p = input + ((b * g.in.h + iy) * g.in.w + ix) * C + c0;
+          if (Kind == PoolKind::average) {
+            for (std::size_t c = 0; c < cb; ++c) acc[c] += p[c];
+          } else {
+            for (std::size_t c = 0; c < cb; ++c) {
+              const std::int32_t v = p[c];
+              acc[c] = v > acc[c] ? v : acc[c];
+            }
+          }
+        }
+      }
+      T* o = out + c0;
+      if (Kind == PoolKind::average) {
+        for (std::size_t c = 0; c < cb; ++c) {
+          std::int32_t q = std::is_signed<T>::value ? pool_divide_round(acc[c], half, r)
+                                                    : static_cast<std::int32_t>((static_cast<double>(acc[c] + half) + 0.5) * r);
+          q = q < lo ? lo : q;
+          q = q > hi ? hi : q;
+          o[c] = static_cast<T>(q);
+        }
+      } else {
+        for (std::size_t c = 0; c < cb; ++c) {
+          std::int32_t q = acc[c];
+          q = q < lo ? lo : q;
+          q = q > hi ? hi : q;
+          o[c] = static_cast<T>(q);
+        }
+      }
+    }
+  }
+}
+
+template <PoolKind Kind>
+struct PoolRunContext {
+  const PoolGeometry* g;
+  const void* input;
+  void* output;
+  ElementType type;
+  std::int32_t lo, hi;
+};
+
+template <PoolKind Kind>
+void pool_rows_task(void* context, std::size_t begin, std::size_t end) {
+  const auto* ctx = static_cast<const PoolRunContext<Kind>*>(context);
+  const std::size_t oh = ctx->g->out.h;
+  for (std::size_t i = begin; i < end; ++i) {
+    if (ctx->type == ElementType::s8)
+      pool_row<std::int8_t, Kind>(*ctx->g, static_cast<const std::int8_t*>(ctx->input),
+                                  static_cast<std::int8_t*>(ctx->output), i / oh, i % oh, ctx->lo, ctx->hi);
+    else
+      pool_row<std::uint8_t, Kind>(*ctx->g, static_cast<const std::uint8_t*>(ctx->input),
+                                   static_cast<std::uint8_t*>(ctx->output), i / oh, i % oh, ctx->lo, ctx->hi);
+  }
+}
+
+inline Status layer_check_run_args(bool built, const void* const* inputs, const void* output, const char* op) noexcept {
+  (void)op;
+  if (!built) return Status(StatusCode::invalid_argument, "layer run: init() has not succeeded");
+  if (inputs == nullptr || inputs[0] == nullptr) return Status(StatusCode::null_pointer, "layer run: null input");
+  if (output == nullptr) return Status(StatusCode::null_pointer, "layer run: null output");
+  return Status::success();
+}
+
+// The pooling layers' shared state and run(); AveragePool2D and MaxPool2D add their init().
+template <PoolKind Kind>
+class Pool2DBase : public Layer {
+ public:
+  bool built() const noexcept override { return built_; }
+  Shape4 input_shape(std::size_t) const noexcept override { return g_.in; }
+  Shape4 output_shape() const noexcept override { return g_.out; }
+  ElementType input_type(std::size_t) const noexcept override { return type_; }
+  ElementType output_type() const noexcept override { return type_; }
+  std::int32_t act_min() const noexcept { return lo_; }
+  std::int32_t act_max() const noexcept { return hi_; }
+  // The resolved top/left padding (TFLite's padding_values).
+  std::size_t pad_top() const noexcept { return g_.y.pad_before; }
+  std::size_t pad_left() const noexcept { return g_.x.pad_before; }
+
+  Status run(const void* const* inputs, void* output, void* workspace, std::size_t workspace_bytes,
+             Executor* executor = nullptr) const noexcept override {
+    (void)workspace;
+    (void)workspace_bytes;
+    const Status st = layer_check_run_args(built_, inputs, output, op_name());
+    if (!st.ok()) return st;
+    PoolRunContext<Kind> ctx{&g_, inputs[0], output, type_, lo_, hi_};
+    const std::size_t rows = g_.out.n * g_.out.h;
+    if (executor != nullptr && executor->concurrency() > 1)
+      executor->parallel_for(rows, 1, &pool_rows_task<Kind>, &ctx);
+    else
+      pool_rows_task<Kind>(&ctx, 0, rows);
+    return Status::success();
+  }
+  // run() for a single input.
+  Status run(const void* input, void* output, Executor* executor = nullptr) const noexcept {
+    const void* inputs[1] = {input};
+    return run(inputs, output, nullptr, 0, executor);
+  }
+
+ protected:
+  Status build(ElementType type, const Shape4& input, const Pool2DOptions& opt, std::int32_t act_min,
+               std::int32_t act_max) noexcept {
+    PoolGeometry g;
+    Status st = pool_build_geometry(type, input, opt, Kind, &g);
+    if (!st.ok()) return st;
+    st = pool_check_clamp(type, act_min, act_max);
+    if (!st.ok()) return st;
+    g_ = g;
+    type_ = type;
+    lo_ = act_min;
+    hi_ = act_max;
+    built_ = true;
+    return Status::success();
+  }
+  Status build_quantized(ElementType type, const Shape4& input, const Pool2DOptions& opt, const QuantInfo& in_q,
+                         const QuantInfo& out_q, Activation act) noexcept {
+    if (!::qk::detail::valid_element_type(type))
+      return Status(StatusCode::invalid_argument, "pool: unknown element type", "type", static_cast<int>(type));
+    Status st = pool_check_quant(in_q, type, "pool: input scale is not a positive finite number",
+                                 "pool: input zero point outside the element type");
+    if (!st.ok()) return st;
+    st = pool_check_quant(out_q, type, "pool: output scale is not a positive finite number",
+                          "pool: output zero point outside the element type");
+    if (!st.ok()) return st;
+    // TFLite's pooling Prepare: one quantization for input and output (scales within 1e-6).
+    if (std::fabs(in_q.scale - out_q.scale) > 1.0e-6f)
+      return Status(StatusCode::invalid_argument, "pool: input and output scales differ (pooling does not requantize)",
+                    "output_scale", out_q.scale);
+    if (in_q.zero_point != out_q.zero_point)
+      return Status(StatusCode::invalid_argument,
+                    "pool: input and output zero points differ (pooling does not requantize)", "output_zero_point",
+                    out_q.zero_point);
+    std::int32_t lo = 0, hi = 0;
+    st = activation_range(act, out_q, type, &lo, &hi);
+    if (!st.ok()) return st;
+    return build(type, input, opt, lo, hi);
+  }
+
+  PoolGeometry g_{};
+  ElementType type_ = ElementType::s8;
+  std::int32_t lo_ = -128, hi_ = 127;
+  bool built_ = false;
+};
+
+}  // namespace pool_detail
+
+// TFLite AVERAGE_POOL_2D (int8/uint8).
+class AveragePool2D final : public pool_detail::Pool2DBase<pool_detail::PoolKind::average> {
+ public:
+  const char* op_name() const noexcept override { return "average_pool2d"; }
+  // From a model's quantization: input and output must share it (TFLite's Prepare); the clamp is
+  // activation_range(act, output).
+  Status init(ElementType type, const Shape4& input, const Pool2DOptions& options, const QuantInfo& input_quant,
+              const QuantInfo& output_quant, Activation act = Activation::none) noexcept {
+    return build_quantized(type, input, options, input_quant, output_quant, act);
+  }
+  // From TFLite's prepared clamp (act_min, act_max within the type).
+  Status init(ElementType type, const Shape4& input, const Pool2DOptions& options, std::int32_t act_min,
+              std::int32_t act_max) noexcept {
+    return build(type, input, options, act_min, act_max);
+  }
+};
+
+// TFLite MAX_POOL_2D (int8/uint8).
+class MaxPool2D final : public pool_detail::Pool2DBase<pool_detail::PoolKind::max> {
+ public:
+  const char* op_name() const noexcept override { return "max_pool2d"; }
+  Status init(ElementType type, const Shape4& input, const Pool2DOptions& options, const QuantInfo& input_quant,
+              const QuantInfo& output_quant, Activation act = Activation::none) noexcept {
+    return build_quantized(type, input, options, input_quant, output_quant, act);
+  }
+  Status init(ElementType type, const Shape4& input, const Pool2DOptions& options, std::int32_t act_min,
+              std::int32_t act_max) noexcept {
+    return build(type, input, options, act_min, act_max);
+  }
+};
+
+// TFLite MEAN over H and W with keep_dims (the global average pool of a model): output
+// {n, 1, 1, c}. The arithmetic per type is in the header comment.
+class GlobalAveragePool final : public Layer {
+ public:
+  const char* op_name() const noexcept override { return "mean"; }
+  bool built() const noexcept override { return built_; }
+  Shape4 input_shape(std::size_t) const noexcept override { return in_; }
+  Shape4 output_shape() const noexcept override { return Shape4{in_.n, 1, 1, in_.c}; }
+  ElementType input_type(std::size_t) const noexcept override { return type_; }
+  ElementType output_type() const noexcept override { return type_; }
+
+  // From a model's quantization (TFLite's Prepare, and for uint8 its Eval's float derivation).
+  Status init(ElementType type, const Shape4& input, const QuantInfo& input_quant,
+              const QuantInfo& output_quant) noexcept {
+    Status st = check_shape(type, input);
+    if (!st.ok()) return st;
+    st = pool_detail::pool_check_quant(input_quant, type, "mean: input scale is not a positive finite number",
+                                  "mean: input zero point outside the element type");
+    if (!st.ok()) return st;
+    st = pool_detail::pool_check_quant(output_quant, type, "mean: output scale is not a positive finite number",
+                                  "mean: output zero point outside the element type");
+    if (!st.ok()) return st;
+    std::int32_t m = 0, s = 0, bias = 0;
+    if (type == ElementType::s8) {
+      st = quantize_multiplier(static_cast<double>(input_quant.scale) / static_cast<double>(output_quant.scale), &m, &s);
+      if (!st.ok()) return st;
+    } else {
+      // reference_ops::Mean (uint8): everything in float, as TFLite computes it at Eval.
+      const float hw = static_cast<float>(input.h * input.w);
+      const float real = input_quant.scale / (hw * output_quant.scale);
+      st = quantize_multiplier(static_cast<double>(real), &m, &s);
+      if (!st.ok()) return st;
+      const float zp_term = static_cast<float>(input_quant.zero_point) * input_quant.scale / output_quant.scale;
+      // TFLite converts with a plain cast: a value outside int32 would be undefined behaviour.
+      if (!(std::fabs(zp_term) < 2147483520.0f))
+        return Status(StatusCode::invalid_argument,
+                      "mean: input zero point times input_scale / output_scale does not fit int32", "output_scale",
+                      output_quant.scale);
+      bias = output_quant.zero_point - static_cast<std::int32_t>(zp_term);
+    }
+    set(type, input, m, s, input_quant.zero_point, output_quant.zero_point, bias);
+    return Status::success();
+  }
+  // int8 only, from TFLite's prepared OpData: multiplier/shift of input_scale / output_scale and
+  // the two zero points (uint8's TFLite kernel derives its integers from the float scales at
+  // Eval; build it from QuantInfo).
+  Status init(ElementType type, const Shape4& input, std::int32_t multiplier, std::int32_t shift,
+              std::int32_t input_zero_point, std::int32_t output_zero_point) noexcept {
+    Status st = check_shape(type, input);
+    if (!st.ok()) return st;
+    if (type != ElementType::s8)
+      return Status(StatusCode::unsupported, "mean: prepared integers are TFLite's int8 form; build uint8 from QuantInfo",
+                    "type", static_cast<int>(type));
+    st = validate_quantized_multiplier(multiplier, shift, RequantRounding::double_rounding);
+    if (!st.ok()) return st;
+    if (input_zero_point < -128 || input_zero_point > 127)
+      return Status(StatusCode::invalid_argument, "mean: input zero point outside int8", "input_zero_point",
+                    input_zero_point);
+    if (output_zero_point < -128 || output_zero_point > 127)
+      return Status(StatusCode::invalid_argument, "mean: output zero point outside int8", "output_zero_point",
+                    output_zero_point);
+    set(type, input, multiplier, shift, input_zero_point, output_zero_point, 0);
+    return Status::success();
+  }
+
+  Status run(const void* const* inputs, void* output, void* workspace, std::size_t workspace_bytes,
+             Executor* executor = nullptr) const noexcept override {
+    (void)workspace;
+    (void)workspace_bytes;
+    (void)executor;  // one pass over the input: memory-bound, serial
+    const Status st = pool_detail::layer_check_run_args(built_, inputs, output, "mean");
+    if (!st.ok()) return st;
+    if (type_ == ElementType::s8)
+      run_typed(static_cast<const std::int8_t*>(inputs[0]), static_cast<std::int8_t*>(output));
+    else
+      run_typed(static_cast<const std::uint8_t*>(inputs[0]), static_cast<std::uint8_t*>(output));
+    return Status::success();
+  }
+  Status run(const void* input, void* output, Executor* executor = nullptr) const noexcept {
+    const void* inputs[1] = {input};
+    return run(inputs, output, nullptr, 0, executor);
+  }
+
+  std::int32_t multiplier() const noexcept { return multiplier_; }
+  std::int32_t shift() const noexcept { return shift_; }
+
+ private:
+  static Status check_shape(ElementType type, const Shape4& input) noexcept {
+    if (!::qk::detail::valid_element_type(type))
+      return Status(StatusCode::invalid_argument, "mean: unknown element type", "type", static_cast<int>(type));
+    if (input.n == 0 || input.h == 0 || input.w == 0 || input.c == 0)
+      return Status(StatusCode::bad_shape, "mean: input has a zero dimension");
+    std::size_t count = 0, hw = 0;
+    if (!input.count(&count)) return Status(StatusCode::size_overflow, "mean: input element count overflows");
+    if (!::qk::detail::checked_mul(input.h, input.w, &hw) || hw > kMaxPoolTaps)
+      return Status(StatusCode::bad_shape, "mean: H * W exceeds what an int32 sum allows", "hw", hw);
+    return Status::success();
+  }
+  void set(ElementType type, const Shape4& input, std::int32_t m, std::int32_t s, std::int32_t zin, std::int32_t zout,
+           std::int32_t bias) noexcept {
+    type_ = type;
+    in_ = input;
+    multiplier_ = m;
+    shift_ = s;
+    zp_in_ = zin;
+    zp_out_ = zout;
+    bias_ = bias;
+    built_ = true;
+  }
+
+  template <class T>
+  void run_typed(const T* input, T* output) const noexcept {
+    const std::size_t C = in_.c, HW = in_.h * in_.w;
+    const std::int64_t n = static_cast<std::int64_t>(HW);
+    const std::int64_t tmin = ::qk::detail::element_type_min(type_), tmax = ::qk::detail::element_type_max(type_);
+    for (std::size_t b = 0; b < in_.n; ++b) {
+      const T* image = input + b * HW * C;
+      for (std::size_t c0 = 0; c0 < C; c0 += kPoolChannelBlock) {
+        const std::size_t cb = C - c0 < kPoolChannelBlock ? C - c0 : kPoolChannelBlock;
+        std::int32_t acc[kPoolChannelBlock];
+        for (std::size_t c = 0; c < cb; ++c) acc[c] = 0;
+        for (std::size_t i = 0; i < HW; ++i) {
+          const T* p = image + i * C + c0;
+          for (std::size_t c = 0; c < cb; ++c) acc[c] += p[c];
+        }
+        T* o = output + b * C + c0;
+        for (std::size_t c = 0; c < cb; ++c) {
+          std::int64_t v;
+          if (std::is_signed<T>::value) {
+            // sum (x - zp) = sum x - HW * zp: both below 2^31 in magnitude (HW <= kMaxPoolTaps).
+            const std::int32_t centred = acc[c] - static_cast<std::int32_t>(n) * zp_in_;
+            const std::int64_t scaled = multiply_by_quantized_multiplier_double_rounding(centred, multiplier_, shift_);
+            v = scaled > 0 ? (scaled + n / 2) / n : (scaled - n / 2) / n;
+            v += zp_out_;
+          } else {
+            v = static_cast<std::int64_t>(multiply_by_quantized_multiplier_double_rounding(acc[c], multiplier_, shift_)) +
+                bias_;
+          }
+          v = v < tmin ? tmin : v;
+          v = v > tmax ? tmax : v;
+          o[c] = static_cast<T>(v);
+        }
+      }
+    }
+  }
+
+  Shape4 in_{};
+  ElementType type_ = ElementType::s8;
+  std::int32_t multiplier_ = 0, shift_ = 0, zp_in_ = 0, zp_out_ = 0, bias_ = 0;
+  bool built_ = false;
+};
+
+}  // namespace layers
+}  // namespace qk
