@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "qk/layers/activation.hpp"
 #include "qk/layers/elementwise.hpp"
 #include "qk/layers/layer.hpp"
 #include "qk/layers/pool.hpp"
@@ -139,7 +140,7 @@ void bench_copy(benchmark::State& state, Op op, TensorShape s) {
 
 
 // qk: the layer built from float quantization (as a user would, from a model file), run through
-// the Layer interface's run(). Returns nullptr for an op qk has no layer for yet.
+// the Layer interface's run(). Returns nullptr (and says why in *error) when init fails.
 std::unique_ptr<qk::layers::Layer> make_qk(Op op, const TensorShape& s, std::string* error) {
   namespace L = qk::layers;
   const L::Shape4 shape{1, s.h, s.w, s.c};
@@ -188,19 +189,36 @@ std::unique_ptr<qk::layers::Layer> make_qk(Op op, const TensorShape& s, std::str
       layer = std::move(l);
       break;
     }
-    default:
-      return nullptr;
+    case Op::logistic: {
+      auto l = std::unique_ptr<L::Logistic>(new (std::nothrow) L::Logistic);
+      if (l) st = l->init(T, shape, QI(kIn), QI(kLogisticOut));
+      layer = std::move(l);
+      break;
+    }
+    case Op::tanh: {
+      auto l = std::unique_ptr<L::Tanh>(new (std::nothrow) L::Tanh);
+      if (l) st = l->init(T, shape, QI(kIn), QI(kTanhOut));
+      layer = std::move(l);
+      break;
+    }
+    case Op::hardswish: {
+      auto l = std::unique_ptr<L::HardSwish>(new (std::nothrow) L::HardSwish);
+      if (l) st = l->init(T, shape, QI(kIn), QI(kHardswishOut));
+      layer = std::move(l);
+      break;
+    }
+    case Op::leakyrelu: {
+      auto l = std::unique_ptr<L::LeakyReLU>(new (std::nothrow) L::LeakyReLU);
+      if (l) st = l->init(T, shape, QI(kIn), QI(kLeakyOut), kAlpha);
+      layer = std::move(l);
+      break;
+    }
   }
   if (!layer || !st.ok()) {
     *error = std::string("qk init failed: ") + (layer ? st.message() : "out of memory");
     return nullptr;
   }
   return layer;
-}
-
-// The ops whose qk layer has landed (activation.hpp's are still being written).
-bool qk_has(Op op) {
-  return op != Op::logistic && op != Op::tanh && op != Op::hardswish && op != Op::leakyrelu;
 }
 
 void bench_qk(benchmark::State& state, Op op, TensorShape s) {
@@ -342,10 +360,9 @@ void register_all() {
   for (const OpInfo& o : kOps) {
     for (const TensorShape& s : kShapes) {
       const std::string name = std::string(o.name) + "_" + s.name;
-      if (qk_has(o.op))
-        benchmark::RegisterBenchmark(("layer/qk/" + name).c_str(), bench_qk, o.op, s)
-            ->Unit(benchmark::kMicrosecond)
-            ->UseRealTime();
+      benchmark::RegisterBenchmark(("layer/qk/" + name).c_str(), bench_qk, o.op, s)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
 #if defined(QK_BENCH_HAVE_XNNPACK)
       if (xnnpack_has(o.op))
         benchmark::RegisterBenchmark(("layer/xnnpack/" + name).c_str(), bench_xnnpack, o.op, s)
