@@ -167,7 +167,13 @@ for b in range(2):
     x[5 + b] = 12.0 + 3.0 * b  # outliers
     relu.append(x)
 datasets.append(("relu_outliers", relu, None))
-lap = [torch.distributions.Laplace(0.0, 1.0).sample((1024,)).float() for _ in range(2)]
+def laplace(n):
+    # Laplace(0, 1) by inverting the cdf of a uniform drawn from the seeded generator.
+    u = torch.rand(n, generator=g, dtype=torch.float64) - 0.5
+    return (-torch.sign(u) * torch.log1p(-2.0 * u.abs())).float()
+
+
+lap = [laplace(1024) for _ in range(2)]
 datasets.append(("laplace", lap, None))
 datasets.append(("small", [randn(512, std=0.2)], None))
 pc = [randn(2, 4, 3, 5, std=1.0) * torch.tensor([0.5, 1.0, 2.0, 4.0]).view(1, 4, 1, 1) for _ in range(2)]
