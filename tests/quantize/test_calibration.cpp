@@ -476,3 +476,47 @@ TEST_CASE("pot_shift_requant: fixed-point single rounding equals a plain roundin
   CHECK(qk::pot_shift_requant(1.0f, 1.0f, std::ldexp(1.0f, -30), &m, &sh).code() == StatusCode::invalid_argument);
   CHECK(qk::pot_shift_requant(1.0f, 1.0f, 1.0f, nullptr, &sh).code() == StatusCode::null_pointer);
 }
+
+TEST_CASE("calibration: per-channel mean +- k sigma equals per-tensor observers on each channel's slice") {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const std::size_t dims[3] = {3, 4, 5};  // channel axis 1: outer 3, inner 5
+  qk::MeanKSigmaObserver pc;
+  REQUIRE(pc.init_per_channel(qk::CalibConfig(), 4, 1).ok());
+  qk::MeanKSigmaObserver pt[4];
+  qk::MinMaxObserver whole_dims, whole_flat;
+  REQUIRE(whole_dims.init(qk::CalibConfig()).ok());
+  REQUIRE(whole_flat.init(qk::CalibConfig()).ok());
+  for (auto& o : pt) REQUIRE(o.init(qk::CalibConfig()).ok());
+  for (int b = 0; b < 3; ++b) {
+    std::vector<float> x(60);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = nd(rng) * static_cast<float>(1 + (i / 5) % 4) + static_cast<float>(b);
+    REQUIRE(pc.observe(x.data(), dims, 3).ok());
+    REQUIRE(whole_dims.observe(x.data(), dims, 3).ok());  // per tensor: dims only give the count
+    REQUIRE(whole_flat.observe(x.data(), x.size()).ok());
+    for (std::size_t c = 0; c < 4; ++c) {
+      std::vector<float> slice;
+      for (std::size_t o = 0; o < 3; ++o)
+        for (std::size_t i = 0; i < 5; ++i) slice.push_back(x[(o * 4 + c) * 5 + i]);
+      REQUIRE(pt[c].observe(slice.data(), slice.size()).ok());
+    }
+  }
+  for (std::size_t c = 0; c < 4; ++c) {
+    INFO("channel " << c);
+    double m1 = 0, s1 = 0, m2 = 0, s2 = 0;
+    REQUIRE(pc.moments(c, &m1, &s1).ok());
+    REQUIRE(pt[c].moments(0, &m2, &s2).ok());
+    CHECK(m1 == Approx(m2).epsilon(1e-12));
+    CHECK(s1 == Approx(s2).epsilon(1e-12));
+    float lo1 = 0, hi1 = 0, lo2 = 0, hi2 = 0;
+    REQUIRE(pc.range(c, &lo1, &hi1).ok());
+    REQUIRE(pt[c].range(0, &lo2, &hi2).ok());
+    CHECK(lo1 == Approx(lo2).epsilon(1e-6));
+    CHECK(hi1 == Approx(hi2).epsilon(1e-6));
+  }
+  qk::QuantParams a, b;
+  REQUIRE(whole_dims.params(&a, 1).ok());
+  REQUIRE(whole_flat.params(&b, 1).ok());
+  CHECK(to_bits(a.scale) == to_bits(b.scale));
+  CHECK(a.zero_point == b.zero_point);
+}
