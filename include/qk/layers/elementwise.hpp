@@ -233,15 +233,44 @@ inline void run_broadcast(const BroadcastPlan& p, const T* a, const T* b, T* out
       }
 }
 
+// Add's input rescaling, a = RDPOT(SRDHM((x + offset) * 2^L, m), e), in int32 lanes only.
+// With v = x + offset (|v| <= 255) and k = 31 - L (L <= 20, so k >= 11), SRDHM(v * 2^L, m) =
+// floor((v * m + 2^(k-1)) / 2^k). Split m = mh * 2^16 + ml: v * mh < 2^23 and v * ml < 2^24, and
+//   k <= 16: v * mh * 2^(16-k) + floor((v * ml + 2^(k-1)) / 2^k)
+//   k > 16:  floor((v * mh + floor((v * ml + 2^(k-1)) / 2^16)) / 2^(k-16))
+// (nested floor divisions by powers of two), i.e. (v * high + ((v * ml + round) >> low_shift)) >>
+// high_shift with per-tensor constants. No 64-bit product: both inputs' stages vectorise in
+// int32 lanes, and only the output stage needs one.
+struct AddInputScale {
+  std::int32_t offset = 0, high = 0, low = 0, round = 0;
+  std::int32_t low_shift = 0, high_shift = 0;
+  Requant divide_by;  // only its RoundingDivideByPOT part is used
+
+  static AddInputScale make(std::int32_t offset, std::int32_t left_shift, std::int32_t multiplier,
+                            std::int32_t shift) noexcept {
+    AddInputScale a;
+    const std::int32_t k = 31 - left_shift;  // in [11, 31]
+    a.offset = offset;
+    a.high = (multiplier >> 16) * (k <= 16 ? (std::int32_t{1} << (16 - k)) : 1);  // < 2^20
+    a.low = multiplier & 0xffff;
+    a.round = std::int32_t{1} << (k - 1);
+    a.low_shift = k <= 16 ? k : 16;
+    a.high_shift = k <= 16 ? 0 : k - 16;
+    a.divide_by = Requant::make(0, shift);
+    return a;
+  }
+  std::int32_t operator()(std::int32_t x) const noexcept {
+    const std::int32_t v = x + offset;
+    return divide_by.divide((v * high + ((v * low + round) >> low_shift)) >> high_shift);
+  }
+};
+
 struct AddOp {
-  std::int32_t offset1, offset2, left_shift, output_offset, lo, hi;
-  Requant r1, r2, rout;
-  std::int32_t prepare1(std::int32_t x) const noexcept {
-    return r1.apply_right(static_cast<std::int32_t>(static_cast<std::uint32_t>(x + offset1) << left_shift));
-  }
-  std::int32_t prepare2(std::int32_t x) const noexcept {
-    return r2.apply_right(static_cast<std::int32_t>(static_cast<std::uint32_t>(x + offset2) << left_shift));
-  }
+  AddInputScale in1, in2;
+  std::int32_t output_offset, lo, hi;
+  Requant rout;
+  std::int32_t prepare1(std::int32_t x) const noexcept { return in1(x); }
+  std::int32_t prepare2(std::int32_t x) const noexcept { return in2(x); }
   std::int32_t finish(std::int32_t a, std::int32_t b) const noexcept {
     return clamp_i32(rout.apply_right(a + b) + output_offset, lo, hi);
   }
@@ -348,10 +377,10 @@ class Add final : public elementwise_detail::BinaryElementwiseBase {
     QK_RETURN_IF_ERROR(check_params(type, p));
     QK_RETURN_IF_ERROR(set_shapes(type, input1, input2, "add"));
     params_ = p;
-    op_ = elementwise_detail::AddOp{p.input1_offset, p.input2_offset, p.left_shift, p.output_offset, p.act_min, p.act_max,
-                        elementwise_detail::Requant::make(p.input1_multiplier, p.input1_shift),
-                        elementwise_detail::Requant::make(p.input2_multiplier, p.input2_shift),
-                        elementwise_detail::Requant::make(p.output_multiplier, p.output_shift)};
+    op_ = elementwise_detail::AddOp{
+        elementwise_detail::AddInputScale::make(p.input1_offset, p.left_shift, p.input1_multiplier, p.input1_shift),
+        elementwise_detail::AddInputScale::make(p.input2_offset, p.left_shift, p.input2_multiplier, p.input2_shift),
+        p.output_offset, p.act_min, p.act_max, elementwise_detail::Requant::make(p.output_multiplier, p.output_shift)};
     built_ = true;
     return Status::success();
   }
