@@ -479,3 +479,5 @@ inline Status unpack_uint4(const std::uint8_t* packed, std::size_t n, std::uint8
 }
 
 }  // namespace qk
+
+#include "qk/quantize/int4.hpp"
