@@ -95,7 +95,7 @@ AddParams ref_add_prepare(const QuantInfo& q1, const QuantInfo& q2, const QuantI
   const double twice_max_input_scale = 2 * std::max(q1.scale, q2.scale);
   const double real_input1_multiplier = q1.scale / twice_max_input_scale;
   const double real_input2_multiplier = q2.scale / twice_max_input_scale;
-  const double real_output_multiplier = twice_max_input_scale / ((1 << p.left_shift) * qo.scale);
+  const double real_output_multiplier = twice_max_input_scale / (static_cast<float>(1 << p.left_shift) * qo.scale);
   int s = 0;
   quantize_multiplier(real_input1_multiplier, &p.input1_multiplier, &s);
   p.input1_shift = s;
@@ -290,7 +290,7 @@ TEST_CASE("elementwise: Add and Mul from float scales follow TFLite's Prepare", 
 
       qk::layers::Add add;
       const Status st = add.init(t, s1, s2, q1, q2, qo, act);
-      const bool tflite_accepts = 2.0 * std::max(q1.scale, q2.scale) < static_cast<double>((1 << 20) * qo.scale);
+      const bool tflite_accepts = 2.0 * std::max(q1.scale, q2.scale) < static_cast<double>(static_cast<float>(1 << 20) * qo.scale);
       REQUIRE(st.ok() == tflite_accepts);
       if (st.ok()) {
         AddParams p = ref_add_prepare(q1, q2, qo, t);
