@@ -149,6 +149,7 @@ class GemmQ4Weights {
     a.zps_at = sizes_.zps_at;
     a.zp_uniform = sizes_.zp_uniform;
     a.zp = sizes_.zp;
+    a.scale_f16 = sizes_.scale_f16;
     a.bias = has_bias_ ? reinterpret_cast<const float*>(base_ + sizes_.bias_at) : nullptr;
     return a;
   }
@@ -157,7 +158,7 @@ class GemmQ4Weights {
  private:
   struct Sizes {
     std::size_t n_blocks = 0, k_pad = 0, panels = 0, panel = 0, scales_at = 0, zps_at = 0, bias_at = 0, total = 0;
-    bool zp_uniform = true;
+    bool zp_uniform = true, scale_f16 = false;
     std::int32_t zp = 8;
   };
 
@@ -200,10 +201,14 @@ class GemmQ4Weights {
     const std::int32_t zp0 = d.is_signed ? 8 : zero_point(d, 0, 0);
     for (std::size_t nn = 0; d.zero_points != nullptr && nn < d.n && uniform; ++nn)
       for (std::size_t b = 0; b < nb && uniform; ++b) uniform = zero_point(d, nn, b) == zp0;
+    // fp16 storage when it is exact for every scale (gemm_q4_contract.hpp: bytes the GEMV reads).
+    bool f16 = true;
+    std::uint16_t h = 0;
+    for (std::size_t i = 0; i < d.n * nb && f16; ++i) f16 = kernels::q4_float_to_half_exact(d.scales[i], &h);
     std::size_t k_pad = 0, nib = 0, sc = 0, zb = 0, panel = 0, pairs = 0, panels = 0, total = 0, padded_n = 0, bias = 0;
     pairs = detail::div_up(d.n, 2 * P);
     if (!detail::checked_mul(nb, d.block_size, &k_pad) || !detail::checked_mul(k_pad / 2, P, &nib) ||
-        !detail::checked_round_up(nib, detail::kQ4Align, &nib) || !detail::checked_mul3(nb, P, 4, &sc) ||
+        !detail::checked_round_up(nib, detail::kQ4Align, &nib) || !detail::checked_mul3(nb, P, f16 ? 2 : 4, &sc) ||
         !detail::checked_round_up(sc, detail::kQ4Align, &sc) || !detail::checked_mul(nb, P, &zb) ||
         !detail::checked_round_up(zb, detail::kQ4Align, &zb) || !detail::checked_add(nib, sc, &panel) ||
         (!uniform && !detail::checked_add(panel, zb, &panel)) || !detail::checked_mul(pairs, 2, &panels) ||
@@ -221,6 +226,7 @@ class GemmQ4Weights {
     s->total = bias;
     s->zp_uniform = uniform;
     s->zp = zp0;
+    s->scale_f16 = f16;
     return Status::success();
   }
 
@@ -230,7 +236,6 @@ class GemmQ4Weights {
     for (std::size_t p = 0; p < sizes_.panels; ++p) {
       std::uint8_t* panel = base_ + p * sizes_.panel;
       std::memset(panel, 0, sizes_.panel);
-      auto* scales = reinterpret_cast<float*>(panel + sizes_.scales_at);
       for (std::size_t j = 0; j < P; ++j) {
         const std::size_t nn = p * P + j;
         if (nn >= d.n) continue;  // padding columns: u = 0, scale 0
@@ -242,7 +247,12 @@ class GemmQ4Weights {
           panel[c * 4 * P + 4 * j + (i & 3)] |= static_cast<std::uint8_t>(i < 4 ? u : u << 4);
         }
         for (std::size_t b = 0; b < nb; ++b) {
-          scales[b * P + j] = d.scales[nn * nb + b];
+          const float v = d.scales[nn * nb + b];
+          std::uint16_t h = 0;
+          if (sizes_.scale_f16 && kernels::q4_float_to_half_exact(v, &h))
+            std::memcpy(panel + sizes_.scales_at + 2 * (b * P + j), &h, 2);
+          else
+            std::memcpy(panel + sizes_.scales_at + 4 * (b * P + j), &v, 4);
           if (!sizes_.zp_uniform) panel[sizes_.zps_at + b * P + j] = static_cast<std::uint8_t>(zero_point(d, nn, b));
         }
       }

@@ -123,6 +123,9 @@ Problem random_problem(std::mt19937& rng, std::size_t max_m, std::size_t max_n, 
   for (auto& v : p.data) v = static_cast<std::uint8_t>(rng());
   p.scales.resize(p.n * p.nb());
   for (auto& v : p.scales) v = rng() % 4 == 0 ? -sd(rng) : sd(rng);
+  // Half the problems with fp16-exact scales (as from fp16 models): packed as fp16.
+  if (rng() % 2 == 0)
+    for (auto& v : p.scales) v = std::ldexp(1.0f + static_cast<float>(rng() % 1024) / 1024.0f, -static_cast<int>(rng() % 14)) * (rng() % 4 == 0 ? -1.0f : 1.0f);
   p.zp.resize(p.n * p.nb());
   for (auto& v : p.zp) v = static_cast<std::uint8_t>(rng() % 16);
   p.bias.resize(p.n);
@@ -232,6 +235,29 @@ TEST_CASE("gemm_q4: the quantizer's rounding is MLAS's (127 / amax, half to even
   const int want[8] = {127, 2, 4, -2, -4, 0, 2, -127};
   for (int i = 0; i < 8; ++i) REQUIRE(q[i] == want[i]);
   REQUIRE(sum == 127 + 2 + 4 - 2 - 4 + 0 + 2 - 127);
+}
+
+TEST_CASE("gemm_q4: fp16-exact scales are detected and stored as fp16, others as fp32") {
+  std::uint16_t h = 0;
+  REQUIRE(qk::kernels::q4_float_to_half_exact(0.5f, &h));
+  REQUIRE(h == 0x3800);
+  REQUIRE(qk::kernels::q4_half_to_float(h) == 0.5f);
+  REQUIRE(qk::kernels::q4_float_to_half_exact(-65504.0f, &h));
+  REQUIRE(qk::kernels::q4_half_to_float(h) == -65504.0f);
+  REQUIRE(!qk::kernels::q4_float_to_half_exact(0.1f, &h));           // needs more mantissa
+  REQUIRE(!qk::kernels::q4_float_to_half_exact(0x1p-20f, &h));       // fp16 subnormal: fp32 storage
+  REQUIRE(!qk::kernels::q4_float_to_half_exact(131072.0f, &h));      // above fp16
+  std::mt19937 rng(1);
+  Problem p = random_problem(rng, 2, 40, 256);
+  p.block = 32;
+  p.is_signed = true;
+  p.with_zp = false;
+  p.scales.assign(p.n * p.nb(), 0.25f);
+  std::size_t f16_bytes = 0, f32_bytes = 0;
+  REQUIRE(qk::GemmQ4Weights::packed_size(p.desc(), qk::Isa::scalar, &f16_bytes).ok());
+  p.scales[0] = 0.1f;
+  REQUIRE(qk::GemmQ4Weights::packed_size(p.desc(), qk::Isa::scalar, &f32_bytes).ok());
+  REQUIRE(f16_bytes < f32_bytes);
 }
 
 TEST_CASE("gemm_q4: errors name the argument and write nothing") {

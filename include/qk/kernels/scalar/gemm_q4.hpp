@@ -27,6 +27,12 @@ inline std::int32_t q4_zero_point(const GemmQ4Args& args, const std::uint8_t* pa
   return args.zp_uniform ? args.zp : static_cast<std::int32_t>(panel[args.zps_at + b * P + j]);
 }
 
+inline float q4_scale(const GemmQ4Args& args, const std::uint8_t* panel, std::size_t P, std::size_t b,
+                      std::size_t j) noexcept {
+  if (!args.scale_f16) return reinterpret_cast<const float*>(panel + args.scales_at)[b * P + j];
+  return q4_half_to_float(reinterpret_cast<const std::uint16_t*>(panel + args.scales_at)[b * P + j]);
+}
+
 inline float q4_finish(const GemmQ4Args& args, float acc, std::size_t n) noexcept {
   if (args.bias != nullptr) acc = acc + args.bias[n];
   return q4_clamp(acc, args.lo, args.hi);
@@ -37,7 +43,6 @@ inline void gemm_q4_dynamic_tile(const GemmQ4Args& args, std::size_t m_begin, st
   constexpr std::size_t P = kGemmQ4PanelWidth;
   for (std::size_t p = 2 * pair_begin; p < 2 * pair_end; ++p) {
     const std::uint8_t* panel = args.packed + p * args.panel_bytes;
-    const float* ws = reinterpret_cast<const float*>(panel + args.scales_at);
     for (std::size_t j = 0; j < P && p * P + j < args.n; ++j)
       for (std::size_t m = m_begin; m < m_end; ++m) {
         const std::int8_t* q = args.qa + m * args.qa_stride;
@@ -47,7 +52,7 @@ inline void gemm_q4_dynamic_tile(const GemmQ4Args& args, std::size_t m_begin, st
           std::int32_t isum = 0;
           for (std::size_t k = b * args.block; k < (b + 1) * args.block; ++k)
             isum += q[k] * (q4_nibble(panel, P, j, k) - zp);
-          acc = std::fma(static_cast<float>(isum), args.a_scale[m * args.n_blocks + b] * ws[b * P + j], acc);
+          acc = std::fma(static_cast<float>(isum), args.a_scale[m * args.n_blocks + b] * q4_scale(args, panel, P, b, j), acc);
         }
         args.c[m * args.ldc + p * P + j] = q4_finish(args, acc, p * P + j);
       }
@@ -59,7 +64,6 @@ inline void gemm_q4_f32_tile(const GemmQ4Args& args, std::size_t m_begin, std::s
   constexpr std::size_t P = kGemmQ4PanelWidth;
   for (std::size_t p = 2 * pair_begin; p < 2 * pair_end; ++p) {
     const std::uint8_t* panel = args.packed + p * args.panel_bytes;
-    const float* ws = reinterpret_cast<const float*>(panel + args.scales_at);
     for (std::size_t j = 0; j < P && p * P + j < args.n; ++j)
       for (std::size_t m = m_begin; m < m_end; ++m) {
         const float* a = args.a + m * args.lda;
@@ -70,7 +74,7 @@ inline void gemm_q4_f32_tile(const GemmQ4Args& args, std::size_t m_begin, std::s
           float s = 0.0f;
           for (std::size_t k = b * args.block; k < k1; ++k)
             s = std::fma(a[k], static_cast<float>(q4_nibble(panel, P, j, k) - zp), s);
-          acc = std::fma(s, ws[b * P + j], acc);
+          acc = std::fma(s, q4_scale(args, panel, P, b, j), acc);
         }
         args.c[m * args.ldc + p * P + j] = q4_finish(args, acc, p * P + j);
       }

@@ -81,8 +81,8 @@ QK_KERNEL_NOINLINE void q4_dynamic_rows(const GemmQ4Args& args, std::size_t m0, 
       w1 += kChunk;
       q += 8;
     }
-    const Vf ws0 = Traits::fload(reinterpret_cast<const float*>(p0 + args.scales_at) + b * P);
-    const Vf ws1 = Traits::fload(reinterpret_cast<const float*>(p1 + args.scales_at) + b * P);
+    const Vf ws0 = Traits::load_scales(p0 + args.scales_at, b * P, args.scale_f16);
+    const Vf ws1 = Traits::load_scales(p1 + args.scales_at, b * P, args.scale_f16);
     const Vi z0 = args.zp_uniform ? Traits::iset1(args.zp) : Traits::load_zp(p0 + args.zps_at + b * P);
     const Vi z1 = args.zp_uniform ? Traits::iset1(args.zp) : Traits::load_zp(p1 + args.zps_at + b * P);
     QK_Q4_ALL(QK_Q4_BLOCK_END)
@@ -137,8 +137,8 @@ QK_KERNEL_NOINLINE void q4_f32_rows(const GemmQ4Args& args, std::size_t m0, std:
         }
       }
     }
-    const Vf ws0 = Traits::fload(reinterpret_cast<const float*>(p0 + args.scales_at) + b * P);
-    const Vf ws1 = Traits::fload(reinterpret_cast<const float*>(p1 + args.scales_at) + b * P);
+    const Vf ws0 = Traits::load_scales(p0 + args.scales_at, b * P, args.scale_f16);
+    const Vf ws1 = Traits::load_scales(p1 + args.scales_at, b * P, args.scale_f16);
     QK_Q4_ALL(QK_Q4_FBLOCK_END)
   }
   QK_Q4_ALL(QK_Q4_STORE)

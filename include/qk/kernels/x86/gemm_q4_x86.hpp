@@ -58,7 +58,10 @@
   static QK_KERNEL_INLINE Vf fmadd(Vf a, Vf b, Vf c) noexcept { return _mm512_fmadd_ps(a, b, c); }        \
   static QK_KERNEL_INLINE Vf fmax(Vf a, Vf b) noexcept { return _mm512_max_ps(a, b); }                    \
   static QK_KERNEL_INLINE Vf fmin(Vf a, Vf b) noexcept { return _mm512_min_ps(a, b); }                    \
-  static QK_KERNEL_INLINE Vf fload(const float* p) noexcept { return _mm512_load_ps(p); }                 \
+  static QK_KERNEL_INLINE Vf load_scales(const std::uint8_t* p, std::size_t i, bool f16) noexcept {     \
+    return f16 ? _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p + 2 * i)))         \
+               : _mm512_load_ps(reinterpret_cast<const float*>(p + 4 * i));                              \
+  }                                                                                                       \
   static QK_KERNEL_INLINE Vf floadu(const float* p) noexcept { return _mm512_loadu_ps(p); }               \
   static QK_KERNEL_INLINE void fstoreu(float* p, Vf v) noexcept { _mm512_storeu_ps(p, v); }               \
   static QK_KERNEL_INLINE Vi load_zp(const std::uint8_t* p) noexcept {                                    \
@@ -98,7 +101,10 @@
   static QK_KERNEL_INLINE Vf fmadd(Vf a, Vf b, Vf c) noexcept { return _mm256_fmadd_ps(a, b, c); }        \
   static QK_KERNEL_INLINE Vf fmax(Vf a, Vf b) noexcept { return _mm256_max_ps(a, b); }                    \
   static QK_KERNEL_INLINE Vf fmin(Vf a, Vf b) noexcept { return _mm256_min_ps(a, b); }                    \
-  static QK_KERNEL_INLINE Vf fload(const float* p) noexcept { return _mm256_load_ps(p); }                 \
+  static QK_KERNEL_INLINE Vf load_scales(const std::uint8_t* p, std::size_t i, bool f16) noexcept {     \
+    return f16 ? _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(p + 2 * i)))             \
+               : _mm256_load_ps(reinterpret_cast<const float*>(p + 4 * i));                              \
+  }                                                                                                       \
   static QK_KERNEL_INLINE Vf floadu(const float* p) noexcept { return _mm256_loadu_ps(p); }               \
   static QK_KERNEL_INLINE void fstoreu(float* p, Vf v) noexcept { _mm256_storeu_ps(p, v); }               \
   static QK_KERNEL_INLINE Vi load_zp(const std::uint8_t* p) noexcept {                                    \
@@ -192,7 +198,7 @@ QK_Q4_AVX512_QUANTIZE
 }  // namespace qk
 QK_TARGET_POP
 
-QK_TARGET_PUSH("avx2,fma,bmi2,avxvnni")
+QK_TARGET_PUSH("avx2,fma,bmi2,f16c,avxvnni")
 namespace qk {
 namespace kernels {
 namespace avxvnni {
@@ -209,7 +215,7 @@ using Traits = Q4Traits;
 }  // namespace qk
 QK_TARGET_POP
 
-QK_TARGET_PUSH("avx2,fma,bmi2")
+QK_TARGET_PUSH("avx2,fma,bmi2,f16c")
 namespace qk {
 namespace kernels {
 namespace avx2 {
