@@ -9,6 +9,7 @@
 
 #include "bench_common.hpp"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "qk/gemm.hpp"
+#include "qk/gemm_blockwise.hpp"
 
 #if defined(QK_BENCH_HAVE_ONEDNN)
 #include <omp.h>
@@ -69,6 +71,36 @@ void bench_qk_s8(benchmark::State& state, Shape s, std::size_t threads) {
     benchmark::ClobberMemory();
   }
   set_gops(state, s);
+  state.SetLabel(qk::isa_name(w.isa()));
+}
+
+// Blockwise 4-bit weights (qk/gemm_blockwise.hpp): signed nibbles, fp32 block scales, fp32 A and
+// C. dynamic: A quantized per block to int8 inside the timed call (as ORT accuracy_level 4);
+// otherwise weight-only fp32. weight_bytes/s counts the packed nibbles and scales read per call.
+void bench_qk_q4(benchmark::State& state, Shape s, std::size_t block, bool dynamic) {
+  const auto a = random_floats(s.m * s.k, 1), bias = random_floats(s.n, 3);
+  const auto nibbles = random_vector<std::uint8_t>(s.n * ((s.k + 1) / 2), 0, 255, 2);
+  const std::size_t nb = (s.k + block - 1) / block;
+  std::vector<float> scales = random_floats(s.n * nb, 4);
+  // fp16-exact scales, as MatMulNBits' and Q4_0's come from fp16 models: packed as fp16.
+  for (auto& v : scales) v = std::ldexp(1.0f + std::round(v * 512.0f) / 1024.0f, -7);
+  qk::GemmQ4Weights w;
+  if (!w.pack(qk::GemmQ4WeightsDesc::signed_blocks(s.n, s.k, block, nibbles.data(), scales.data(), bias.data())).ok()) {
+    state.SkipWithError("pack failed");
+    return;
+  }
+  std::size_t ws_bytes = 0;
+  (void)qk::gemm_q4_dynamic_workspace_size(w, s.m, &ws_bytes);
+  std::vector<std::uint8_t> ws(ws_bytes);
+  std::vector<float> c(s.m * s.n);
+  for (auto _ : state) {
+    qk::Status st = dynamic ? qk::gemm_q4_dynamic(w, s.m, a.data(), s.k, c.data(), s.n, ws.data(), ws.size())
+                            : qk::gemm_q4_f32(w, s.m, a.data(), s.k, c.data(), s.n);
+    benchmark::DoNotOptimize(st);
+    benchmark::ClobberMemory();
+  }
+  set_gops(state, s);
+  state.counters["weight_bytes/s"] = benchmark::Counter(static_cast<double>(w.packed_bytes()), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(qk::isa_name(w.isa()));
 }
 
@@ -191,6 +223,9 @@ void register_all() {
     const std::string name = shape_name(s);
     benchmark::RegisterBenchmark(("gemm/qk_s8/" + name).c_str(), bench_qk_s8, s, std::size_t{1})->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/qk_f32/" + name).c_str(), bench_qk_f32, s)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("gemm/qk_s4b32/" + name).c_str(), bench_qk_q4, s, std::size_t{32}, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("gemm/qk_s4b128/" + name).c_str(), bench_qk_q4, s, std::size_t{128}, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("gemm/qk_w4f32b32/" + name).c_str(), bench_qk_q4, s, std::size_t{32}, false)->Unit(benchmark::kMicrosecond)->UseRealTime();
 #if defined(QK_BENCH_HAVE_ONEDNN)
     benchmark::RegisterBenchmark(("gemm/onednn_s8/" + name).c_str(), bench_onednn, s, true, 1)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/onednn_f32/" + name).c_str(), bench_onednn, s, false, 1)->Unit(benchmark::kMicrosecond)->UseRealTime();
