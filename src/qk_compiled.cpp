@@ -9,5 +9,6 @@
 #define QK_COMPILED_IMPLEMENTATION 1
 
 #include "qk/kernels/depthwise_registry.hpp"
+#include "qk/kernels/elementwise_registry.hpp"
 #include "qk/kernels/gemm_q4_registry.hpp"
 #include "qk/kernels/gemm_registry.hpp"

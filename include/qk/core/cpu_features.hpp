@@ -35,6 +35,8 @@ struct CpuFeatures {
   bool avx512bw = false;    // AVX-512 F/BW/DQ/VL, OS saves zmm/opmask
   bool avx512vnni = false;  // AVX512_VNNI (EVEX vpdpbusd)
   bool avxvnni = false;     // AVX-VNNI (VEX vpdpbusd on ymm)
+  bool avx512vbmi = false;  // AVX512_VBMI (vpermb / vpermi2b), with avx512bw; not an Isa level:
+                            // the element-wise table lookup chooses its kernel by it
   bool neon = false;        // AArch64 Advanced SIMD
   bool neon_dot = false;    // SDOT/UDOT (ARMv8.2 dotprod)
   bool neon_i8mm = false;   // SMMLA/USMMLA (ARMv8.6 i8mm)
@@ -81,6 +83,7 @@ inline CpuFeatures detect_cpu_features_raw() noexcept {
   const bool avx512f = (l7[1] >> 16) & 1u, avx512dq = (l7[1] >> 17) & 1u;
   const bool avx512bw = (l7[1] >> 30) & 1u, avx512vl = (l7[1] >> 31) & 1u;
   const bool vnni512 = (l7[2] >> 11) & 1u;
+  const bool vbmi = (l7[2] >> 1) & 1u;
   unsigned l71[4];
   cpuid(7, 1, l71);
   const bool avxvnni = (l71[0] >> 4) & 1u;
@@ -88,6 +91,7 @@ inline CpuFeatures detect_cpu_features_raw() noexcept {
   f.avx512bw = f.avx2 && os_zmm && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512vnni = f.avx512bw && vnni512;
   f.avxvnni = f.avx2 && avxvnni;
+  f.avx512vbmi = f.avx512bw && vbmi;
   return f;
 }
 #endif
@@ -104,6 +108,7 @@ inline CpuFeatures detect_cpu_features() noexcept {
     f.avx512bw = f.avx2 && cpuinfo_has_x86_avx512f() && cpuinfo_has_x86_avx512bw() &&
                  cpuinfo_has_x86_avx512dq() && cpuinfo_has_x86_avx512vl();
     f.avx512vnni = f.avx512bw && cpuinfo_has_x86_avx512vnni();
+    f.avx512vbmi = f.avx512bw && cpuinfo_has_x86_avx512vbmi();
     f.avxvnni = f.avx2 && f.avxvnni;
   }
 #endif

@@ -49,6 +49,7 @@
 #include <cstring>
 #include <limits>
 
+#include "qk/kernels/elementwise_registry.hpp"
 #include "qk/layers/layer.hpp"
 
 namespace qk {
@@ -203,19 +204,6 @@ inline std::int32_t relu_value(const ReluParams& p, std::int32_t x) noexcept {
   return static_cast<std::int32_t>(v);
 }
 
-template <class T>
-void clamp_loop(const T* in, T* out, std::size_t count, T lo, T hi) noexcept {
-  for (std::size_t i = 0; i < count; ++i) {
-    const T v = in[i];
-    const T a = v < lo ? lo : v;
-    out[i] = a > hi ? hi : a;
-  }
-}
-
-inline void lut_loop(const std::uint8_t* in, std::uint8_t* out, std::size_t count, const std::uint8_t* table) noexcept {
-  for (std::size_t i = 0; i < count; ++i) out[i] = table[in[i]];
-}
-
 }  // namespace activation_detail
 
 // A 256-entry table applied element-wise. table[i] holds the output's bit pattern for the input
@@ -307,6 +295,7 @@ class Lut : public Layer {
     clamp_only_ = clamp;
     lo_ = lo;
     hi_ = hi;
+    kernels_ = kernels::active_elementwise_kernels();  // chosen once, like packed weights
     built_ = true;
   }
 
@@ -331,19 +320,19 @@ class Lut : public Layer {
     const std::size_t last = end * ctx->chunk < ctx->count ? end * ctx->chunk : ctx->count;
     ctx->self->apply_range(ctx->input, ctx->output, first, last - first);
   }
+  // Through the element-wise kernel family chosen in set() (kernels/elementwise_registry.hpp):
+  // a clamp runs as maximum(x, lo) clamped to [lo, hi], a table as the family's lookup.
   void apply_range(const void* input, void* output, std::size_t offset, std::size_t count) const noexcept {
+    const std::uint8_t* in = static_cast<const std::uint8_t*>(input) + offset;
+    std::uint8_t* out = static_cast<std::uint8_t*>(output) + offset;
     if (clamp_only_) {
-      if (type_ == ElementType::s8)
-        activation_detail::clamp_loop(static_cast<const std::int8_t*>(input) + offset,
-                                      static_cast<std::int8_t*>(output) + offset, count, static_cast<std::int8_t>(lo_),
-                                      static_cast<std::int8_t>(hi_));
-      else
-        activation_detail::clamp_loop(static_cast<const std::uint8_t*>(input) + offset,
-                                      static_cast<std::uint8_t*>(output) + offset, count,
-                                      static_cast<std::uint8_t>(lo_), static_cast<std::uint8_t>(hi_));
+      const std::uint8_t lo_byte = activation_detail::to_byte(lo_);
+      kernels::EwClampParams p;
+      p.act_min = lo_;
+      p.act_max = hi_;
+      kernels_->maximum(p, type_ == ElementType::s8, in, &lo_byte, true, out, count);
     } else {
-      activation_detail::lut_loop(static_cast<const std::uint8_t*>(input) + offset,
-                                  static_cast<std::uint8_t*>(output) + offset, count, table_);
+      kernels_->lut(table_, in, out, count);
     }
   }
 
@@ -352,6 +341,7 @@ class Lut : public Layer {
   std::uint8_t table_[256] = {};
   bool clamp_only_ = false;
   std::int32_t lo_ = 0, hi_ = 0;
+  const kernels::ElementwiseKernels* kernels_ = nullptr;
   bool built_ = false;
 };
 

@@ -24,18 +24,13 @@
 // the fewest runs: dimensions of extent 1 vanish, neighbours broadcast the same way merge. The
 // innermost run is then either contiguous in both inputs (equal shapes: one run of the whole
 // tensor; a per-channel operand [1,1,1,C]: runs of C) or contiguous in one input with the other
-// input's element fixed (a scalar operand, a [N,H,W,1] operand). Each of the three cases is its
-// own loop, so that the per-element arithmetic has no branch and vectorises in int32 lanes; a
-// fixed element's own arithmetic (Add's input rescaling, Mul's offset) is done once per run.
-//
-// Why the requantization is written inline and not by calling multiply_by_quantized_multiplier:
-// that function handles every shift (and the INT32_MIN * INT32_MIN saturation) with branches
-// that stop vectorisation. Here the parameters are validated at init (multiplier >= 0, shifts
-// in TFLite's range), which lets the same arithmetic be written branch-free: gemmlowp's
-// SaturatingRoundingDoublingHighMul with b >= 0 is floor((a * b + 2^30) / 2^31) (it rounds
-// half up; the saturating case needs b = INT32_MIN), and RoundingDivideByPOT by e in [0, 31] is
-// (x >> e) + (remainder > threshold), with per-tensor mask and threshold. The unit tests compare
-// both forms against qk::multiply_by_quantized_multiplier.
+// input's element fixed (a scalar operand, a [N,H,W,1] operand). Each run is one call of the
+// element-wise kernel family chosen when the layer is built (kernels/elementwise_registry.hpp:
+// AVX2 / AVX-512 on x86, the portable scalar family elsewhere, ARM included), a run whose first
+// input is the fixed one with the operands and their parameters swapped. The arithmetic (TFLite's
+// double-rounding MultiplyByQuantizedMultiplier written branch-free for validated parameters)
+// is the scalar family's, kernels/scalar/elementwise.hpp, which every SIMD family reproduces bit
+// for bit (tests/layers/test_layer_kernels.cpp).
 //
 // The output may be the same buffer as an input whose shape is the output's shape (each output
 // element reads only the input elements at its own index); any other overlap is undefined.
@@ -45,6 +40,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qk/kernels/elementwise_registry.hpp"
 #include "qk/layers/layer.hpp"
 
 namespace qk {
@@ -107,50 +103,6 @@ inline Status quantize_multiplier_smaller_than_one(double real, std::int32_t* m,
   return Status::success();
 }
 
-// Branch-free fixed-point steps (see the header comment). `Requant` holds one multiplier and
-// its exponent in the form the loops use.
-struct Requant {
-  std::int32_t multiplier = 0;
-  std::uint32_t left = 0;       // max(shift, 0)
-  std::int32_t right = 0;       // max(-shift, 0), in [0, 31]
-  std::int32_t mask = 0;        // 2^right - 1
-  std::int32_t threshold = 0;   // mask >> 1
-
-  static Requant make(std::int32_t multiplier, std::int32_t shift) noexcept {
-    Requant r;
-    r.multiplier = multiplier;
-    r.left = static_cast<std::uint32_t>(shift > 0 ? shift : 0);
-    r.right = shift > 0 ? 0 : -shift;
-    r.mask = static_cast<std::int32_t>((std::uint32_t{1} << r.right) - 1u);  // right <= 31
-    r.threshold = r.mask >> 1;
-    return r;
-  }
-  // SRDHM(x, multiplier) for multiplier >= 0: floor((x * m + 2^30) / 2^31). The quotient fits
-  // int32, so bits 31..62 of the 64-bit sum are the result; a logical shift reads them (64-bit
-  // arithmetic right shifts have no SSE/AVX2 instruction).
-  std::int32_t high_mul(std::int32_t x) const noexcept {
-    const std::int64_t p = static_cast<std::int64_t>(x) * multiplier + (std::int64_t{1} << 30);
-    return static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(p) >> 31));
-  }
-  // RoundingDivideByPOT(x, right): to nearest, ties away from zero.
-  std::int32_t divide(std::int32_t x) const noexcept {
-    const std::int32_t remainder = x & mask;
-    const std::int32_t limit = threshold + (x < 0 ? 1 : 0);
-    return (x >> right) + (remainder > limit ? 1 : 0);
-  }
-  // MultiplyByQuantizedMultiplier, double rounding; the left shift wraps as TFLite's (and
-  // qk::wrapping_shift_left) does.
-  std::int32_t apply(std::int32_t x) const noexcept {
-    return divide(high_mul(static_cast<std::int32_t>(static_cast<std::uint32_t>(x) << left)));
-  }
-  // Without the left shift, for shifts validated <= 0 (Add).
-  std::int32_t apply_right(std::int32_t x) const noexcept { return divide(high_mul(x)); }
-};
-
-inline std::int32_t clamp_i32(std::int32_t v, std::int32_t lo, std::int32_t hi) noexcept {
-  return v < lo ? lo : (v > hi ? hi : v);
-}
-
 // The shapes of a broadcast, reduced (see the header comment) to at most four runs, outermost
 // first; extent[3] is the innermost run. Strides are in elements; 0 means "broadcast".
 struct BroadcastPlan {
@@ -201,100 +153,26 @@ inline bool make_broadcast_plan(const Shape4& a, const Shape4& b, Shape4* out, B
   return true;
 }
 
-// One run of n outputs. Op provides prepare1/prepare2 (per input element, hoisted for a fixed
-// element) and finish (the combination, requantization and clamp), all int32.
-template <class T, class Op>
-inline void binary_run_both(const T* a, const T* b, T* out, std::size_t n, const Op& op) noexcept {
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(op.finish(op.prepare1(a[i]), op.prepare2(b[i])));
-}
-template <class T, class Op>
-inline void binary_run_first_fixed(std::int32_t pa, const T* b, T* out, std::size_t n, const Op& op) noexcept {
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(op.finish(pa, op.prepare2(b[i])));
-}
-template <class T, class Op>
-inline void binary_run_second_fixed(const T* a, std::int32_t pb, T* out, std::size_t n, const Op& op) noexcept {
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(op.finish(op.prepare1(a[i]), pb));
-}
-
-template <class T, class Op>
-inline void run_broadcast(const BroadcastPlan& p, const T* a, const T* b, T* out, const Op& op) noexcept {
+// Calls f(a, b, b_broadcast, swapped, out, n) once per innermost run of n outputs (bytes).
+// swapped: the first input is the fixed one, passed as b (the kernel then needs the parameters
+// with the operands' roles exchanged).
+template <class F>
+inline void run_broadcast(const BroadcastPlan& p, const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out,
+                          F f) noexcept {
   const std::size_t n = p.extent[3];
   for (std::size_t i0 = 0; i0 < p.extent[0]; ++i0)
     for (std::size_t i1 = 0; i1 < p.extent[1]; ++i1)
       for (std::size_t i2 = 0; i2 < p.extent[2]; ++i2) {
-        const T* ra = a + i0 * p.stride1[0] + i1 * p.stride1[1] + i2 * p.stride1[2];
-        const T* rb = b + i0 * p.stride2[0] + i1 * p.stride2[1] + i2 * p.stride2[2];
+        const std::uint8_t* ra = a + i0 * p.stride1[0] + i1 * p.stride1[1] + i2 * p.stride1[2];
+        const std::uint8_t* rb = b + i0 * p.stride2[0] + i1 * p.stride2[1] + i2 * p.stride2[2];
         switch (p.inner) {
-          case BroadcastPlan::first_fixed: binary_run_first_fixed(op.prepare1(*ra), rb, out, n, op); break;
-          case BroadcastPlan::second_fixed: binary_run_second_fixed(ra, op.prepare2(*rb), out, n, op); break;
-          default: binary_run_both(ra, rb, out, n, op); break;
+          case BroadcastPlan::first_fixed: f(rb, ra, true, true, out, n); break;
+          case BroadcastPlan::second_fixed: f(ra, rb, true, false, out, n); break;
+          default: f(ra, rb, false, false, out, n); break;
         }
         out += n;
       }
 }
-
-// Add's input rescaling, a = RDPOT(SRDHM((x + offset) * 2^L, m), e), in int32 lanes only.
-// With v = x + offset (|v| <= 255) and k = 31 - L (L <= 20, so k >= 11), SRDHM(v * 2^L, m) =
-// floor((v * m + 2^(k-1)) / 2^k). Split m = mh * 2^16 + ml: v * mh < 2^23 and v * ml < 2^24, and
-//   k <= 16: v * mh * 2^(16-k) + floor((v * ml + 2^(k-1)) / 2^k)
-//   k > 16:  floor((v * mh + floor((v * ml + 2^(k-1)) / 2^16)) / 2^(k-16))
-// (nested floor divisions by powers of two), i.e. (v * high + ((v * ml + round) >> low_shift)) >>
-// high_shift with per-tensor constants. No 64-bit product: both inputs' stages vectorise in
-// int32 lanes, and only the output stage needs one.
-struct AddInputScale {
-  std::int32_t offset = 0, high = 0, low = 0, round = 0;
-  std::int32_t low_shift = 0, high_shift = 0;
-  Requant divide_by;  // only its RoundingDivideByPOT part is used
-
-  static AddInputScale make(std::int32_t offset, std::int32_t left_shift, std::int32_t multiplier,
-                            std::int32_t shift) noexcept {
-    AddInputScale a;
-    const std::int32_t k = 31 - left_shift;  // in [11, 31]
-    a.offset = offset;
-    a.high = (multiplier >> 16) * (k <= 16 ? (std::int32_t{1} << (16 - k)) : 1);  // < 2^20
-    a.low = multiplier & 0xffff;
-    a.round = std::int32_t{1} << (k - 1);
-    a.low_shift = k <= 16 ? k : 16;
-    a.high_shift = k <= 16 ? 0 : k - 16;
-    a.divide_by = Requant::make(0, shift);
-    return a;
-  }
-  std::int32_t operator()(std::int32_t x) const noexcept {
-    const std::int32_t v = x + offset;
-    return divide_by.divide((v * high + ((v * low + round) >> low_shift)) >> high_shift);
-  }
-};
-
-struct AddOp {
-  AddInputScale in1, in2;
-  std::int32_t output_offset, lo, hi;
-  Requant rout;
-  std::int32_t prepare1(std::int32_t x) const noexcept { return in1(x); }
-  std::int32_t prepare2(std::int32_t x) const noexcept { return in2(x); }
-  std::int32_t finish(std::int32_t a, std::int32_t b) const noexcept {
-    return clamp_i32(rout.apply_right(a + b) + output_offset, lo, hi);
-  }
-};
-
-struct MulOp {
-  std::int32_t offset1, offset2, output_offset, lo, hi;
-  Requant r;
-  std::int32_t prepare1(std::int32_t x) const noexcept { return x + offset1; }
-  std::int32_t prepare2(std::int32_t x) const noexcept { return x + offset2; }
-  std::int32_t finish(std::int32_t a, std::int32_t b) const noexcept {
-    return clamp_i32(r.apply(a * b) + output_offset, lo, hi);  // |a * b| <= 255 * 255
-  }
-};
-
-template <bool IsMax>
-struct MinMaxOp {
-  std::int32_t lo, hi;
-  std::int32_t prepare1(std::int32_t x) const noexcept { return x; }
-  std::int32_t prepare2(std::int32_t x) const noexcept { return x; }
-  std::int32_t finish(std::int32_t a, std::int32_t b) const noexcept {
-    return clamp_i32(IsMax ? (a > b ? a : b) : (a < b ? a : b), lo, hi);
-  }
-};
 
 // What the four layers share: types, shapes, the broadcast plan and the run-time checks.
 class BinaryElementwiseBase : public Layer {
@@ -334,6 +212,7 @@ class BinaryElementwiseBase : public Layer {
     in2_ = in2;
     out_ = out;
     plan_ = plan;
+    kernels_ = kernels::active_elementwise_kernels();  // chosen once, like packed weights
     return Status::success();
   }
 
@@ -346,19 +225,22 @@ class BinaryElementwiseBase : public Layer {
     return Status::success();
   }
 
-  template <class Op>
-  void dispatch(const void* const* inputs, void* output, const Op& op) const noexcept {
-    if (type_ == ElementType::s8)
-      run_broadcast(plan_, static_cast<const std::int8_t*>(inputs[0]), static_cast<const std::int8_t*>(inputs[1]),
-                    static_cast<std::int8_t*>(output), op);
-    else
-      run_broadcast(plan_, static_cast<const std::uint8_t*>(inputs[0]), static_cast<const std::uint8_t*>(inputs[1]),
-                    static_cast<std::uint8_t*>(output), op);
+  // One kernel call per run of the plan (`fn` from kernels_, parameters p, or `swapped` for a
+  // run whose first input is the fixed one).
+  template <class Fn, class Params>
+  void dispatch(const void* const* inputs, void* output, Fn fn, const Params& p, const Params& swapped) const noexcept {
+    const bool is_signed = type_ == ElementType::s8;
+    run_broadcast(plan_, static_cast<const std::uint8_t*>(inputs[0]), static_cast<const std::uint8_t*>(inputs[1]),
+                  static_cast<std::uint8_t*>(output),
+                  [&](const std::uint8_t* a, const std::uint8_t* b, bool bc, bool sw, std::uint8_t* out, std::size_t n) {
+                    fn(sw ? swapped : p, is_signed, a, b, bc, out, n);
+                  });
   }
 
   ElementType type_ = ElementType::s8;
   Shape4 in1_, in2_, out_;
   BroadcastPlan plan_;
+  const kernels::ElementwiseKernels* kernels_ = nullptr;
   bool built_ = false;
 };
 
@@ -377,10 +259,14 @@ class Add final : public elementwise_detail::BinaryElementwiseBase {
     QK_RETURN_IF_ERROR(check_params(type, p));
     QK_RETURN_IF_ERROR(set_shapes(type, input1, input2, "add"));
     params_ = p;
-    op_ = elementwise_detail::AddOp{
-        elementwise_detail::AddInputScale::make(p.input1_offset, p.left_shift, p.input1_multiplier, p.input1_shift),
-        elementwise_detail::AddInputScale::make(p.input2_offset, p.left_shift, p.input2_multiplier, p.input2_shift),
-        p.output_offset, p.act_min, p.act_max, elementwise_detail::Requant::make(p.output_multiplier, p.output_shift)};
+    kernels::EwAddParams k;
+    k.offset1 = p.input1_offset, k.offset2 = p.input2_offset, k.left_shift = p.left_shift;
+    k.multiplier1 = p.input1_multiplier, k.shift1 = p.input1_shift;
+    k.multiplier2 = p.input2_multiplier, k.shift2 = p.input2_shift;
+    k.output_multiplier = p.output_multiplier, k.output_shift = p.output_shift, k.output_offset = p.output_offset;
+    k.act_min = p.act_min, k.act_max = p.act_max;
+    kparams_ = k;
+    kswapped_ = k.swapped();
     built_ = true;
     return Status::success();
   }
@@ -439,7 +325,7 @@ class Add final : public elementwise_detail::BinaryElementwiseBase {
     (void)workspace_bytes;
     (void)executor;
     QK_RETURN_IF_ERROR(check_run(inputs, output));
-    dispatch(inputs, output, op_);
+    dispatch(inputs, output, kernels_->add, kparams_, kswapped_);
     return Status::success();
   }
 
@@ -470,7 +356,7 @@ class Add final : public elementwise_detail::BinaryElementwiseBase {
   }
 
   AddParams params_;
-  elementwise_detail::AddOp op_{};
+  kernels::EwAddParams kparams_, kswapped_;
 };
 
 // TFLite MUL (8-bit path), see the header comment.
@@ -485,8 +371,12 @@ class Mul final : public elementwise_detail::BinaryElementwiseBase {
     QK_RETURN_IF_ERROR(check_params(type, p));
     QK_RETURN_IF_ERROR(set_shapes(type, input1, input2, "mul"));
     params_ = p;
-    op_ = elementwise_detail::MulOp{p.input1_offset, p.input2_offset, p.output_offset, p.act_min, p.act_max,
-                        elementwise_detail::Requant::make(p.output_multiplier, p.output_shift)};
+    kernels::EwMulParams k;
+    k.offset1 = p.input1_offset, k.offset2 = p.input2_offset;
+    k.output_multiplier = p.output_multiplier, k.output_shift = p.output_shift, k.output_offset = p.output_offset;
+    k.act_min = p.act_min, k.act_max = p.act_max;
+    kparams_ = k;
+    kswapped_ = k.swapped();
     built_ = true;
     return Status::success();
   }
@@ -530,7 +420,7 @@ class Mul final : public elementwise_detail::BinaryElementwiseBase {
     (void)workspace_bytes;
     (void)executor;
     QK_RETURN_IF_ERROR(check_run(inputs, output));
-    dispatch(inputs, output, op_);
+    dispatch(inputs, output, kernels_->mul, kparams_, kswapped_);
     return Status::success();
   }
 
@@ -552,7 +442,7 @@ class Mul final : public elementwise_detail::BinaryElementwiseBase {
   }
 
   MulParams params_;
-  elementwise_detail::MulOp op_{};
+  kernels::EwMulParams kparams_, kswapped_;
 };
 
 namespace elementwise_detail {
@@ -569,7 +459,8 @@ class MinMaxLayer final : public BinaryElementwiseBase {
       return Status(StatusCode::invalid_argument, "maximum/minimum: unknown element type", "type", static_cast<int>(type));
     QK_RETURN_IF_ERROR(check_clamp(act_min, act_max, type, "maximum/minimum: act_min/act_max not an ordered range inside the type"));
     QK_RETURN_IF_ERROR(set_shapes(type, input1, input2, op_name()));
-    op_ = MinMaxOp<IsMax>{act_min, act_max};
+    clamp_.act_min = act_min;
+    clamp_.act_max = act_max;
     built_ = true;
     return Status::success();
   }
@@ -602,12 +493,12 @@ class MinMaxLayer final : public BinaryElementwiseBase {
     (void)workspace_bytes;
     (void)executor;
     QK_RETURN_IF_ERROR(check_run(inputs, output));
-    dispatch(inputs, output, op_);
+    dispatch(inputs, output, IsMax ? kernels_->maximum : kernels_->minimum, clamp_, clamp_);
     return Status::success();
   }
 
  private:
-  MinMaxOp<IsMax> op_{};
+  kernels::EwClampParams clamp_{};
 };
 }  // namespace elementwise_detail
 
