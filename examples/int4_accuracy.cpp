@@ -72,7 +72,7 @@ struct Error {
     weights += static_cast<double>(w.size());
   }
   void print(const char* name) const {
-    std::printf("| %-44s | %8.5f | %6.2f | %5.2f |\n", name, std::sqrt(noise / signal), 10.0 * std::log10(signal / noise),
+    std::printf("| %-46s | %8.5f | %6.2f | %5.2f |\n", name, std::sqrt(noise / signal), 10.0 * std::log10(signal / noise),
                 bits / weights);
   }
 };
