@@ -12,12 +12,16 @@
 //  - SRDHM(x, m), m >= 0: floor((x * m + 2^30) / 2^31): vpmuldq on even lanes and on the odd
 //    lanes shifted down, + 2^30, bits 31..62 picked by a logical shift (the quotient fits int32).
 //  - RDPOT(x, e): general form (x >> e) + ((x & mask) > (mask >> 1) + [x < 0]) where x may be
-//    anywhere in int32 (Mul); Add's values are below 2^29 in magnitude (|x + offset| <= 255,
+//    anywhere in int32 (Mul); AVX-512 Add's output stage merges SRDHM and RDPOT (AddV); Add's values are below 2^29 in magnitude (|x + offset| <= 255,
 //    left_shift <= 20, multipliers < 2^31 never enlarge), so there the shorter
 //    (x + 2^(e-1) - [x < 0]) >> e (e >= 1; x itself for e = 0) cannot overflow. It is the same
 //    floor: for x >= 0 it rounds half up, for x < 0 it is -floor((|x| + 2^(e-1)) / 2^e).
-//  - Add's input stage as the scalar AddInput: (v * high + ((v * low + round) >> low_shift)) >>
-//    high_shift with vpmulld; an operand broadcast by the plan is rescaled once, in scalar code.
+//  - Add's input stage as the scalar AddInput, (v * high + ((v * low + round) >> low_shift)) >>
+//    high_shift, with the multiplier's halves mh < 2^15 and ml < 2^16 as vpmaddwd pairs against
+//    (v, 2v): v * mh and v * ml = v * (ml - 2^15) + 2v * 2^14, exact in int32 (|v| <= 255), and
+//    high = mh * 2^(16-k) applied as a left shift (vpmaddwd is one uop where vpmulld is two on
+//    many cores; the same speed on this Zen 5). An operand broadcast by the plan is rescaled once,
+//    in scalar code.
 //  - LUT: VBMI: two vpermi2b (entries 0-127, 128-255) and a blend by the index's top bit per 64
 //    bytes. Without VBMI: 16 vpshufb of the table's 16-byte rows by the low nibble, merged by
 //    a tree of 15 blends on bits 4..7 of the index.
@@ -30,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "qk/kernels/elementwise_contract.hpp"
 #include "qk/kernels/scalar/elementwise.hpp"
@@ -110,38 +115,53 @@ struct Rdpot {
 
 // ---- Add
 struct AddInputV {
-  V offset, high, low, round;
-  __m128i low_shift, high_shift;
+  V offset, mult_high, mult_low, round;
+  __m128i high_left, low_shift, high_shift;
   Rdpot div;
-  static AddInputV make(const ew::AddInput& s, std::int32_t shift) noexcept {
+  static AddInputV make(const ew::AddInput& s, std::int32_t multiplier, std::int32_t left_shift, std::int32_t shift) noexcept {
     AddInputV a;
+    const std::int32_t k = 31 - left_shift, mh = multiplier >> 16, ml = multiplier & 0xffff;
     a.offset = _mm512_set1_epi16(static_cast<short>(s.offset));
-    a.high = _mm512_set1_epi32(s.high);
-    a.low = _mm512_set1_epi32(s.low);
+    // vpmaddwd pairs against (v, 2v): (mh, 0) gives v * mh, (ml - 2^15, 2^14) gives v * ml.
+    a.mult_high = _mm512_set1_epi32(mh);
+    a.mult_low = _mm512_set1_epi32(static_cast<std::int32_t>((std::uint32_t{1} << 30) | static_cast<std::uint32_t>((ml - 32768) & 0xffff)));
     a.round = _mm512_set1_epi32(s.round);
+    a.high_left = _mm_cvtsi32_si128(k <= 16 ? 16 - k : 0);
     a.low_shift = _mm_cvtsi32_si128(s.low_shift);
     a.high_shift = _mm_cvtsi32_si128(s.high_shift);
     a.div = Rdpot::make(shift);
     return a;
   }
-  QK_EW_INLINE V apply(V v) const noexcept {  // v = x + offset as int32
-    const V lo = _mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, low), round), low_shift);
-    return div.small(_mm512_sra_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, high), lo), high_shift));
+  // x: int32 lanes holding (v, 2v) as int16 pairs, v = x + offset.
+  QK_EW_INLINE V apply(V x) const noexcept {
+    const V lo = _mm512_sra_epi32(_mm512_add_epi32(_mm512_madd_epi16(x, mult_low), round), low_shift);
+    const V hi = _mm512_sll_epi32(_mm512_madd_epi16(x, mult_high), high_left);
+    return div.small(_mm512_sra_epi32(_mm512_add_epi32(hi, lo), high_shift));
   }
   // int16 lanes (x + offset) -> the rescaled int32 values in unpack order.
   QK_EW_INLINE void apply16(V v16, V* lo, V* hi) const noexcept {
-    const V sign = _mm512_srai_epi16(v16, 15);
-    *lo = apply(_mm512_unpacklo_epi16(v16, sign));
-    *hi = apply(_mm512_unpackhi_epi16(v16, sign));
+    const V twice = _mm512_add_epi16(v16, v16);
+    *lo = apply(_mm512_unpacklo_epi16(v16, twice));
+    *hi = apply(_mm512_unpackhi_epi16(v16, twice));
   }
 };
 
+// The output stage in one rounding step per lane pair, no 64-bit shift: with |S| < 2^29,
+// t = SRDHM(S, m) + 2^(e-1) is the high dword of 2S * m + 2^31 + 2^(e-1) * 2^32 (2S fits int32),
+// which vpmuldq leaves in the odd dword of each qword: even lanes take it with a shuffle. Then
+// RDPOT(SRDHM(S, m), e) = (t - [S < 0]) >> e for e >= 1 ([SRDHM < 0] may be [S < 0]: both give 0
+// when -2^30 <= S * m < 0), t for e = 0 (neg_limit = INT32_MIN: never below).
 struct AddV {
   AddInputV in1, in2;
-  V out_mult, out_offset, lo, hi;
-  Rdpot out_div;
+  V out_mult, nudge, neg_limit, out_offset, lo, hi;
+  __m128i e;
   QK_EW_INLINE V finish(V s) const noexcept {
-    const V r = _mm512_add_epi32(out_div.small(srdhm(s, out_mult)), out_offset);
+    const V s2 = _mm512_add_epi32(s, s);
+    const V pe = _mm512_add_epi64(_mm512_mul_epi32(s2, out_mult), nudge);
+    const V po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_shuffle_epi32(s2, _MM_PERM_DDBB), out_mult), nudge);
+    V t = _mm512_mask_shuffle_epi32(po, static_cast<__mmask16>(0x5555), pe, _MM_PERM_DDBB);
+    t = _mm512_mask_sub_epi32(t, _mm512_cmplt_epi32_mask(s, neg_limit), t, _mm512_set1_epi32(1));
+    const V r = _mm512_add_epi32(_mm512_sra_epi32(t, e), out_offset);
     return _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
   }
 };
@@ -188,13 +208,16 @@ inline void ew_add(const EwAddParams& p, bool is_signed, const std::uint8_t* a, 
   const ew::AddInput s1 = ew::AddInput::make(p.offset1, p.left_shift, p.multiplier1, p.shift1);
   const ew::AddInput s2 = ew::AddInput::make(p.offset2, p.left_shift, p.multiplier2, p.shift2);
   AddV c;
-  c.in1 = AddInputV::make(s1, p.shift1);
-  c.in2 = AddInputV::make(s2, p.shift2);
+  c.in1 = AddInputV::make(s1, p.multiplier1, p.left_shift, p.shift1);
+  c.in2 = AddInputV::make(s2, p.multiplier2, p.left_shift, p.shift2);
+  const std::int32_t e = p.output_shift < 0 ? (p.output_shift < -31 ? 31 : -p.output_shift) : 0;
   c.out_mult = _mm512_set1_epi32(p.output_multiplier);
+  c.nudge = _mm512_set1_epi64(static_cast<std::int64_t>((e > 0 ? std::uint64_t{1} << (e - 1) : 0u) << 32 | 0x80000000u));
+  c.neg_limit = _mm512_set1_epi32(e > 0 ? 0 : std::numeric_limits<std::int32_t>::min());
+  c.e = _mm_cvtsi32_si128(e);
   c.out_offset = _mm512_set1_epi32(p.output_offset);
   c.lo = _mm512_set1_epi32(p.act_min);
   c.hi = _mm512_set1_epi32(p.act_max);
-  c.out_div = Rdpot::make(p.output_shift);
   std::int32_t bfixed = 0;
   if (b_broadcast) bfixed = s2(is_signed ? static_cast<std::int32_t>(static_cast<std::int8_t>(b[0])) : b[0]);
   if (is_signed)
@@ -454,28 +477,34 @@ struct Rdpot {
 };
 
 struct AddInputV {
-  V offset, high, low, round;
-  __m128i low_shift, high_shift;
+  V offset, mult_high, mult_low, round;
+  __m128i high_left, low_shift, high_shift;
   Rdpot div;
-  static AddInputV make(const ew::AddInput& s, std::int32_t shift) noexcept {
+  static AddInputV make(const ew::AddInput& s, std::int32_t multiplier, std::int32_t left_shift, std::int32_t shift) noexcept {
     AddInputV a;
+    const std::int32_t k = 31 - left_shift, mh = multiplier >> 16, ml = multiplier & 0xffff;
     a.offset = _mm256_set1_epi16(static_cast<short>(s.offset));
-    a.high = _mm256_set1_epi32(s.high);
-    a.low = _mm256_set1_epi32(s.low);
+    // vpmaddwd pairs against (v, 2v): (mh, 0) gives v * mh, (ml - 2^15, 2^14) gives v * ml.
+    a.mult_high = _mm256_set1_epi32(mh);
+    a.mult_low = _mm256_set1_epi32(static_cast<std::int32_t>((std::uint32_t{1} << 30) | static_cast<std::uint32_t>((ml - 32768) & 0xffff)));
     a.round = _mm256_set1_epi32(s.round);
+    a.high_left = _mm_cvtsi32_si128(k <= 16 ? 16 - k : 0);
     a.low_shift = _mm_cvtsi32_si128(s.low_shift);
     a.high_shift = _mm_cvtsi32_si128(s.high_shift);
     a.div = Rdpot::make(shift);
     return a;
   }
-  QK_EW_INLINE V apply(V v) const noexcept {
-    const V lo = _mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(v, low), round), low_shift);
-    return div.small(_mm256_sra_epi32(_mm256_add_epi32(_mm256_mullo_epi32(v, high), lo), high_shift));
+  // x: int32 lanes holding (v, 2v) as int16 pairs, v = x + offset.
+  QK_EW_INLINE V apply(V x) const noexcept {
+    const V lo = _mm256_sra_epi32(_mm256_add_epi32(_mm256_madd_epi16(x, mult_low), round), low_shift);
+    const V hi = _mm256_sll_epi32(_mm256_madd_epi16(x, mult_high), high_left);
+    return div.small(_mm256_sra_epi32(_mm256_add_epi32(hi, lo), high_shift));
   }
+  // int16 lanes (x + offset) -> the rescaled int32 values in unpack order.
   QK_EW_INLINE void apply16(V v16, V* lo, V* hi) const noexcept {
-    const V sign = _mm256_srai_epi16(v16, 15);
-    *lo = apply(_mm256_unpacklo_epi16(v16, sign));
-    *hi = apply(_mm256_unpackhi_epi16(v16, sign));
+    const V twice = _mm256_add_epi16(v16, v16);
+    *lo = apply(_mm256_unpacklo_epi16(v16, twice));
+    *hi = apply(_mm256_unpackhi_epi16(v16, twice));
   }
 };
 
@@ -542,8 +571,8 @@ inline void ew_add(const EwAddParams& p, bool is_signed, const std::uint8_t* a, 
   const ew::AddInput s1 = ew::AddInput::make(p.offset1, p.left_shift, p.multiplier1, p.shift1);
   const ew::AddInput s2 = ew::AddInput::make(p.offset2, p.left_shift, p.multiplier2, p.shift2);
   AddV c;
-  c.in1 = AddInputV::make(s1, p.shift1);
-  c.in2 = AddInputV::make(s2, p.shift2);
+  c.in1 = AddInputV::make(s1, p.multiplier1, p.left_shift, p.shift1);
+  c.in2 = AddInputV::make(s2, p.multiplier2, p.left_shift, p.shift2);
   c.out_mult = _mm256_set1_epi32(p.output_multiplier);
   c.out_offset = _mm256_set1_epi32(p.output_offset);
   c.lo = _mm256_set1_epi32(p.act_min);
