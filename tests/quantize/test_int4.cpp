@@ -50,7 +50,7 @@ std::uint32_t stream_get(const std::vector<std::uint8_t>& bytes, std::size_t i, 
   std::uint32_t code = 0;
   for (int t = 0; t < bits; ++t) {
     const std::size_t s = i * static_cast<std::size_t>(bits) + static_cast<std::size_t>(t);
-    code |= static_cast<std::uint32_t>((bytes[s / 8] >> (s % 8)) & 1u) << t;
+    code |= ((static_cast<std::uint32_t>(bytes[s / 8]) >> (s % 8)) & 1u) << t;
   }
   return code;
 }

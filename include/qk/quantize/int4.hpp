@@ -750,8 +750,9 @@ inline Status convert_q4_0(const std::uint8_t* blocks, std::size_t n, std::size_
     const std::uint8_t* qs = blocks + index * kQ4_0BlockBytes + 2;
     std::uint8_t* block = out.data + index * s.block_bytes;
     for (std::size_t j = 0; j < 16; ++j) {
-      const std::uint32_t low = zero_scale ? 0u : (qs[j] & 0x0Fu) ^ 8u;   // element j
-      const std::uint32_t high = zero_scale ? 0u : (qs[j] >> 4) ^ 8u;     // element j + 16
+      const std::uint32_t byte = qs[j];
+      const std::uint32_t low = zero_scale ? 0u : (byte & 0x0Fu) ^ 8u;  // element j
+      const std::uint32_t high = zero_scale ? 0u : (byte >> 4) ^ 8u;    // element j + 16
       // Elements 2m and 2m + 1 share byte m of the block: j's byte gets element j's code in the
       // nibble of its parity; j + 16 likewise, 8 bytes further.
       const std::size_t byte_low = j / 2, byte_high = 8 + j / 2;
