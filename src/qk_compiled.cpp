@@ -12,3 +12,4 @@
 #include "qk/kernels/elementwise_registry.hpp"
 #include "qk/kernels/gemm_q4_registry.hpp"
 #include "qk/kernels/gemm_registry.hpp"
+#include "qk/kernels/pool_registry.hpp"

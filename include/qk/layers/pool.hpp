@@ -33,14 +33,12 @@
 // Every pad must be below the filter size, so that every window holds at least one image tap
 // (a window of padding alone would divide by zero in TFLite).
 //
-// Performance: NHWC makes the channel loop the contiguous one. Each output pixel accumulates its
-// taps into per-channel int32 sums (max: per-channel maxima) over blocks of kPoolChannelBlock
-// channels held on the stack, so run() needs no workspace; the inner loops are branch-free over
-// channels and auto-vectorise. The average's division happens once per output element, as a
-// multiplication by the pixel's reciprocal 1/n in double: floor((a + n/2 + 0.5) * (1/n)) equals
-// the exact floor((a + n/2) / n) for every a + n/2 < 2^31 and n < 2^23 (the product's error,
-// below 2^-44, is far smaller than the 0.5/n distance of (a + n/2 + 0.5)/n to an integer), so
-// it is bit-exact with C's division and vectorises (there is no vector integer division).
+// Performance: the rows run through the pooling kernel family chosen when the layer is built
+// (kernels/pool_registry.hpp: AVX-512BW, AVX2, or the portable scalar family, which is the
+// definition every SIMD family reproduces bit for bit; kernels/pool_contract.hpp). Max pooling
+// keeps the taps as bytes in registers; the average sums int16 lanes in registers and divides by
+// an integer multiply-shift per tap count, verified at init for every possible sum
+// (make_pool_divisors), the scalar division elsewhere; the global average sums int16 lanes.
 #pragma once
 
 #include <cmath>
@@ -49,6 +47,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "qk/kernels/pool_registry.hpp"
 #include "qk/layers/layer.hpp"
 
 namespace qk {
@@ -190,65 +189,11 @@ inline Status pool_check_clamp(ElementType type, std::int32_t act_min, std::int3
   return Status::success();
 }
 
-// One output row (batch b, output row oy) of average or max pooling, all channels.
-template <class T, PoolKind Kind>
-void pool_row(const PoolGeometry& g, const T* input, T* output, std::size_t b, std::size_t oy, std::int32_t lo,
-              std::int32_t hi) noexcept {
-  const std::size_t C = g.in.c;
-  std::size_t y0 = 0, y1 = 0;
-  pool_window(g.y, oy, &y0, &y1);
-  T* out_row = output + ((b * g.out.h + oy) * g.out.w) * C;
-  for (std::size_t ox = 0; ox < g.out.w; ++ox) {
-    std::size_t x0 = 0, x1 = 0;
-    pool_window(g.x, ox, &x0, &x1);
-    T* out = out_row + ox * C;
-    const std::int32_t n = static_cast<std::int32_t>((y1 - y0) * (x1 - x0));
-    const std::int32_t half = n / 2;
-    const double r = 1.0 / static_cast<double>(n);  // once per pixel, outside the channel loop
-    for (std::size_t c0 = 0; c0 < C; c0 += kPoolChannelBlock) {
-      const std::size_t cb = C - c0 < kPoolChannelBlock ? C - c0 : kPoolChannelBlock;
-      std::int32_t acc[kPoolChannelBlock];
-      {
-        const T* p = input + ((b * g.in.h + y0) * g.in.w + x0) * C + c0;
-        for (std::size_t c = 0; c < cb; ++c) acc[c] = p[c];
-      }
-      for (std::size_t iy = y0; iy < y1; ++iy) {
-        for (std::size_t ix = (iy == y0 ? x0 + 1 : x0); ix < x1; ++ix) {
-          const T* p = input + ((b * g.in.h + iy) * g.in.w + ix) * C + c0;
-          if (Kind == PoolKind::average) {
-            for (std::size_t c = 0; c < cb; ++c) acc[c] += p[c];
-          } else {
-            for (std::size_t c = 0; c < cb; ++c) {
-              const std::int32_t v = p[c];
-              acc[c] = v > acc[c] ? v : acc[c];
-            }
-          }
-        }
-      }
-      T* o = out + c0;
-      if (Kind == PoolKind::average) {
-        for (std::size_t c = 0; c < cb; ++c) {
-          std::int32_t q = std::is_signed<T>::value ? pool_divide_round(acc[c], half, r)
-                                                    : static_cast<std::int32_t>((static_cast<double>(acc[c] + half) + 0.5) * r);
-          q = q < lo ? lo : q;
-          q = q > hi ? hi : q;
-          o[c] = static_cast<T>(q);
-        }
-      } else {
-        for (std::size_t c = 0; c < cb; ++c) {
-          std::int32_t q = acc[c];
-          q = q < lo ? lo : q;
-          q = q > hi ? hi : q;
-          o[c] = static_cast<T>(q);
-        }
-      }
-    }
-  }
-}
-
 template <PoolKind Kind>
 struct PoolRunContext {
   const PoolGeometry* g;
+  const kernels::PoolKernels* k;
+  const kernels::PoolDivisors* div;
   const void* input;
   void* output;
   ElementType type;
@@ -258,14 +203,26 @@ struct PoolRunContext {
 template <PoolKind Kind>
 void pool_rows_task(void* context, std::size_t begin, std::size_t end) {
   const auto* ctx = static_cast<const PoolRunContext<Kind>*>(context);
-  const std::size_t oh = ctx->g->out.h;
+  const PoolGeometry& g = *ctx->g;
+  const std::size_t oh = g.out.h, C = g.in.c;
+  kernels::PoolRowParams p;
+  p.in_w = g.in.w;
+  p.channels = C;
+  p.out_w = g.out.w;
+  p.filter_x = g.x.filter;
+  p.stride_x = g.x.stride;
+  p.pad_left = g.x.pad_before;
+  p.act_min = ctx->lo;
+  p.act_max = ctx->hi;
+  p.is_signed = ctx->type == ElementType::s8;
+  p.divisors = ctx->div;
+  const kernels::PoolRowFn fn = Kind == PoolKind::max ? ctx->k->max_row : ctx->k->average_row;
   for (std::size_t i = begin; i < end; ++i) {
-    if (ctx->type == ElementType::s8)
-      pool_row<std::int8_t, Kind>(*ctx->g, static_cast<const std::int8_t*>(ctx->input),
-                                  static_cast<std::int8_t*>(ctx->output), i / oh, i % oh, ctx->lo, ctx->hi);
-    else
-      pool_row<std::uint8_t, Kind>(*ctx->g, static_cast<const std::uint8_t*>(ctx->input),
-                                   static_cast<std::uint8_t*>(ctx->output), i / oh, i % oh, ctx->lo, ctx->hi);
+    const std::size_t b = i / oh, oy = i % oh;
+    pool_window(g.y, oy, &p.y0, &p.y1);
+    p.image = static_cast<const std::uint8_t*>(ctx->input) + b * g.in.h * g.in.w * C;
+    p.out = static_cast<std::uint8_t*>(ctx->output) + (b * oh + oy) * g.out.w * C;
+    fn(p);
   }
 }
 
@@ -298,7 +255,7 @@ class Pool2DBase : public Layer {
     (void)workspace_bytes;
     const Status st = layer_check_run_args(built_, inputs, output, op_name());
     if (!st.ok()) return st;
-    PoolRunContext<Kind> ctx{&g_, inputs[0], output, type_, lo_, hi_};
+    PoolRunContext<Kind> ctx{&g_, kernels_, &div_, inputs[0], output, type_, lo_, hi_};
     const std::size_t rows = g_.out.n * g_.out.h;
     if (executor != nullptr && executor->concurrency() > 1)
       executor->parallel_for(rows, 1, &pool_rows_task<Kind>, &ctx);
@@ -324,6 +281,12 @@ class Pool2DBase : public Layer {
     type_ = type;
     lo_ = act_min;
     hi_ = act_max;
+    kernels_ = kernels::active_pool_kernels();  // chosen once, like packed weights
+    if (Kind == PoolKind::average) {
+      const std::size_t th = opt.filter_h < input.h ? opt.filter_h : input.h;
+      const std::size_t tw = opt.filter_w < input.w ? opt.filter_w : input.w;
+      kernels::make_pool_divisors(th * tw, &div_);
+    }
     built_ = true;
     return Status::success();
   }
@@ -355,6 +318,8 @@ class Pool2DBase : public Layer {
   ElementType type_ = ElementType::s8;
   std::int32_t lo_ = -128, hi_ = 127;
   bool built_ = false;
+  const kernels::PoolKernels* kernels_ = nullptr;
+  kernels::PoolDivisors div_{};  // average only: the multiply-shift of each tap count
 };
 
 }  // namespace pool_detail
@@ -497,6 +462,7 @@ class GlobalAveragePool final : public Layer {
     zp_in_ = zin;
     zp_out_ = zout;
     bias_ = bias;
+    kernels_ = kernels::active_pool_kernels();
     built_ = true;
   }
 
@@ -511,10 +477,7 @@ class GlobalAveragePool final : public Layer {
         const std::size_t cb = C - c0 < kPoolChannelBlock ? C - c0 : kPoolChannelBlock;
         std::int32_t acc[kPoolChannelBlock];
         for (std::size_t c = 0; c < cb; ++c) acc[c] = 0;
-        for (std::size_t i = 0; i < HW; ++i) {
-          const T* p = image + i * C + c0;
-          for (std::size_t c = 0; c < cb; ++c) acc[c] += p[c];
-        }
+        kernels_->channel_sums(reinterpret_cast<const std::uint8_t*>(image + c0), C, HW, cb, std::is_signed<T>::value, acc);
         T* o = output + b * C + c0;
         for (std::size_t c = 0; c < cb; ++c) {
           std::int64_t v;
@@ -540,6 +503,7 @@ class GlobalAveragePool final : public Layer {
   ElementType type_ = ElementType::s8;
   std::int32_t multiplier_ = 0, shift_ = 0, zp_in_ = 0, zp_out_ = 0, bias_ = 0;
   bool built_ = false;
+  const kernels::PoolKernels* kernels_ = nullptr;
 };
 
 }  // namespace layers

@@ -1,0 +1,114 @@
+// qk/kernels/scalar/pool.hpp - the portable pooling family (any CPU) and the definition the SIMD
+// families reproduce (kernels/pool_contract.hpp).
+//
+// Each output pixel accumulates its taps into per-channel int32 sums (max: maxima) over blocks
+// of kChannelBlock channels on the stack; the loops are branch-free over channels and
+// auto-vectorise at whatever ISA the including file is compiled for. The average's division is
+// the exact integer one of the contract, done through the reciprocal 1/n in double:
+// floor((a + 0.5) * (1/n)) equals floor(a / n) for every a < 2^31 and n < 2^23 (the product's
+// error, below 2^-44, is far smaller than the 0.5/n distance of (a + 0.5)/n to an integer), and
+// it vectorises (there is no vector integer division).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#include "qk/kernels/pool_contract.hpp"
+
+namespace qk {
+namespace kernels {
+namespace pool_scalar {
+
+constexpr std::size_t kChannelBlock = 256;
+
+// Round-half-away-from-zero s / n through r = 1/n (see the header comment).
+inline std::int32_t divide_round(std::int32_t s, std::int32_t half, double r) noexcept {
+  const std::int32_t a = s < 0 ? -s : s;
+  const std::int32_t q = static_cast<std::int32_t>((static_cast<double>(a + half) + 0.5) * r);
+  return s < 0 ? -q : q;
+}
+
+// Channels [c_begin, c_end) of output pixel ox of the row.
+template <class T, bool IsMax>
+void pixel(const PoolRowParams& p, std::size_t ox, std::size_t c_begin, std::size_t c_end) noexcept {
+  const std::size_t C = p.channels;
+  const T* image = reinterpret_cast<const T*>(p.image);
+  T* out = reinterpret_cast<T*>(p.out) + ox * C;
+  std::size_t x0 = 0, x1 = 0;
+  pool_row_window(p, ox, &x0, &x1);
+  const std::int32_t n = static_cast<std::int32_t>((p.y1 - p.y0) * (x1 - x0));
+  const std::int32_t half = n / 2;
+  const double r = 1.0 / static_cast<double>(n);
+  const std::int32_t lo = p.act_min, hi = p.act_max;
+  for (std::size_t c0 = c_begin; c0 < c_end; c0 += kChannelBlock) {
+    const std::size_t cb = c_end - c0 < kChannelBlock ? c_end - c0 : kChannelBlock;
+    std::int32_t acc[kChannelBlock];
+    {
+      const T* q = image + (p.y0 * p.in_w + x0) * C + c0;
+      for (std::size_t c = 0; c < cb; ++c) acc[c] = q[c];
+    }
+    for (std::size_t iy = p.y0; iy < p.y1; ++iy) {
+      for (std::size_t ix = (iy == p.y0 ? x0 + 1 : x0); ix < x1; ++ix) {
+        const T* q = image + (iy * p.in_w + ix) * C + c0;
+        if (IsMax) {
+          for (std::size_t c = 0; c < cb; ++c) {
+            const std::int32_t v = q[c];
+            acc[c] = v > acc[c] ? v : acc[c];
+          }
+        } else {
+          for (std::size_t c = 0; c < cb; ++c) acc[c] += q[c];
+        }
+      }
+    }
+    T* o = out + c0;
+    for (std::size_t c = 0; c < cb; ++c) {
+      std::int32_t v = acc[c];
+      if (!IsMax)
+        v = std::is_signed<T>::value ? divide_round(v, half, r)
+                                     : static_cast<std::int32_t>((static_cast<double>(v + half) + 0.5) * r);
+      v = v < lo ? lo : v;
+      v = v > hi ? hi : v;
+      o[c] = static_cast<T>(v);
+    }
+  }
+}
+
+template <bool IsMax>
+inline void pixel_any(const PoolRowParams& p, std::size_t ox, std::size_t c_begin, std::size_t c_end) noexcept {
+  if (p.is_signed)
+    pixel<std::int8_t, IsMax>(p, ox, c_begin, c_end);
+  else
+    pixel<std::uint8_t, IsMax>(p, ox, c_begin, c_end);
+}
+
+inline void max_row(const PoolRowParams& p) noexcept {
+  for (std::size_t ox = 0; ox < p.out_w; ++ox) pixel_any<true>(p, ox, 0, p.channels);
+}
+inline void average_row(const PoolRowParams& p) noexcept {
+  for (std::size_t ox = 0; ox < p.out_w; ++ox) pixel_any<false>(p, ox, 0, p.channels);
+}
+
+template <class T>
+void channel_sums_t(const T* x, std::size_t stride, std::size_t pixels, std::size_t channels, std::int32_t* acc) noexcept {
+  for (std::size_t i = 0; i < pixels; ++i) {
+    const T* q = x + i * stride;
+    for (std::size_t c = 0; c < channels; ++c) acc[c] += q[c];
+  }
+}
+inline void channel_sums(const std::uint8_t* x, std::size_t stride, std::size_t pixels, std::size_t channels,
+                         bool is_signed, std::int32_t* acc) noexcept {
+  if (is_signed)
+    channel_sums_t(reinterpret_cast<const std::int8_t*>(x), stride, pixels, channels, acc);
+  else
+    channel_sums_t(x, stride, pixels, channels, acc);
+}
+
+inline const PoolKernels& pool_kernels() noexcept {
+  static constexpr PoolKernels k{"scalar", &max_row, &average_row, &channel_sums};
+  return k;
+}
+
+}  // namespace pool_scalar
+}  // namespace kernels
+}  // namespace qk
