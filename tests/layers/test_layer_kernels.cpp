@@ -38,8 +38,11 @@ std::int32_t plain_add(const EwAddParams& p, std::int32_t x1, std::int32_t x2) {
   return clamp(mbqm(a + b, p.output_multiplier, p.output_shift) + p.output_offset, p.act_min, p.act_max);
 }
 std::int32_t plain_mul(const EwMulParams& p, std::int32_t x1, std::int32_t x2) {
-  return clamp(mbqm((x1 + p.offset1) * (x2 + p.offset2), p.output_multiplier, p.output_shift) + p.output_offset, p.act_min,
-               p.act_max);
+  // The zero point's int32 addition wraps (TFLite's on every machine; reachable only when the
+  // left shift wraps the product).
+  const std::uint32_t raw = static_cast<std::uint32_t>(mbqm((x1 + p.offset1) * (x2 + p.offset2), p.output_multiplier, p.output_shift)) +
+                            static_cast<std::uint32_t>(p.output_offset);
+  return clamp(static_cast<std::int32_t>(raw), p.act_min, p.act_max);
 }
 
 std::int32_t pick_multiplier(std::mt19937& rng) {

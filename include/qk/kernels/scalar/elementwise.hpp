@@ -118,7 +118,13 @@ struct MulOp {
         hi(p.act_max) {}
   std::int32_t prepare1(std::int32_t x) const noexcept { return x + offset1; }
   std::int32_t prepare2(std::int32_t x) const noexcept { return x + offset2; }
-  std::int32_t finish(std::int32_t a, std::int32_t b) const noexcept { return clamp(r.apply(a * b) + offset, lo, hi); }
+  // The zero point is added as TFLite's int32 addition does on every machine it runs on,
+  // wrapping (reachable only with a left shift wrapping the product: shifts near 30); SIMD adds
+  // wrap the same way.
+  std::int32_t finish(std::int32_t a, std::int32_t b) const noexcept {
+    const std::uint32_t sum = static_cast<std::uint32_t>(r.apply(a * b)) + static_cast<std::uint32_t>(offset);
+    return clamp(static_cast<std::int32_t>(sum), lo, hi);
+  }
 };
 
 template <bool IsMax>
