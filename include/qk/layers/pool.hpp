@@ -470,6 +470,7 @@ class GlobalAveragePool final : public Layer {
   void run_typed(const T* input, T* output) const noexcept {
     const std::size_t C = in_.c, HW = in_.h * in_.w;
     const std::int64_t n = static_cast<std::int64_t>(HW);
+    const double r = 1.0 / static_cast<double>(n);
     const std::int64_t tmin = ::qk::detail::element_type_min(type_), tmax = ::qk::detail::element_type_max(type_);
     for (std::size_t b = 0; b < in_.n; ++b) {
       const T* image = input + b * HW * C;
@@ -485,7 +486,12 @@ class GlobalAveragePool final : public Layer {
             // sum (x - zp) = sum x - HW * zp: both below 2^31 in magnitude (HW <= kMaxPoolTaps).
             const std::int32_t centred = acc[c] - static_cast<std::int32_t>(n) * zp_in_;
             const std::int64_t scaled = multiply_by_quantized_multiplier_double_rounding(centred, multiplier_, shift_);
-            v = scaled > 0 ? (scaled + n / 2) / n : (scaled - n / 2) / n;
+            // (|scaled| + n/2) / n through the reciprocal r = 1/n: floor((a + 0.5) * r) is exact
+            // for a < 2^33 and n < 2^23 (error below 2^-19 / n, the distance to an integer at
+            // least 0.5 / n), and avoids a 64-bit division per channel.
+            const std::int64_t a = (scaled < 0 ? -scaled : scaled) + n / 2;
+            const std::int64_t q = static_cast<std::int64_t>((static_cast<double>(a) + 0.5) * r);
+            v = scaled < 0 ? -q : q;
             v += zp_out_;
           } else {
             v = static_cast<std::int64_t>(multiply_by_quantized_multiplier_double_rounding(acc[c], multiplier_, shift_)) +
