@@ -221,3 +221,40 @@ TEST_CASE("pool kernels: layers built under each ISA agree (3x3 SAME, s8/u8)", "
     }
   }
 }
+
+TEST_CASE("pool kernels: mean output equals the scalar definition (every multiplier/shift extreme)", "[layers][pool][kernels]") {
+  const PoolKernels& ref = *qk::kernels::pool_kernels_for(qk::Isa::scalar);
+  QK_FOR_EACH_ISA(isa) {
+    const PoolKernels& f = *qk::kernels::pool_kernels_for(isa);
+    std::mt19937 rng(5u + static_cast<unsigned>(isa));
+    for (int t = 0; t < 3000; ++t) {
+      qk::kernels::PoolMeanParams p;
+      p.is_signed = rng() % 4 != 0;
+      const std::int32_t ns[] = {1, 2, 3, 9, 49, 255, 256, 3136, 12544, 1 << 20, (1 << 23) - 1};
+      p.n = rng() % 2 ? ns[rng() % 11] : 1 + static_cast<std::int32_t>(rng() % 5000);
+      p.reciprocal = 1.0 / static_cast<double>(p.n);
+      const std::int32_t ms[] = {0, 1, 1 << 30, 2147483647, 1518500250};
+      p.multiplier = rng() % 2 ? ms[rng() % 5] : static_cast<std::int32_t>(rng() % 2147483648u);
+      p.shift = -31 + static_cast<std::int32_t>(rng() % 62);
+      const std::int32_t tmin = p.is_signed ? -128 : 0;
+      p.zp_in = tmin + static_cast<std::int32_t>(rng() % 256);
+      p.zp_out = tmin + static_cast<std::int32_t>(rng() % 256);
+      p.bias = static_cast<std::int32_t>(rng() % 2001) - 1000;
+      const std::size_t channels = 1 + rng() % 70;
+      std::vector<std::int32_t> acc(channels);
+      const std::int64_t lim = static_cast<std::int64_t>(p.n) * (p.is_signed ? 128 : 255);
+      for (auto& a : acc) {
+        const int mode = static_cast<int>(rng() % 4);
+        const std::int64_t v = mode == 0 ? lim : mode == 1 ? (p.is_signed ? -lim : 0)
+                                                           : static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(2 * lim + 1)) - (p.is_signed ? lim : 0);
+        a = static_cast<std::int32_t>(p.is_signed ? v : (v < 0 ? -v : v));
+        if (p.is_signed && a > p.n * 127) a = p.n * 127;
+      }
+      std::vector<std::uint8_t> want(channels + 1, 0x33), got(channels + 1, 0x33);
+      ref.mean_output(p, acc.data(), channels, want.data());
+      f.mean_output(p, acc.data(), channels, got.data());
+      INFO("t=" << t << " n=" << p.n << " m=" << p.multiplier << " shift=" << p.shift << " s=" << p.is_signed);
+      REQUIRE(got == want);
+    }
+  }
+}

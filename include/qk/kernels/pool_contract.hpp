@@ -14,6 +14,9 @@
 //    (a * mult >> 16) >> shift in 16-bit lanes, used only where make_pool_divisors verified it
 //    for every a the window can produce (`exact`); other counts take the scalar division.
 //  - global sums: acc[c] += sum over the pixels of x[c] (int32; the layer bounds H*W).
+//  - mean output (GlobalAveragePool, qk/layers/pool.hpp's header gives TFLite's formulas): int8:
+//    clamp(round_half_away(MBQM(acc - n * zp_in) / n) + zp_out); uint8: clamp(MBQM(acc) + bias),
+//    MBQM = qk::multiply_by_quantized_multiplier_double_rounding.
 #pragma once
 
 #include <cstddef>
@@ -87,11 +90,22 @@ using PoolRowFn = void (*)(const PoolRowParams& p);
 using PoolSumFn = void (*)(const std::uint8_t* x, std::size_t pixel_stride, std::size_t pixels, std::size_t channels,
                            bool is_signed, std::int32_t* acc);
 
+struct PoolMeanParams {
+  std::int32_t multiplier = 0, shift = 0;  // double rounding
+  std::int32_t zp_in = 0, zp_out = 0, bias = 0;
+  std::int32_t n = 1;                      // H * W, at most 2^23 - 1
+  double reciprocal = 1.0;                 // 1.0 / n
+  bool is_signed = true;
+};
+// out[c] for c < channels from acc[c] (the sums of raw values).
+using PoolMeanFn = void (*)(const PoolMeanParams& p, const std::int32_t* acc, std::size_t channels, std::uint8_t* out);
+
 struct PoolKernels {
   const char* name;
   PoolRowFn max_row;
   PoolRowFn average_row;
   PoolSumFn channel_sums;
+  PoolMeanFn mean_output;
 };
 
 }  // namespace kernels

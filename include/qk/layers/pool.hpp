@@ -469,9 +469,15 @@ class GlobalAveragePool final : public Layer {
   template <class T>
   void run_typed(const T* input, T* output) const noexcept {
     const std::size_t C = in_.c, HW = in_.h * in_.w;
-    const std::int64_t n = static_cast<std::int64_t>(HW);
-    const double r = 1.0 / static_cast<double>(n);
-    const std::int64_t tmin = ::qk::detail::element_type_min(type_), tmax = ::qk::detail::element_type_max(type_);
+    kernels::PoolMeanParams mp;
+    mp.multiplier = multiplier_;
+    mp.shift = shift_;
+    mp.zp_in = zp_in_;
+    mp.zp_out = zp_out_;
+    mp.bias = bias_;
+    mp.n = static_cast<std::int32_t>(HW);
+    mp.reciprocal = 1.0 / static_cast<double>(HW);
+    mp.is_signed = std::is_signed<T>::value;
     for (std::size_t b = 0; b < in_.n; ++b) {
       const T* image = input + b * HW * C;
       for (std::size_t c0 = 0; c0 < C; c0 += kPoolChannelBlock) {
@@ -479,28 +485,7 @@ class GlobalAveragePool final : public Layer {
         std::int32_t acc[kPoolChannelBlock];
         for (std::size_t c = 0; c < cb; ++c) acc[c] = 0;
         kernels_->channel_sums(reinterpret_cast<const std::uint8_t*>(image + c0), C, HW, cb, std::is_signed<T>::value, acc);
-        T* o = output + b * C + c0;
-        for (std::size_t c = 0; c < cb; ++c) {
-          std::int64_t v;
-          if (std::is_signed<T>::value) {
-            // sum (x - zp) = sum x - HW * zp: both below 2^31 in magnitude (HW <= kMaxPoolTaps).
-            const std::int32_t centred = acc[c] - static_cast<std::int32_t>(n) * zp_in_;
-            const std::int64_t scaled = multiply_by_quantized_multiplier_double_rounding(centred, multiplier_, shift_);
-            // (|scaled| + n/2) / n through the reciprocal r = 1/n: floor((a + 0.5) * r) is exact
-            // for a < 2^33 and n < 2^23 (error below 2^-19 / n, the distance to an integer at
-            // least 0.5 / n), and avoids a 64-bit division per channel.
-            const std::int64_t a = (scaled < 0 ? -scaled : scaled) + n / 2;
-            const std::int64_t q = static_cast<std::int64_t>((static_cast<double>(a) + 0.5) * r);
-            v = scaled < 0 ? -q : q;
-            v += zp_out_;
-          } else {
-            v = static_cast<std::int64_t>(multiply_by_quantized_multiplier_double_rounding(acc[c], multiplier_, shift_)) +
-                bias_;
-          }
-          v = v < tmin ? tmin : v;
-          v = v > tmax ? tmax : v;
-          o[c] = static_cast<T>(v);
-        }
+        kernels_->mean_output(mp, acc, cb, reinterpret_cast<std::uint8_t*>(output + b * C + c0));
       }
     }
   }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "qk/fixed_point.hpp"
 #include "qk/kernels/pool_contract.hpp"
 
 namespace qk {
@@ -104,8 +105,31 @@ inline void channel_sums(const std::uint8_t* x, std::size_t stride, std::size_t 
     channel_sums_t(x, stride, pixels, channels, acc);
 }
 
+// int8: the division by n through the reciprocal: floor((a + 0.5) / n) for a = |scaled| + n/2 <
+// 2^33 and n < 2^23 is exact (error below 2^-19 / n, the distance to an integer at least 0.5/n).
+inline void mean_output(const PoolMeanParams& p, const std::int32_t* acc, std::size_t channels, std::uint8_t* out) noexcept {
+  const std::int64_t n = p.n;
+  const std::int64_t tmin = p.is_signed ? -128 : 0, tmax = p.is_signed ? 127 : 255;
+  for (std::size_t c = 0; c < channels; ++c) {
+    std::int64_t v;
+    if (p.is_signed) {
+      // sum (x - zp) = sum x - n * zp: both below 2^31 in magnitude (the layer bounds n).
+      const std::int32_t centred = acc[c] - p.n * p.zp_in;
+      const std::int64_t scaled = multiply_by_quantized_multiplier_double_rounding(centred, p.multiplier, p.shift);
+      const std::int64_t a = (scaled < 0 ? -scaled : scaled) + n / 2;
+      const std::int64_t q = static_cast<std::int64_t>((static_cast<double>(a) + 0.5) * p.reciprocal);
+      v = (scaled < 0 ? -q : q) + p.zp_out;
+    } else {
+      v = static_cast<std::int64_t>(multiply_by_quantized_multiplier_double_rounding(acc[c], p.multiplier, p.shift)) + p.bias;
+    }
+    v = v < tmin ? tmin : v;
+    v = v > tmax ? tmax : v;
+    out[c] = static_cast<std::uint8_t>(static_cast<std::int32_t>(v) & 0xff);
+  }
+}
+
 inline const PoolKernels& pool_kernels() noexcept {
-  static constexpr PoolKernels k{"scalar", &max_row, &average_row, &channel_sums};
+  static constexpr PoolKernels k{"scalar", &max_row, &average_row, &channel_sums, &mean_output};
   return k;
 }
 

@@ -195,8 +195,53 @@ inline void channel_sums(const std::uint8_t* x, std::size_t stride, std::size_t 
   s ? channel_sums_t<true>(x, stride, pixels, channels, acc) : channel_sums_t<false>(x, stride, pixels, channels, acc);
 }
 
+// int8 mean output, 16 channels a step: MBQM as the scalar family (wrapping left shift, SRDHM
+// on even/odd lanes by vpmuldq for multiplier >= 0, RDPOT with TFLite's remainder rule), the
+// division by n in double (8 lanes, exact as in the scalar family), |q| capped at 2^16 before the
+// sign and zero point (the clamp to int8 gives the same result). Other parameters (uint8, a
+// negative multiplier, shifts outside [-31, 30]) take the scalar definition.
+QK_POOL_INLINE V srdhm(V x, V m) noexcept {
+  const V nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
+  const V even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);
+  const V odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m), nudge), 1);
+  return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, odd);
+}
+__attribute__((noinline)) inline void mean_output(const PoolMeanParams& p, const std::int32_t* acc, std::size_t channels,
+                                                  std::uint8_t* out) noexcept {
+  if (!p.is_signed || p.multiplier < 0 || p.shift < -31 || p.shift > 30) {
+    pool_scalar::mean_output(p, acc, channels, out);
+    return;
+  }
+  const std::int32_t e = p.shift > 0 ? 0 : -p.shift;
+  const __m128i left = _mm_cvtsi32_si128(p.shift > 0 ? p.shift : 0), ev = _mm_cvtsi32_si128(e);
+  const std::int32_t mask = static_cast<std::int32_t>((std::uint32_t{1} << e) - 1u);
+  const V vmask = _mm512_set1_epi32(mask), thr = _mm512_set1_epi32(mask >> 1), one = _mm512_set1_epi32(1);
+  const V m = _mm512_set1_epi32(p.multiplier), nzp = _mm512_set1_epi32(p.n * p.zp_in);
+  const V half = _mm512_set1_epi32(p.n / 2), cap = _mm512_set1_epi32(1 << 16), zout = _mm512_set1_epi32(p.zp_out);
+  const V lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+  const __m512d r = _mm512_set1_pd(p.reciprocal), h05 = _mm512_set1_pd(0.5);
+  for (std::size_t c = 0; c < channels; c += 16) {
+    const std::size_t left_n = channels - c;
+    const __mmask16 k = left_n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left_n) - 1u);
+    const V x = _mm512_sll_epi32(_mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, acc + c), nzp), left);
+    const V h = srdhm(x, m);
+    const V rem = _mm512_and_si512(h, vmask);
+    const V t = _mm512_add_epi32(thr, _mm512_srli_epi32(h, 31));
+    const V q0 = _mm512_sra_epi32(h, ev);
+    const V scaled = _mm512_mask_add_epi32(q0, _mm512_cmpgt_epi32_mask(rem, t), q0, one);
+    const V a = _mm512_add_epi32(_mm512_abs_epi32(scaled), half);  // < 2^32 as unsigned
+    const __m512d d0 = _mm512_add_pd(_mm512_cvtepu32_pd(_mm512_castsi512_si256(a)), h05);
+    const __m512d d1 = _mm512_add_pd(_mm512_cvtepu32_pd(_mm512_extracti64x4_epi64(a, 1)), h05);
+    const __m256i q0h = _mm512_cvttpd_epu32(_mm512_mul_pd(d0, r)), q1h = _mm512_cvttpd_epu32(_mm512_mul_pd(d1, r));
+    V q = _mm512_min_epu32(_mm512_inserti64x4(_mm512_castsi256_si512(q0h), q1h, 1), cap);
+    q = _mm512_mask_sub_epi32(q, _mm512_movepi32_mask(scaled), _mm512_setzero_si512(), q);
+    q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zout), lo), hi);
+    _mm_mask_storeu_epi8(out + c, k, _mm512_cvtepi32_epi8(q));
+  }
+}
+
 inline const PoolKernels& pool_kernels() noexcept {
-  static constexpr PoolKernels k{"avx512bw", &max_row, &average_row, &channel_sums};
+  static constexpr PoolKernels k{"avx512bw", &max_row, &average_row, &channel_sums, &mean_output};
   return k;
 }
 
@@ -372,7 +417,7 @@ inline void channel_sums(const std::uint8_t* x, std::size_t stride, std::size_t 
 }
 
 inline const PoolKernels& pool_kernels() noexcept {
-  static constexpr PoolKernels k{"avx2", &max_row, &average_row, &channel_sums};
+  static constexpr PoolKernels k{"avx2", &max_row, &average_row, &channel_sums, &pool_scalar::mean_output};
   return k;
 }
 
