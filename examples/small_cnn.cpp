@@ -36,9 +36,8 @@ int main() {
   for (int i = 0; i < 32; ++i) { const auto t = forward(rnd(H * W, 1.0f)); for (std::size_t j = 0; j < 6; ++j) (void)obs[j].observe(t[j].data(), t[j].size()); }
   std::vector<L::QuantInfo> qi(6); for (std::size_t j = 0; j < 6; ++j) { qk::QuantParams p; (void)obs[j].params(&p, 1); qi[j] = {p.scale, p.zero_point}; }
   std::vector<V> s(4); auto qw = [&](const V& w, std::size_t co, bool dw, V* sc) {  // symmetric int8, a scale per channel
-    std::vector<std::int8_t> q(w.size()); sc->assign(co, 1e-8f);
-    for (std::size_t i = 0; i < w.size(); ++i) { float& m = (*sc)[dw ? i % co : i * co / w.size()]; m = std::max(m, std::fabs(w[i]) / 127.0f); }
-    for (std::size_t i = 0; i < w.size(); ++i) q[i] = std::int8_t(std::lround(w[i] / (*sc)[dw ? i % co : i * co / w.size()]));
+    std::vector<std::int8_t> q(w.size()); sc->resize(co);
+    (void)L::quantize_weights_per_channel(w.data(), w.size(), co, dw ? L::ChannelAxis::last : L::ChannelAxis::first, q.data(), sc->data());
     return q; };
   const auto q1 = qw(w1, C, false, &s[0]), q2 = qw(w2, C, true, &s[1]), q3 = qw(w3, C2, false, &s[2]), q4 = qw(w4, K, false, &s[3]);
   auto fq = [&](std::size_t j, const V& sc, const V& b, bool relu) { L::FloatQuantization q; q.input = qi[j], q.output = qi[j + 1], q.weight_scales = sc.data(), q.bias = b.data(), q.activation = relu ? L::Activation::relu : L::Activation::none; return q; };
@@ -51,7 +50,7 @@ int main() {
   st = st.ok() ? seq.init(net, 5) : st; st = st.ok() ? seq.arena_size(1, &bytes) : st; std::vector<std::uint8_t> arena(bytes);
   for (std::size_t n = 0; n < kTest && st.ok(); ++n) {
     const V x = rnd(H * W, 1.0f), y = forward(x)[5]; V yd(K); std::vector<std::int8_t> xq(H * W), yq(K);
-    for (std::size_t i = 0; i < H * W; ++i) xq[i] = std::int8_t(std::clamp(std::lround(x[i] / qi[0].scale) + qi[0].zero_point, -128L, 127L));
+    (void)qk::quantize<std::int8_t>(x.data(), x.size(), qi[0].scale, qi[0].zero_point, xq.data());
     st = seq.run(xq.data(), yq.data(), arena.data(), bytes);
     for (std::size_t i = 0; i < K; ++i) yd[i] = qi[5].scale * float(yq[i] - qi[5].zero_point), max_diff = std::max(max_diff, std::fabs(yd[i] - y[i]));
     agree += std::max_element(yd.begin(), yd.end()) - yd.begin() == std::max_element(y.begin(), y.end()) - y.begin();

@@ -168,6 +168,46 @@ inline Status quantize_bias(const float* bias, std::size_t count, float input_sc
   return Status::success();
 }
 
+// Where the output channel sits in a weight tensor: first (conv OHWI [out_c][...], FC
+// [out_c][depth]) or last (depthwise [1][kh][kw][out_c]).
+enum class ChannelAxis : int { first = 0, last };
+
+// Symmetric per-channel int8 weights from float, as TFLite's converter makes them: per output
+// channel, scale = max|w| / 127 and q = round(w / scale) (half away from zero) in [-127, 127];
+// a channel of zeros gets scale 1 (any positive scale quantizes it to zeros). `count` weights in
+// `channels` channels along `axis`; `q` receives count values, `scales` one per channel. On error
+// nothing is written.
+inline Status quantize_weights_per_channel(const float* w, std::size_t count, std::size_t channels, ChannelAxis axis,
+                                           std::int8_t* q, float* scales) noexcept {
+  if (w == nullptr || q == nullptr || scales == nullptr)
+    return Status(StatusCode::null_pointer, "quantize_weights_per_channel: null weights, output or scales");
+  if (channels == 0 || count == 0 || count % channels != 0)
+    return Status(StatusCode::bad_shape, "quantize_weights_per_channel: count is not a positive multiple of channels",
+                  "count", count);
+  if (axis != ChannelAxis::first && axis != ChannelAxis::last)
+    return Status(StatusCode::invalid_argument, "quantize_weights_per_channel: unknown channel axis", "axis",
+                  static_cast<int>(axis));
+  for (std::size_t i = 0; i < count; ++i)
+    if (!std::isfinite(w[i]))
+      return Status(StatusCode::invalid_argument, "quantize_weights_per_channel: weight is NaN or infinite", "index", i);
+  const std::size_t per = count / channels;
+  auto channel_of = [&](std::size_t i) { return axis == ChannelAxis::first ? i / per : i % channels; };
+  for (std::size_t c = 0; c < channels; ++c) scales[c] = 0.0f;
+  for (std::size_t i = 0; i < count; ++i) {
+    float& m = scales[channel_of(i)];
+    if (std::fabs(w[i]) > m) m = std::fabs(w[i]);
+  }
+  for (std::size_t c = 0; c < channels; ++c) {
+    const float s = scales[c] / 127.0f;
+    scales[c] = s > 0.0f && std::isfinite(s) ? s : 1.0f;  // zeros (or a max so tiny s underflows)
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    const float v = std::round(w[i] / scales[channel_of(i)]);
+    q[i] = static_cast<std::int8_t>(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+  }
+  return Status::success();
+}
+
 // The interface the sequence runner (sequence.hpp) chains. A layer reads its inputs and writes
 // one output; element sizes are one byte (int8/uint8), so a tensor's bytes are its element
 // count. Virtual calls cost nothing next to a layer's work, and need neither RTTI nor exceptions.
