@@ -14,6 +14,7 @@
 #include "common/isa_sweep.hpp"
 #include "qk/kernels/pool_registry.hpp"
 #include "qk/layers/pool.hpp"
+#include "qk/layers/softmax.hpp"
 
 namespace {
 
@@ -255,6 +256,42 @@ TEST_CASE("pool kernels: mean output equals the scalar definition (every multipl
       f.mean_output(p, acc.data(), channels, got.data());
       INFO("t=" << t << " n=" << p.n << " m=" << p.multiplier << " shift=" << p.shift << " s=" << p.is_signed);
       REQUIRE(got == want);
+    }
+  }
+}
+
+TEST_CASE("pool kernels: softmax rows under each ISA equal the scalar family (row lengths 1..600, in place)",
+          "[layers][softmax][kernels]") {
+  std::mt19937 rng(31);
+  for (int t = 0; t < 120; ++t) {
+    const bool s = rng() % 2 == 0;
+    const qk::ElementType type = s ? qk::ElementType::s8 : qk::ElementType::u8;
+    const std::size_t c = t % 10 == 0 ? 257 + rng() % 2000 : 1 + rng() % 300;
+    const qk::layers::Shape4 shape{1, 1 + rng() % 3, 1 + rng() % 5, c};
+    const float scales[] = {0.001f, 0.01f, 0.05f, 0.2f, 1.0f, 4.0f};
+    const float scale = scales[rng() % 6], beta = rng() % 3 == 0 ? 2.5f : 1.0f;
+    std::vector<std::uint8_t> in(shape.n * shape.h * shape.w * c);
+    const int mode = static_cast<int>(rng() % 4);
+    for (auto& b : in)
+      b = mode == 0 ? static_cast<std::uint8_t>(s ? 0x80 : 0) : mode == 1 ? static_cast<std::uint8_t>(rng() % 2 ? 0x7f : 0x80)
+                                                                     : static_cast<std::uint8_t>(rng());
+    const qk::layers::QuantInfo iq{scale, 0}, oq{1.0f / 256.0f, s ? -128 : 0};
+    std::vector<std::uint8_t> want(in.size());
+    {
+      qk_test::ForcedIsa forced(qk::Isa::scalar);
+      qk::layers::Softmax l;
+      REQUIRE(l.init(shape, type, iq, beta, oq).ok());
+      REQUIRE(l.run(in.data(), want.data()).ok());
+    }
+    QK_FOR_EACH_ISA(isa) {
+      qk::layers::Softmax l;
+      REQUIRE(l.init(shape, type, iq, beta, oq).ok());
+      std::vector<std::uint8_t> got(in.size()), inplace = in;
+      REQUIRE(l.run(in.data(), got.data()).ok());
+      REQUIRE(l.run(inplace.data(), inplace.data()).ok());
+      INFO("t=" << t << " s=" << s << " c=" << c << " scale=" << scale << " beta=" << beta);
+      REQUIRE(got == want);
+      REQUIRE(inplace == want);
     }
   }
 }

@@ -17,6 +17,10 @@
 //  - mean output (GlobalAveragePool, qk/layers/pool.hpp's header gives TFLite's formulas): int8:
 //    clamp(round_half_away(MBQM(acc - n * zp_in) / n) + zp_out); uint8: clamp(MBQM(acc) + bias),
 //    MBQM = qk::multiply_by_quantized_multiplier_double_rounding.
+//  - softmax rows (qk/layers/softmax.hpp; the family hosts it: the same ISA choice, registry and
+//    tests): per row of n, d = max - x, sum = sum of term[d] (saturated to int32), (scale, bits) =
+//    gemmlowp GetReciprocal(sum, 12), out = min(((scale * exp[d] + 2^30) >> 31 + 2^(E-1)) >> E
+//    + type minimum, type maximum), E = bits + 23. `in` may equal `out`.
 #pragma once
 
 #include <cstddef>
@@ -100,12 +104,17 @@ struct PoolMeanParams {
 // out[c] for c < channels from acc[c] (the sums of raw values).
 using PoolMeanFn = void (*)(const PoolMeanParams& p, const std::int32_t* acc, std::size_t channels, std::uint8_t* out);
 
+// The layer's tables for d = 0..255: exp[d] in Q0.31 (0 where d is cut), term[d] = RDPOT(exp, 12).
+using SoftmaxRowsFn = void (*)(const std::int32_t* etab, const std::int32_t* term, const std::uint8_t* in, std::uint8_t* out,
+                               std::size_t rows, std::size_t n, bool is_signed);
+
 struct PoolKernels {
   const char* name;
   PoolRowFn max_row;
   PoolRowFn average_row;
   PoolSumFn channel_sums;
   PoolMeanFn mean_output;
+  SoftmaxRowsFn softmax_rows;
 };
 
 }  // namespace kernels

@@ -18,6 +18,10 @@
 // 256 possible outputs (cheaper than one multiply per element). Every path computes the same
 // integers as the kernel's two loops.
 //
+// The row loops are the pooling kernel family's (kernels/pool_registry.hpp: scalar definition in
+// kernels/scalar/pool.hpp; AVX-512BW gathers the table entries and does the output arithmetic in
+// vector lanes; AVX2 uses the scalar loops), chosen when the layer is built.
+//
 // Two departures, both where TFLite has no defined result:
 //   - a row whose exp sum reaches 4096 (int32 overflow of the Q12.19 sum in TFLite: possible
 //     from 4096 equal values) saturates the sum; every output is then the zero point, which is
@@ -39,6 +43,7 @@
 #include "qk/core/status.hpp"
 #include "qk/core/threading.hpp"
 #include "qk/fixed_point.hpp"
+#include "qk/kernels/pool_registry.hpp"
 #include "qk/layers/detail/gemmlowp_fixed_point.hpp"
 #include "qk/layers/layer.hpp"
 
@@ -148,6 +153,7 @@ class Softmax final : public Layer {
                     params.diff_min);
     shape_ = shape;
     type_ = type;
+    kernels_ = kernels::active_pool_kernels();  // chosen once, like packed weights
     params_ = params;
     rows_ = count / shape.c;
     for (std::int32_t i = 0; i < 256; ++i) {
@@ -205,71 +211,13 @@ class Softmax final : public Layer {
     void* out;
   };
 
+  // Rows [begin, end) through the kernel family chosen at init (kernels/pool_registry.hpp).
   static void rows_task(void* context, std::size_t begin, std::size_t end) noexcept {
     const Job& j = *static_cast<const Job*>(context);
-    if (j.self->type_ == ElementType::s8)
-      j.self->rows<std::int8_t>(static_cast<const std::int8_t*>(j.in), static_cast<std::int8_t*>(j.out), begin, end);
-    else
-      j.self->rows<std::uint8_t>(static_cast<const std::uint8_t*>(j.in), static_cast<std::uint8_t*>(j.out), begin, end);
-  }
-
-  // One output from the table entry e (0 for a cut difference) and the row's reciprocal:
-  // RDPOT(SRDHM(scale, e), exponent) + lo, clamped above. Both operands are non-negative here
-  // (scale in (1/2, 1], e in [0, 1)), where SRDHM is (scale * e + 2^30) >> 31 (no saturation
-  // case, no negative nudge) and RDPOT, ties away from zero, is (v + 2^(exponent-1)) >> exponent
-  // for every exponent in [1, 62]: the same integers as the general definitions, in unsigned
-  // 64-bit lanes a compiler can vectorise, and defined for TFLite's exponents above 31 too.
-  static std::int32_t output_value(std::int32_t e, std::int32_t scale, int exponent, std::int32_t lo, std::int32_t hi) noexcept {
-    const std::uint64_t high = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(scale)) *
-                                    static_cast<std::uint64_t>(static_cast<std::uint32_t>(e)) +
-                                (std::uint64_t{1} << 30)) >> 31;
-    const std::uint64_t rounded = (high + (std::uint64_t{1} << (exponent - 1))) >> exponent;  // < 2^32
-    const std::int64_t v = static_cast<std::int64_t>(rounded) + lo;
-    return static_cast<std::int32_t>(v > hi ? hi : v);
-  }
-
-  template <class T>
-  void rows(const T* in, T* out, std::size_t begin, std::size_t end) const noexcept {
-    const std::size_t n = shape_.c;
-    constexpr std::int32_t lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
-    for (std::size_t r = begin; r < end; ++r) {
-      const T* x = in + r * n;
-      T* y = out + r * n;
-      // The maximum in 16 independent lanes: a fixed-width inner loop that GCC's -O2 (SLP)
-      // vectorises, where it leaves a plain running maximum scalar.
-      T lanes[16];
-      for (T& l : lanes) l = x[0];
-      std::size_t c = 0;
-      for (; c + 16 <= n; c += 16)
-        for (std::size_t j = 0; j < 16; ++j) lanes[j] = x[c + j] > lanes[j] ? x[c + j] : lanes[j];
-      for (; c < n; ++c) lanes[0] = x[c] > lanes[0] ? x[c] : lanes[0];
-      T max = lanes[0];
-      for (T l : lanes) max = l > max ? l : max;
-      const std::int32_t m = max;
-      // Each term is at most 2^19 (exp(0) in Q12.19) and the maximum contributes exactly 2^19, so
-      // the 64-bit sum is in [2^19, n * 2^19]; TFLite's int32 sum is this value where it fits.
-      // Table lookups do not vectorise; four sums let four of them run at once.
-      std::int64_t sums[4] = {0, 0, 0, 0};
-      c = 0;
-      for (; c + 4 <= n; c += 4)
-        for (std::size_t j = 0; j < 4; ++j) sums[j] += term_[static_cast<std::size_t>(m - static_cast<std::int32_t>(x[c + j]))];
-      for (; c < n; ++c) sums[0] += term_[static_cast<std::size_t>(m - static_cast<std::int32_t>(x[c]))];
-      const std::int64_t sum = sums[0] + sums[1] + sums[2] + sums[3];
-      const std::int32_t sum32 =
-          sum > std::numeric_limits<std::int32_t>::max() ? std::numeric_limits<std::int32_t>::max() : static_cast<std::int32_t>(sum);
-      int bits = 0;
-      const std::int32_t scale = detail::gemmlowp_fp::get_reciprocal(sum32, 12, &bits);
-      const int exponent = bits + 31 - 8;  // in [23, 34]: the sum is in [2^19, 2^31)
-      if (n > 256) {
-        T table[256];
-        for (std::size_t i = 0; i < 256; ++i) table[i] = static_cast<T>(output_value(exp_[i], scale, exponent, lo, hi));
-        for (c = 0; c < n; ++c) y[c] = table[static_cast<std::size_t>(m - static_cast<std::int32_t>(x[c]))];
-      } else {
-        for (c = 0; c < n; ++c)
-          y[c] = static_cast<T>(
-              output_value(exp_[static_cast<std::size_t>(m - static_cast<std::int32_t>(x[c]))], scale, exponent, lo, hi));
-      }
-    }
+    const Softmax& s = *j.self;
+    const std::size_t n = s.shape_.c;
+    s.kernels_->softmax_rows(s.exp_, s.term_, static_cast<const std::uint8_t*>(j.in) + begin * n,
+                             static_cast<std::uint8_t*>(j.out) + begin * n, end - begin, n, s.type_ == ElementType::s8);
   }
 
   Shape4 shape_;
@@ -277,6 +225,7 @@ class Softmax final : public Layer {
   SoftmaxParams params_;
   std::size_t rows_ = 0;
   bool built_ = false;
+  const kernels::PoolKernels* kernels_ = nullptr;
   std::int32_t exp_[256] = {};   // e(d) in Q0.31 for d = -index (0 where d < diff_min)
   std::int32_t term_[256] = {};  // RDPOT(e, 12): its Q12.19 term of the row sum
 };

@@ -16,6 +16,7 @@
 
 #include "qk/fixed_point.hpp"
 #include "qk/kernels/pool_contract.hpp"
+#include "qk/layers/detail/gemmlowp_fixed_point.hpp"
 
 namespace qk {
 namespace kernels {
@@ -128,8 +129,73 @@ inline void mean_output(const PoolMeanParams& p, const std::int32_t* acc, std::s
   }
 }
 
+// Softmax: one output from the table entry e (0 for a cut difference) and the row's reciprocal.
+// Both operands are non-negative (scale in (1/2, 1], e in [0, 1)), where SRDHM is
+// (scale * e + 2^30) >> 31 and RDPOT, ties away from zero, is (v + 2^(E-1)) >> E for every E in
+// [1, 62]: TFLite's integers, in unsigned 64-bit lanes, defined for its exponents above 31 too.
+inline std::int32_t softmax_output_value(std::int32_t e, std::int32_t scale, int exponent, std::int32_t lo,
+                                         std::int32_t hi) noexcept {
+  const std::uint64_t high = (static_cast<std::uint64_t>(static_cast<std::uint32_t>(scale)) *
+                                  static_cast<std::uint64_t>(static_cast<std::uint32_t>(e)) +
+                              (std::uint64_t{1} << 30)) >> 31;
+  const std::uint64_t rounded = (high + (std::uint64_t{1} << (exponent - 1))) >> exponent;  // < 2^32
+  const std::int64_t v = static_cast<std::int64_t>(rounded) + lo;
+  return static_cast<std::int32_t>(v > hi ? hi : v);
+}
+// The reciprocal of a row's 64-bit sum (saturated to int32, see qk/layers/softmax.hpp).
+inline void softmax_reciprocal(std::int64_t sum, std::int32_t* scale, int* exponent) noexcept {
+  const std::int32_t sum32 = sum > 2147483647 ? 2147483647 : static_cast<std::int32_t>(sum);
+  int bits = 0;
+  *scale = ::qk::detail::gemmlowp_fp::get_reciprocal(sum32, 12, &bits);
+  *exponent = bits + 31 - 8;  // in [23, 34]: the sum is in [2^19, 2^31)
+}
+
+template <class T>
+void softmax_rows_t(const std::int32_t* etab, const std::int32_t* term, const T* in, T* out, std::size_t begin,
+                    std::size_t end, std::size_t n) noexcept {
+  constexpr std::int32_t lo = std::is_signed<T>::value ? -128 : 0, hi = std::is_signed<T>::value ? 127 : 255;
+  for (std::size_t r = begin; r < end; ++r) {
+    const T* x = in + r * n;
+    T* y = out + r * n;
+    // The maximum in 16 independent lanes (GCC's SLP vectorises the fixed-width inner loop).
+    T lanes[16];
+    for (T& l : lanes) l = x[0];
+    std::size_t c = 0;
+    for (; c + 16 <= n; c += 16)
+      for (std::size_t j = 0; j < 16; ++j) lanes[j] = x[c + j] > lanes[j] ? x[c + j] : lanes[j];
+    for (; c < n; ++c) lanes[0] = x[c] > lanes[0] ? x[c] : lanes[0];
+    T max = lanes[0];
+    for (T l : lanes) max = l > max ? l : max;
+    const std::int32_t m = max;
+    std::int64_t sums[4] = {0, 0, 0, 0};
+    c = 0;
+    for (; c + 4 <= n; c += 4)
+      for (std::size_t j = 0; j < 4; ++j) sums[j] += term[static_cast<std::size_t>(m - static_cast<std::int32_t>(x[c + j]))];
+    for (; c < n; ++c) sums[0] += term[static_cast<std::size_t>(m - static_cast<std::int32_t>(x[c]))];
+    std::int32_t scale = 0;
+    int exponent = 0;
+    softmax_reciprocal(sums[0] + sums[1] + sums[2] + sums[3], &scale, &exponent);
+    if (n > 256) {
+      T table[256];
+      for (std::size_t i = 0; i < 256; ++i) table[i] = static_cast<T>(softmax_output_value(etab[i], scale, exponent, lo, hi));
+      for (c = 0; c < n; ++c) y[c] = table[static_cast<std::size_t>(m - static_cast<std::int32_t>(x[c]))];
+    } else {
+      for (c = 0; c < n; ++c)
+        y[c] = static_cast<T>(
+            softmax_output_value(etab[static_cast<std::size_t>(m - static_cast<std::int32_t>(x[c]))], scale, exponent, lo, hi));
+    }
+  }
+}
+inline void softmax_rows(const std::int32_t* etab, const std::int32_t* term, const std::uint8_t* in, std::uint8_t* out,
+                         std::size_t rows, std::size_t n, bool is_signed) noexcept {
+  if (is_signed)
+    softmax_rows_t(etab, term, reinterpret_cast<const std::int8_t*>(in), reinterpret_cast<std::int8_t*>(out), 0, rows, n);
+  else
+    softmax_rows_t(etab, term, in, out, 0, rows, n);
+}
+
 inline const PoolKernels& pool_kernels() noexcept {
-  static constexpr PoolKernels k{"scalar", &max_row, &average_row, &channel_sums, &mean_output};
+  static constexpr PoolKernels k{"scalar", &max_row, &average_row, &channel_sums, &mean_output, &softmax_rows};
   return k;
 }
 

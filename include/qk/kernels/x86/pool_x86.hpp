@@ -240,8 +240,92 @@ __attribute__((noinline)) inline void mean_output(const PoolMeanParams& p, const
   }
 }
 
+// Softmax rows: the maximum by vpmaxsb/ub (masked tail filled with the type's minimum); d = max - x
+// in int32 lanes (16 a step); the sum of term[d] by vpgatherdd into int32 lanes (a lane takes at
+// most 2048 terms of <= 2^19 before it is added to the 64-bit sum); the reciprocal in scalar code
+// (the scalar family's); the outputs by a vpgatherdd of exp[d] and the unsigned 64-bit
+// arithmetic of softmax_output_value in even/odd lanes (vpmuludq, vpsrlq). Rows longer than 256
+// tabulate their 256 outputs the same way and look the bytes up with scalar loads.
+template <bool S>
+QK_POOL_INLINE V widen32(__m128i x) noexcept {
+  return S ? _mm512_cvtepi8_epi32(x) : _mm512_cvtepu8_epi32(x);
+}
+// 16 outputs (int32 lanes, before the type minimum) from 16 table entries e.
+QK_POOL_INLINE V softmax_out16(V e, V scale, V nudge, V round, __m128i ex) noexcept {
+  const V pe = _mm512_srl_epi64(_mm512_add_epi64(_mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epu32(e, scale), nudge), 31), round), ex);
+  const V po = _mm512_srl_epi64(
+      _mm512_add_epi64(_mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epu32(_mm512_srli_epi64(e, 32), scale), nudge), 31), round), ex);
+  return _mm512_or_si512(pe, _mm512_slli_epi64(po, 32));  // both below 2^32: dword lanes in order
+}
+template <bool S>
+__attribute__((noinline)) inline void softmax_rows_t(const std::int32_t* etab, const std::int32_t* term, const std::uint8_t* in,
+                                                     std::uint8_t* out, std::size_t rows, std::size_t n) noexcept {
+  const std::int32_t lo = S ? -128 : 0, hi = S ? 127 : 255;
+  const V tmin = _mm512_set1_epi8(static_cast<char>(lo));
+  const V nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint8_t* x = in + r * n;
+    std::uint8_t* y = out + r * n;
+    V mv = tmin;
+    for (std::size_t c = 0; c < n; c += 64) mv = vmax8<S>(mv, _mm512_mask_loadu_epi8(tmin, mask64(n - c), x + c));
+    __m256i m2 = S ? _mm256_max_epi8(_mm512_castsi512_si256(mv), _mm512_extracti64x4_epi64(mv, 1))
+                   : _mm256_max_epu8(_mm512_castsi512_si256(mv), _mm512_extracti64x4_epi64(mv, 1));
+    __m128i m1 = S ? _mm_max_epi8(_mm256_castsi256_si128(m2), _mm256_extracti128_si256(m2, 1))
+                   : _mm_max_epu8(_mm256_castsi256_si128(m2), _mm256_extracti128_si256(m2, 1));
+    for (int sh = 8; sh >= 1; sh /= 2) {
+      const __m128i t = sh == 8 ? _mm_srli_si128(m1, 8) : sh == 4 ? _mm_srli_si128(m1, 4) : sh == 2 ? _mm_srli_si128(m1, 2) : _mm_srli_si128(m1, 1);
+      m1 = S ? _mm_max_epi8(m1, t) : _mm_max_epu8(m1, t);
+    }
+    const std::int32_t m = S ? static_cast<std::int32_t>(static_cast<std::int8_t>(_mm_cvtsi128_si32(m1) & 0xff))
+                             : (_mm_cvtsi128_si32(m1) & 0xff);
+    const V mvec = _mm512_set1_epi32(m);
+    std::int64_t sum = 0;
+    for (std::size_t c0 = 0; c0 < n; c0 += 2048 * 16) {
+      const std::size_t c1 = n - c0 < 2048 * 16 ? n : c0 + 2048 * 16;
+      V acc = _mm512_setzero_si512();
+      for (std::size_t c = c0; c < c1; c += 16) {
+        const __mmask16 k = c1 - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (c1 - c)) - 1u);
+        const V d = _mm512_sub_epi32(mvec, widen32<S>(_mm_maskz_loadu_epi8(k, x + c)));
+        acc = _mm512_add_epi32(acc, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), k, d, term, 4));
+      }
+      // Each lane is at most 2^30; their total needs 64 bits.
+      sum += _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepu32_epi64(_mm512_castsi512_si256(acc)),
+                                                      _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(acc, 1))));
+    }
+    std::int32_t scale = 0;
+    int exponent = 0;
+    pool_scalar::softmax_reciprocal(sum, &scale, &exponent);
+    const V vs = _mm512_set1_epi64(static_cast<std::int64_t>(static_cast<std::uint32_t>(scale)));
+    const V round = _mm512_set1_epi64(std::int64_t{1} << (exponent - 1));
+    const __m128i ex = _mm_cvtsi32_si128(exponent);
+    const V vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+    if (n > 256) {
+      alignas(64) std::uint8_t table[256];
+      for (std::size_t i = 0; i < 256; i += 16) {
+        const V o = softmax_out16(_mm512_loadu_si512(etab + i), vs, nudge, round, ex);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(table + i),
+                         _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_add_epi32(o, vlo), vhi)));
+      }
+      const std::uint8_t mb = static_cast<std::uint8_t>(m & 0xff);
+      for (std::size_t c = 0; c < n; ++c) y[c] = table[static_cast<std::uint8_t>(mb - x[c])];
+    } else {
+      for (std::size_t c = 0; c < n; c += 16) {
+        const __mmask16 k = n - c >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - c)) - 1u);
+        const V d = _mm512_sub_epi32(mvec, widen32<S>(_mm_maskz_loadu_epi8(k, x + c)));
+        const V e = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), k, d, etab, 4);
+        const V o = _mm512_min_epi32(_mm512_add_epi32(softmax_out16(e, vs, nudge, round, ex), vlo), vhi);
+        _mm_mask_storeu_epi8(y + c, k, _mm512_cvtepi32_epi8(o));
+      }
+    }
+  }
+}
+inline void softmax_rows(const std::int32_t* etab, const std::int32_t* term, const std::uint8_t* in, std::uint8_t* out,
+                         std::size_t rows, std::size_t n, bool s) noexcept {
+  s ? softmax_rows_t<true>(etab, term, in, out, rows, n) : softmax_rows_t<false>(etab, term, in, out, rows, n);
+}
+
 inline const PoolKernels& pool_kernels() noexcept {
-  static constexpr PoolKernels k{"avx512bw", &max_row, &average_row, &channel_sums, &mean_output};
+  static constexpr PoolKernels k{"avx512bw", &max_row, &average_row, &channel_sums, &mean_output, &softmax_rows};
   return k;
 }
 
@@ -417,7 +501,8 @@ inline void channel_sums(const std::uint8_t* x, std::size_t stride, std::size_t 
 }
 
 inline const PoolKernels& pool_kernels() noexcept {
-  static constexpr PoolKernels k{"avx2", &max_row, &average_row, &channel_sums, &pool_scalar::mean_output};
+  static constexpr PoolKernels k{"avx2", &max_row, &average_row, &channel_sums, &pool_scalar::mean_output,
+                                 &pool_scalar::softmax_rows};
   return k;
 }
 
