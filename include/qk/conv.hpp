@@ -5,10 +5,14 @@
 //   iy = oy * stride_h + ky * dilation_h - pad_top, ix likewise, g = oc / (Cout / groups);
 //   taps outside the image read zx (contribute nothing).
 //
-// Activations int8 or uint8 (NHWC, batch given per call); weights int8 or uint8 in OHWI (TFLite
-// conv), OIHW (ONNX) or HWO (TFLite depthwise: [1][kh][kw][Cout]) with a weight zero point per
-// tensor or per output channel; int32 bias; the output stage of qk/core/output_stage.hpp
-// (TFLite fixed point, ONNX float, raw int32 for ConvInteger, dequantize) with a fused clamp.
+// Activations int8 or uint8 (NHWC, batch given per call); weights int8, uint8 or int4
+// (ElementType::s4: packed nibbles, element i of the layout in byte i / 2, low nibble first, as
+// TFLite stores 4-bit filters) in OHWI (TFLite conv), OIHW (ONNX) or HWO (TFLite depthwise:
+// [1][kh][kw][Cout]) with a weight zero point per tensor or per output channel; int32 bias; the
+// output stage of qk/core/output_stage.hpp (TFLite fixed point, ONNX float, raw int32 for
+// ConvInteger, dequantize) with a fused clamp. int4 layers run the GEMM paths on the ISA's int4
+// family (nibbles expanded in registers, kernels/x86/gemm_s4_x86.hpp); the depthwise path
+// expands int4 weights to its int8 / int16 layouts at packing (a few KB per layer).
 //
 //   qk::ConvS8Desc d;                       // shape, padding, weights, zero points, bias
 //   d.in_h = 56, d.in_w = 56, d.in_c = 64, d.out_c = 64, d.kernel_h = d.kernel_w = 3;
@@ -141,8 +145,8 @@ struct ConvS8Desc : ConvGeometry {
   ElementType input_type = ElementType::s8;
   std::int32_t input_zero_point = 0;
 
-  const void* weights = nullptr;                    // in weight_layout
-  ElementType weight_type = ElementType::s8;
+  const void* weights = nullptr;                    // in weight_layout (s4: element i is nibble i)
+  ElementType weight_type = ElementType::s8;        // s8, u8 or s4
   const std::int32_t* weight_zero_point = nullptr;  // null: 0
   bool weight_zero_point_per_channel = false;       // Cout values, else one
   const std::int32_t* bias = nullptr;               // Cout values, or null
@@ -203,7 +207,7 @@ inline Status validate_conv_desc(const ConvS8Desc& d) noexcept {
   QK_RETURN_IF_ERROR(validate_conv_geometry(d));
   if (!valid_element_type(d.input_type))
     return Status(StatusCode::invalid_argument, "conv: unknown input_type", "input_type", static_cast<int>(d.input_type));
-  if (!valid_element_type(d.weight_type))
+  if (!valid_weight_type(d.weight_type))
     return Status(StatusCode::invalid_argument, "conv: unknown weight_type", "weight_type", static_cast<int>(d.weight_type));
   // The GEMM's K (and the depthwise taps) carry int32 row and column sums: see kMaxGemmK.
   const std::size_t k = d.kernel_h * d.kernel_w * (d.in_c / d.groups);  // validated above
@@ -233,6 +237,19 @@ inline std::size_t conv_weight_index(const ConvGeometry& d, std::size_t oc, std:
     case ConvWeightLayout::hwo: return (ky * d.kernel_w + kx) * d.out_c + oc;  // cg == 1
     default: return ((oc * d.kernel_h + ky) * d.kernel_w + kx) * cg + c;
   }
+}
+
+// Copies element si of src to element di of dst, both of type t (s4: nibbles; dst's other
+// nibble kept).
+inline void copy_weight_element(void* dst, std::size_t di, const void* src, std::size_t si, ElementType t) noexcept {
+  auto* out = static_cast<std::uint8_t*>(dst);
+  if (t != ElementType::s4) {
+    out[di] = static_cast<const std::uint8_t*>(src)[si];
+    return;
+  }
+  const auto nibble = static_cast<std::uint32_t>(element_value(src, si, t)) & 0x0Fu;
+  const unsigned shift = (di & 1u) != 0 ? 4u : 0u;
+  out[di / 2] = static_cast<std::uint8_t>((out[di / 2] & ~(0x0Fu << shift)) | (nibble << shift));
 }
 
 inline std::int32_t conv_weight_zero_point(const ConvS8Desc& d, std::size_t oc) noexcept {
@@ -363,10 +380,16 @@ class ConvS8 {
   // --- pointwise and gemm paths: one GemmS8Weights per group, K = taps * Cg (padded) --------
   Status pack_gemm(bool allow_row_runs = true) noexcept {
     const ConvS8Desc& d = desc_;
-    const kernels::GemmS8Kernel* kernel = kernels::gemm_s8_kernel_for(isa_);
+    // int4 weights: the ISA's int4 family, whose tiles step K two groups at a time (b_nibbles).
+    const kernels::GemmS8Kernel* kernel = detail::gemm_kernel_for(isa_, d.weight_type);
+    const bool nibbles = kernel->layout.b_nibbles != 0;
     // (flip_s8_ explained below; a flipped pointwise layer is gathered too, as a plain xor copy.)
+    // For int4 the flip also removes the row term the s8 side costs (gemm_s4_x86.hpp). (int4
+    // families take no A by K group, a_group_offsets = 0: their first layers gather.)
     flip_s8_ = d.input_type == ElementType::s8 && kernel->layout.s8_weight_offset != 0;
-    k_pad_ = path_ == ConvPath::pointwise && !flip_s8_ ? k_ : detail::round_up(k_, kernel->layout.k_group);
+    // Gathered K padded to the kernels' K step, so that the tiles never take their tail path.
+    const std::size_t k_step = nibbles ? 2 * std::size_t{kernel->layout.k_group} : kernel->layout.k_group;
+    k_pad_ = path_ == ConvPath::pointwise && !flip_s8_ ? k_ : detail::round_up(k_, k_step);
     // Row runs (first layers: a kernel row's run of kernel_w * Cin bytes is short, 9 for RGB 3x3):
     // the gather's small copies cost ~5 cycles a pixel (a fifth of first_224). Instead each output
     // row copies its kernel_h input rows once, flipped and padded, into the workspace, and the
@@ -453,26 +476,28 @@ class ConvS8 {
     block_rows_ = rows < 24 ? 24 : (rows > 240 ? 240 : rows);
     std::unique_ptr<std::uint8_t[]> canon;  // nothrow: pack() is noexcept (see GemmS8Weights::pack)
     detail::NothrowArray<std::int32_t> zp;
-    std::size_t bytes = 0;
+    std::size_t bytes = 0;  // (int4: cout_g_ * k_pad_ nibbles, k_pad_ even)
     if (!detail::checked_mul(cout_g_, k_pad_, &bytes))
       return Status(StatusCode::size_overflow, "conv: per-group weights out_c / groups * padded K overflow", "k_pad", k_pad_);
+    if (d.weight_type == ElementType::s4) bytes = bytes / 2 + 1;
     canon.reset(new (std::nothrow) std::uint8_t[bytes]);
     if (canon == nullptr)
       return Status(StatusCode::out_of_memory, "conv: allocation of the weight staging buffer failed", "bytes", bytes);
     if (!zp.reset(cout_g_)) return detail::conv_out_of_memory(cout_g_, sizeof(std::int32_t));
     if (!weights_.reset(d.groups)) return detail::conv_out_of_memory(d.groups, sizeof(GemmS8Weights));
     for (std::size_t g = 0; g < d.groups; ++g) {
-      // This group's weights as an N x K_pad matrix, K in (ky, kx, c) order: the gather order.
+      // This group's weights as an N x K_pad matrix, K in (ky, kx, c) order: the gather order
+      // (int4: N x K_pad nibbles, n_by_k as GemmS8WeightsDesc numbers them).
       std::memset(canon.get(), 0, bytes);
       bool any_zp = false;
       for (std::size_t j = 0; j < cout_g_; ++j) {
         const std::size_t oc = g * cout_g_ + j;
-        std::uint8_t* row = canon.get() + j * k_pad_;
         for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
           for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
             for (std::size_t c = 0; c < cg_; ++c)
-              row[row_runs_ ? row_run_k(ky, kx * cg_ + c) : (ky * d.kernel_w + kx) * cg_ + c] =
-                  static_cast<const std::uint8_t*>(d.weights)[detail::conv_weight_index(d, oc, ky, kx, c)];
+              detail::copy_weight_element(canon.get(),
+                                          j * k_pad_ + (row_runs_ ? row_run_k(ky, kx * cg_ + c) : (ky * d.kernel_w + kx) * cg_ + c),
+                                          d.weights, detail::conv_weight_index(d, oc, ky, kx, c), d.weight_type);
         zp[j] = detail::conv_weight_zero_point(d, oc);
         any_zp = any_zp || zp[j] != 0;
       }
@@ -500,6 +525,10 @@ class ConvS8 {
   }
 
   // --- depthwise path -----------------------------------------------------------------------
+  // int4 weights are expanded here, at packing, to the same int8 (column kernel) or int16 pair
+  // layouts as int8 weights (detail::element_value reads the nibbles): depthwise weights are a
+  // few KB per layer and the kernels are bound by the activations, so 4-bit storage would save
+  // nothing a run reads much of.
   Status pack_depthwise() noexcept {
     const ConvS8Desc& d = desc_;
     dw_kernel_ = kernels::depthwise_s8_kernel_for(isa_);

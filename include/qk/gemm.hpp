@@ -2,9 +2,12 @@
 //
 //   C[m][n] = output_stage( sum_k (A[m][k] - za) * (B[k][n] - zb[n]) + bias[n] )
 //
-// A: activations, int8 or uint8, row-major with any row stride. B: weights, int8 or uint8, any
+// A: activations, int8 or uint8, row-major with any row stride. B: weights, int8, uint8 or int4
+// (ElementType::s4: two's complement nibbles, two a byte, low nibble first; TFLite's int4), any
 // (k, n) strides, packed once into the layout of the kernel family active_isa() names at pack
-// time (the packed object keeps that kernel; later force_isa() calls do not affect it).
+// time (the packed object keeps that kernel; later force_isa() calls do not affect it). int4
+// weights get the ISA's int4 family (kernels/x86/gemm_s4_x86.hpp), which expands the nibbles
+// in registers; the arithmetic and the output stage are the int8 ones.
 // Running takes no allocation and no workspace: the only scratch (row sums of A for the row
 // term, at most 2 KiB) lives on the stack.
 //
@@ -44,11 +47,15 @@ constexpr std::size_t kMaxGemmK = static_cast<std::size_t>(std::numeric_limits<s
 // Unpacked weights and the constants packing folds in.
 struct GemmS8WeightsDesc {
   std::size_t k = 0, n = 0;
-  const void* data = nullptr;      // B[k][n] at data[k * stride_k + n * stride_n] (elements)
+  // B[k][n] is element k * stride_k + n * stride_n of data. For s8 / u8 an element is a byte.
+  // For s4 an element is a nibble: element i is the low nibble of byte i / 2 when i is even, its
+  // high nibble when i is odd, as TFLite and ONNX pack a whole int4 tensor (rows are not padded
+  // to bytes: with n_by_k and odd K a row starts in the middle of a byte). Strides count nibbles.
+  const void* data = nullptr;
   std::size_t stride_k = 0, stride_n = 0;
-  ElementType b_type = ElementType::s8;
+  ElementType b_type = ElementType::s8;      // s8, u8 or s4
   const std::int32_t* bias = nullptr;        // n values, or null for none
-  const std::int32_t* zero_point = nullptr;  // weight zero point(s), or null for 0
+  const std::int32_t* zero_point = nullptr;  // weight zero point(s) in b_type's range, or null for 0
   bool zero_point_per_column = false;
   ElementType a_type = ElementType::s8;      // activation type the weights will meet
   std::int32_t a_zero_point = 0;
@@ -65,19 +72,38 @@ struct GemmS8WeightsDesc {
     d.k = k, d.n = n, d.data = b, d.stride_k = 1, d.stride_n = k, d.bias = bias;
     return d;
   }
+  // int4 B stored N x K row-major as packed nibbles (TFLite FullyConnected with 4-bit weights:
+  // N * K nibbles, (N * K + 1) / 2 bytes).
+  static GemmS8WeightsDesc n_by_k_s4(std::size_t n, std::size_t k, const std::uint8_t* packed, const std::int32_t* bias = nullptr) {
+    GemmS8WeightsDesc d;
+    d.k = k, d.n = n, d.data = packed, d.stride_k = 1, d.stride_n = k, d.bias = bias, d.b_type = ElementType::s4;
+    return d;
+  }
 };
 
 namespace detail {
 constexpr std::size_t kPackAlign = 64;
+// Element `index` of a weight or activation array of type t (s4: nibble `index`, see
+// GemmS8WeightsDesc::data).
 inline std::int32_t element_value(const void* p, std::size_t index, ElementType t) noexcept {
+  if (t == ElementType::s4) {
+    const std::uint8_t byte = static_cast<const std::uint8_t*>(p)[index / 2];
+    const std::uint32_t nibble = (index & 1u) != 0 ? byte >> 4 : byte & 0x0Fu;
+    return static_cast<std::int32_t>(nibble ^ 8u) - 8;  // sign-extends the nibble
+  }
   const std::uint8_t raw = static_cast<const std::uint8_t*>(p)[index];
   return t == ElementType::s8 ? static_cast<std::int32_t>(static_cast<std::int8_t>(raw)) : static_cast<std::int32_t>(raw);
 }
-inline std::int32_t type_lo(ElementType t) noexcept { return t == ElementType::s8 ? -128 : 0; }
-inline std::int32_t type_hi(ElementType t) noexcept { return t == ElementType::s8 ? 127 : 255; }
+inline std::int32_t type_lo(ElementType t) noexcept { return element_type_min(t); }
+inline std::int32_t type_hi(ElementType t) noexcept { return element_type_max(t); }
+// The kernel family that packs weights of type b_type for isa (null: none in this build).
+inline const kernels::GemmS8Kernel* gemm_kernel_for(Isa isa, ElementType b_type) noexcept {
+  return b_type == ElementType::s4 ? kernels::gemm_s4_kernel_for(isa) : kernels::gemm_s8_kernel_for(isa);
+}
 }  // namespace detail
 
-// Packed int8 weights. Movable, not copyable; owns its memory unless packed into a caller buffer.
+// Packed int8 (or int4) weights. Movable, not copyable; owns its memory unless packed into a
+// caller buffer.
 class GemmS8Weights {
  public:
   GemmS8Weights() = default;
@@ -87,7 +113,7 @@ class GemmS8Weights {
   // Bytes pack_into() needs for `desc` with the kernel of `isa`.
   static Status packed_size(const GemmS8WeightsDesc& desc, Isa isa, std::size_t* bytes) noexcept {
     if (bytes == nullptr) return Status(StatusCode::null_pointer, "packed_size: null output");
-    const kernels::GemmS8Kernel* kernel = kernels::gemm_s8_kernel_for(isa);
+    const kernels::GemmS8Kernel* kernel = detail::gemm_kernel_for(isa, desc.b_type);
     if (kernel == nullptr || !isa_supported(isa))
       return Status(StatusCode::unsupported, "gemm weights: ISA not supported by this CPU/build", "isa", static_cast<int>(isa));
     Sizes s;
@@ -125,12 +151,13 @@ class GemmS8Weights {
     if (buffer_bytes < bytes)
       return Status(StatusCode::buffer_too_small, "gemm weights: pack_into buffer smaller than packed_size()", "buffer_bytes",
                     buffer_bytes);
-    kernel_ = kernels::gemm_s8_kernel_for(isa);
+    kernel_ = detail::gemm_kernel_for(isa, desc.b_type);
     owned_.reset();
     (void)compute_sizes(desc.k, desc.n, kernel_->layout, &sizes_);  // succeeded in packed_size()
     k_ = desc.k;
     n_ = desc.n;
     a_type_ = desc.a_type;
+    b_type_ = desc.b_type;
     base_ = static_cast<std::uint8_t*>(buffer);
     write_panels(desc);
     write_column_constants(desc);
@@ -151,10 +178,11 @@ class GemmS8Weights {
   std::size_t k() const noexcept { return k_; }
   std::size_t n() const noexcept { return n_; }
   ElementType activation_type() const noexcept { return a_type_; }
+  ElementType weight_type() const noexcept { return b_type_; }
   std::int32_t activation_zero_point() const noexcept { return za_; }
   bool has_weight_zero_point() const noexcept { return has_zb_; }
   // True when the result has a row term -(zb + weight offset) * rowsum(A): a weight zero point,
-  // or s8 activations on a family that packs B + 128.
+  // or s8 activations on a family with a weight offset (int8 VNNI's B + 128, x86 int4's + 8).
   bool needs_row_sums() const noexcept { return row_term_; }
   // True when every column's row-term coefficient is the same (see GemmS8Args::row_term_uniform).
   bool row_term_uniform() const noexcept { return row_term_uniform_; }
@@ -191,8 +219,10 @@ class GemmS8Weights {
     panels = detail::div_up(n, l.panel_width);
     if (!detail::checked_mul(panels, l.panel_width, &padded_n))
       return Status(StatusCode::size_overflow, "gemm weights: N rounded up to whole panels overflows size_t", "n", n);
-    if (!detail::checked_round_up(k, l.k_group, &k_pad) || !detail::checked_mul3(k_pad, l.panel_width, l.elem_bytes, &bytes) ||
-        !detail::checked_round_up(bytes, detail::kPackAlign, &panel))
+    // int4 layouts (b_nibbles): K in pairs of groups, two elements a byte.
+    const std::size_t k_step = l.b_nibbles != 0 ? 2 * std::size_t{l.k_group} : l.k_group;
+    if (!detail::checked_round_up(k, k_step, &k_pad) || !detail::checked_mul3(k_pad, l.panel_width, l.elem_bytes, &bytes) ||
+        !detail::checked_round_up(l.b_nibbles != 0 ? bytes / 2 : bytes, detail::kPackAlign, &panel))
       return Status(StatusCode::size_overflow, "gemm weights: packed panel size overflows size_t", "k", k);
     if (!detail::checked_mul(panel, panels, &total) || !detail::checked_mul(padded_n, sizeof(std::int32_t), &col_bytes) ||
         !detail::checked_round_up(col_bytes, detail::kPackAlign, &col_bytes) || !detail::checked_mul(col_bytes, 4, &end) ||
@@ -212,7 +242,7 @@ class GemmS8Weights {
 
   static Status validate(const GemmS8WeightsDesc& d) noexcept {
     if (d.data == nullptr) return Status(StatusCode::null_pointer, "gemm weights: null B");
-    if (!detail::valid_element_type(d.b_type))
+    if (!detail::valid_weight_type(d.b_type))
       return Status(StatusCode::invalid_argument, "gemm weights: unknown b_type", "b_type", static_cast<int>(d.b_type));
     if (!detail::valid_element_type(d.a_type))
       return Status(StatusCode::invalid_argument, "gemm weights: unknown a_type", "a_type", static_cast<int>(d.a_type));
@@ -237,7 +267,7 @@ class GemmS8Weights {
   }
 
   // Packed B holds int8 values; uint8 weights are stored as B - 128 with the zero point moved by
-  // -128 too, which leaves every (B - zb) unchanged.
+  // -128 too, which leaves every (B - zb) unchanged. int4 weights are stored as they are.
   std::int32_t stored_weight(const GemmS8WeightsDesc& d, std::size_t kk, std::size_t nn) const noexcept {
     const std::int32_t v = detail::element_value(d.data, kk * d.stride_k + nn * d.stride_n, d.b_type);
     return d.b_type == ElementType::u8 ? v - 128 : v;
@@ -255,6 +285,10 @@ class GemmS8Weights {
 
   void write_panels(const GemmS8WeightsDesc& d) noexcept {
     const kernels::GemmS8Layout& l = kernel_->layout;
+    if (l.b_nibbles != 0) {
+      write_nibble_panels(d);
+      return;
+    }
     const std::int32_t offset = weight_offset();
     const std::size_t kgroups = detail::div_up(k_, l.k_group);
     for (std::size_t p = 0; p < sizes_.panels; ++p) {
@@ -277,6 +311,30 @@ class GemmS8Weights {
             }
           }
         }
+    }
+  }
+
+  // int4 layouts (gemm_s8_contract.hpp, b_nibbles): nibble = stored weight + 8 (0..15), K group
+  // 2q in the low nibbles of block q and group 2q + 1 in its high nibbles; padding nibbles 0.
+  // The kernel applies the weight offset itself (it multiplies by nibble - 8 + offset).
+  void write_nibble_panels(const GemmS8WeightsDesc& d) noexcept {
+    const kernels::GemmS8Layout& l = kernel_->layout;
+    const std::size_t kg = l.k_group, pw = l.panel_width, kgroups = detail::div_up(k_, kg);
+    for (std::size_t p = 0; p < sizes_.panels; ++p) {
+      std::uint8_t* panel = base_ + p * sizes_.panel;
+      std::memset(panel, 0, sizes_.panel);
+      for (std::size_t g = 0; g < kgroups; ++g) {
+        std::uint8_t* block = panel + (g / 2) * pw * kg;
+        const unsigned shift = (g & 1u) != 0 ? 4u : 0u;
+        for (std::size_t j = 0; j < pw; ++j) {
+          const std::size_t nn = p * pw + j;
+          if (nn >= n_) continue;
+          for (std::size_t r = 0; r < kg && g * kg + r < k_; ++r) {
+            const auto u = static_cast<std::uint32_t>(stored_weight(d, g * kg + r, nn) + 8);
+            block[j * kg + r] = static_cast<std::uint8_t>(block[j * kg + r] | (u << shift));
+          }
+        }
+      }
     }
   }
 
@@ -335,6 +393,7 @@ class GemmS8Weights {
   Sizes sizes_;
   std::size_t k_ = 0, n_ = 0;
   ElementType a_type_ = ElementType::s8;
+  ElementType b_type_ = ElementType::s8;
   std::int32_t za_ = 0;
   bool has_zb_ = false;     // some weight zero point is non-zero
   bool row_term_ = false;   // some row-term coefficient is non-zero

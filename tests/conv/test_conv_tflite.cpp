@@ -1,6 +1,7 @@
 // TFLite conformance: every case at the top of ../shared/testdata/tflite-int (conv2d, grouped,
 // depthwise through qk::conv_s8; fully_connected through qk::gemm_s8), with 8-bit and 4-bit
-// weights, bit-exact, on every ISA this machine runs.
+// weights, bit-exact, on every ISA this machine runs. 4-bit cases run on qk's int4 path
+// (ElementType::s4) straight from the file's packed nibbles.
 //
 // The folder is QK_TFLITE_TESTDATA (CMake), or the environment variable QK_TFLITE_DIR when set.
 // A folder that does not exist is skipped with a warning (a user's machine), except under CI
@@ -65,13 +66,15 @@ std::vector<T> vec(const nlohmann::json& j, const char* key) {
 }
 std::size_t sz(const nlohmann::json& j, const char* key) { return j.at(key).get<std::size_t>(); }
 
-// One case, its weights as int8 whatever its weights_bits.
+// One case, its weights as int8 whatever its weights_bits, and for 4-bit cases as the file packs
+// them (two a byte, the first in the low nibble).
 struct TfliteCase {
   std::string file;
   nlohmann::json j;
   std::string op;
   int weights_bits = 8;
   std::vector<std::int8_t> weights;
+  std::vector<std::uint8_t> weights_packed;
 };
 
 // Weights the op reads: OHWI conv, [1][h][w][out_ch] depthwise, [out_ch][depth] FC.
@@ -81,11 +84,10 @@ std::size_t weight_count(const nlohmann::json& j, const std::string& op) {
   return op == "depthwise_conv2d" ? taps : taps * sz(j, "filter_in_ch");
 }
 
-// 4-bit weights: qk has no int4 GEMM / conv kernels yet, and TFLite's int4 arithmetic is its
-// int8 arithmetic on the unpacked values, so until int4 kernels exist these cases run through the
-// int8 kernels on weights unpacked from `weights_packed` by qk::unpack_int4 (checked here against
-// the file's own unpacked `weights`). With an odd count n, `weights` also lists the last byte's
-// unused high nibble (a 0): n + 1 values.
+// 4-bit weights: the cases run on qk's int4 kernels from `weights_packed` as it is (the op's n
+// weights are its first n nibbles). The packing is checked here first: unpacked by
+// qk::unpack_int4 it must give the file's own unpacked `weights` (with an odd count n, `weights`
+// also lists the last byte's unused high nibble, a 0: n + 1 values).
 std::vector<std::int8_t> unpack_weights(const nlohmann::json& j, std::size_t n) {
   const auto unpacked = vec<int>(j, "weights");
   const auto packed_values = vec<int>(j, "weights_packed");
@@ -132,6 +134,7 @@ TfliteCase load_case(const std::string& file) {
   const std::size_t n = weight_count(c.j, c.op);
   if (c.weights_bits == 4) {
     c.weights = unpack_weights(c.j, n);
+    for (int v : vec<int>(c.j, "weights_packed")) c.weights_packed.push_back(static_cast<std::uint8_t>(v));
   } else {
     c.weights = vec<std::int8_t>(c.j, "weights");
     REQUIRE(c.weights.size() == n);
@@ -176,7 +179,8 @@ std::size_t run_tflite_case(const TfliteCase& c) {
     REQUIRE(weights.size() == out_c * k);
     REQUIRE(input.size() == batches * k);
     REQUIRE(expected.size() == batches * out_c);
-    qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::n_by_k(out_c, k, weights.data(), bias.data());
+    qk::GemmS8WeightsDesc d = c.weights_bits == 4 ? qk::GemmS8WeightsDesc::n_by_k_s4(out_c, k, c.weights_packed.data(), bias.data())
+                                                  : qk::GemmS8WeightsDesc::n_by_k(out_c, k, weights.data(), bias.data());
     const std::int32_t zw = -j.at("filter_offset").get<std::int32_t>();
     d.zero_point = &zw;
     d.a_zero_point = -input_offset;
@@ -185,6 +189,7 @@ std::size_t run_tflite_case(const TfliteCase& c) {
     INFO(ps.message());
     REQUIRE(ps.ok());
     REQUIRE(w.isa() == qk::active_isa());
+    REQUIRE(w.weight_type() == (c.weights_bits == 4 ? qk::ElementType::s4 : qk::ElementType::s8));
     const qk::Status st = qk::gemm_s8(w, batches, input.data(), k, out, dst, out_c);
     INFO(st.message());
     REQUIRE(st.ok());
@@ -216,6 +221,7 @@ std::size_t run_tflite_case(const TfliteCase& c) {
     REQUIRE(expected.size() == batches * oh * ow * out_c);
     d.input_zero_point = -input_offset;
     d.weights = weights.data();
+    if (c.weights_bits == 4) d.weights = c.weights_packed.data(), d.weight_type = qk::ElementType::s4;
     d.bias = bias.data();
     REQUIRE(d.out_h() == oh);
     REQUIRE(d.out_w() == ow);

@@ -18,14 +18,17 @@
 namespace qk {
 namespace kernels {
 const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept;
+const GemmS8Kernel* gemm_s4_kernel_for(Isa isa) noexcept;
 const GemmF32Kernel* gemm_f32_kernel_for(Isa isa) noexcept;
 }  // namespace kernels
 }  // namespace qk
 #else
 #include "qk/kernels/scalar/gemm_f32.hpp"
+#include "qk/kernels/scalar/gemm_s4.hpp"
 #include "qk/kernels/scalar/gemm_s8.hpp"
 #if defined(QK_HAVE_X86_KERNELS)
 #include "qk/kernels/x86/gemm_f32_x86.hpp"
+#include "qk/kernels/x86/gemm_s4_x86.hpp"
 #include "qk/kernels/x86/gemm_s8_x86.hpp"
 #endif
 #if defined(QK_HAVE_ARM_KERNELS) && __has_include("qk/kernels/arm/gemm_s8_arm.hpp")
@@ -50,6 +53,24 @@ QK_KERNEL_TABLE const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
     case Isa::neon_i8mm: return &neon_i8mm::gemm_s8_kernel();
 #endif
     default: return nullptr;
+  }
+}
+
+// int4 weights (ElementType::s4, per channel; gemm_s8_contract.hpp's b_nibbles layouts): the
+// x86 families of kernels/x86/gemm_s4_x86.hpp. ISAs without an int4 family of their own (ARM
+// for now) get the portable one under their own name: correct everywhere, fast where written.
+QK_KERNEL_TABLE const GemmS8Kernel* gemm_s4_kernel_for(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::scalar: return &scalar::gemm_s4_kernel();
+#if defined(QK_HAVE_X86_KERNELS)
+    case Isa::avx2: return &avx2::s4::gemm_s4_kernel();
+    case Isa::avx512bw: return &avx512bw::s4::gemm_s4_kernel();
+    case Isa::avxvnni: return &avxvnni::s4::gemm_s4_kernel();
+    case Isa::avx512vnni: return &avx512vnni::s4::gemm_s4_kernel();
+#endif
+    default:
+      // Only where the int8 table has a family (an ISA this build runs at all).
+      return gemm_s8_kernel_for(isa) != nullptr ? &scalar::gemm_s4_kernel(isa) : nullptr;
   }
 }
 

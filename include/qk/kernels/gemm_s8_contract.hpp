@@ -17,6 +17,8 @@
 //    Widening kernels use 0 everywhere.
 //  - a tile function computing rows [m_begin, m_end) x panels [panel_begin, panel_end) of C,
 //    with panel_end - panel_begin <= max_panels.
+//  - int4 families (b_nibbles, below) use the same contract with 4-bit B; the packer picks them
+//    for ElementType::s4 weights (gemm_registry.hpp: gemm_s4_kernel_for).
 // Everything constant per column is folded at pack time into col_offset:
 //   col_offset[n] = bias[n] - (za + activation_offset) * colsum[n] + K * za * zb[n]
 // and the row term -col_zero_point[n] * rowsum[m] (col_zero_point = zb + weight offset) is applied
@@ -43,6 +45,17 @@ struct GemmS8Layout {
   std::int32_t s8_weight_offset = 0;      // added to packed B when activations are s8 (see above)
   // 1: the tile honours GemmS8Args::a_group_offset (below); 0: it reads A's rows contiguously.
   std::uint32_t a_group_offsets = 0;
+  // 1: an int4 family (ElementType::s4 weights). B is 4-bit: each nibble holds the stored weight
+  // + 8 (0..15), and one block of panel_width * k_group bytes holds two K groups, group 2i in the
+  // low nibbles and group 2i + 1 in the high nibbles, each laid out as an int8 group would be
+  // (byte (j * k_group + r) of the block: column j, K rows 2i * k_group + r and
+  // (2i + 1) * k_group + r). A panel is round_up(K, 2 * k_group) * panel_width / 2 bytes. The
+  // kernel multiplies A by (nibble - 8 + weight offset), the weight offset being
+  // s8_weight_offset for s8 activations and 0 for u8: x86 vpdpbusd / vpmaddubsw take the nibble
+  // itself as the u8 operand against s8 A (offset 8: a row term) and nibble - 8 as the s8
+  // operand against u8 A (no row term). The tile steps K two groups at a time. elem_bytes is 1;
+  // a_group_offsets is 0 (int4 tiles read A's rows contiguously: a convolution gathers).
+  std::uint32_t b_nibbles = 0;
 };
 
 struct GemmS8Args {

@@ -3,7 +3,9 @@
 // Every conv path (pointwise GEMM, gathered GEMM, depthwise, every ISA) must reproduce this bit
 // for bit. It reads the weights in the user's layout, sums (x - zx) * (w - zw) over the taps
 // inside the image (padding taps would add (zx - zx) * (w - zw) = 0) and the group's channels in
-// wrapping 32-bit arithmetic, adds the bias, then applies detail::output_element().
+// wrapping 32-bit arithmetic, adds the bias, then applies detail::output_element(). int4
+// weights (ElementType::s4) are read as their values, element i of the layout being nibble i
+// (reference::weight_element): TFLite's int4 convolution is its int8 arithmetic on them.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +13,7 @@
 
 #include "qk/conv.hpp"
 #include "qk/core/output_stage.hpp"
+#include "qk/reference/gemm.hpp"
 
 namespace qk {
 namespace reference {
@@ -43,7 +46,7 @@ inline void conv2d_int8(const ConvS8Desc& d, std::size_t batch, const void* inpu
               for (std::size_t c = 0; c < cg; ++c) {
                 const std::int32_t xv = x_signed ? static_cast<std::int8_t>(px[c]) : static_cast<std::int32_t>(px[c]);
                 const std::int32_t wv =
-                    detail::element_value(d.weights, detail::conv_weight_index(d, oc, ky, kx, c), d.weight_type);
+                    weight_element(d.weights, detail::conv_weight_index(d, oc, ky, kx, c), d.weight_type);
                 acc += static_cast<std::uint32_t>((xv - d.input_zero_point) * (wv - zw));
               }
             }

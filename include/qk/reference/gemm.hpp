@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qk/core/element_type.hpp"
 #include "qk/core/output_stage.hpp"
 
 namespace qk {
@@ -31,6 +32,41 @@ inline void gemm_int8(std::size_t m, std::size_t n, std::size_t k, const void* a
         const std::uint8_t araw = a8[i * lda + kk], braw = b8[kk * b_stride_k + j * b_stride_n];
         const std::int32_t av = a_signed ? static_cast<std::int8_t>(araw) : static_cast<std::int32_t>(araw);
         const std::int32_t bv = b_signed ? static_cast<std::int8_t>(braw) : static_cast<std::int32_t>(braw);
+        acc += static_cast<std::uint32_t>((av - za) * (bv - zbj));
+      }
+      detail::output_element(static_cast<std::int32_t>(acc), j, out, static_cast<std::uint8_t*>(c) + i * ldc * esize, j);
+    }
+  }
+}
+
+// Element i of a weight array of type t (int8, uint8, or int4: nibble i, the low nibble of byte
+// i / 2 first, sign-extended), read the plainest way.
+inline std::int32_t weight_element(const void* b, std::size_t i, ElementType t) noexcept {
+  const auto* b8 = static_cast<const std::uint8_t*>(b);
+  if (t == ElementType::s4) {
+    const int nibble = (i % 2 == 0) ? (b8[i / 2] & 0x0F) : (b8[i / 2] >> 4);
+    return nibble >= 8 ? nibble - 16 : nibble;
+  }
+  return t == ElementType::s8 ? static_cast<std::int8_t>(b8[i]) : static_cast<std::int32_t>(b8[i]);
+}
+
+// As gemm_int8, with B of any weight type (ElementType::s8, u8 or s4; strides in elements, an
+// int4 element being a nibble): int4 weights are their values, and the arithmetic is the int8
+// one (TFLite's int4 kernels unpack and run the int8 arithmetic).
+inline void gemm_int(std::size_t m, std::size_t n, std::size_t k, const void* a, std::size_t lda, bool a_signed,
+                     std::int32_t za, const void* b, std::size_t b_stride_k, std::size_t b_stride_n, ElementType b_type,
+                     const std::int32_t* zb, bool zb_per_column, const std::int32_t* bias, const OutputStage& out,
+                     void* c, std::size_t ldc) noexcept {
+  const auto* a8 = static_cast<const std::uint8_t*>(a);
+  const std::size_t esize = output_type_size(out.type);
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::int32_t zbj = zb == nullptr ? 0 : zb[zb_per_column ? j : 0];
+      std::uint32_t acc = bias == nullptr ? 0u : static_cast<std::uint32_t>(bias[j]);
+      for (std::size_t kk = 0; kk < k; ++kk) {
+        const std::uint8_t araw = a8[i * lda + kk];
+        const std::int32_t av = a_signed ? static_cast<std::int8_t>(araw) : static_cast<std::int32_t>(araw);
+        const std::int32_t bv = weight_element(b, kk * b_stride_k + j * b_stride_n, b_type);
         acc += static_cast<std::uint32_t>((av - za) * (bv - zbj));
       }
       detail::output_element(static_cast<std::int32_t>(acc), j, out, static_cast<std::uint8_t*>(c) + i * ldc * esize, j);

@@ -16,6 +16,19 @@
 // Being textually included keeps every function inside the target region (GCC will not inline a
 // function without the target into one with it, and vice versa), and lets each ISA get its own
 // instantiation with its own register allocation. No standard headers may be included here.
+//
+// int4 weights (gemm_s4_x86.hpp): included a second time, with QK_GEMM_TILE_S4 defined, inside a
+// namespace nested in the ISA's (`s4`), whose Traits add
+//     b_lo<Signed>(p), b_hi<Signed>(p)  // the two K groups of one B block (GemmS8Layout::b_nibbles)
+// Only the K loop differs: it steps two groups per B load, expanding the nibbles in registers.
+// The epilogue, the row sums and everything after the K loop are the ISA's own (shared, not
+// instantiated again). Fewer tiles are instantiated (docs/build.md): no A by K group (int4
+// layouts do not take it: first layers gather), no 2-row remainder tile (2-3 leftover rows run
+// as 1-row tiles), and no register epilogue with s8 A, where it is dead code (the int4 weight
+// offset always makes a row term, and that form has none). Preprocessor, not `if constexpr`, so that the int8 tiles' source is the
+// same token for token as without int4 (their speed cannot move), and the tiles have their own
+// names: argument-dependent lookup through TileRequant (the ISA's) would otherwise see the int8
+// templates beside the int4 ones.
 
 // One register tile: ROWS rows x NB panels, all of K.
 //
@@ -54,15 +67,27 @@
     if constexpr (NB > 3) Traits::store(&tile[r][3 * Traits::kLanes], c##r##3);         \
   }
 
+#if defined(QK_GEMM_TILE_S4)
+#define QK_TILE_ROWS_FN gemm_s4_tile_rows
+#define QK_TILE_ROWS_T_FN gemm_s4_rows_t
+#else
+#define QK_TILE_ROWS_FN gemm_s8_tile_rows
+#define QK_TILE_ROWS_T_FN gemm_s8_rows_t
+#endif
+
 // Not inlined into its dispatcher (QK_KERNEL_NOINLINE says why); a tile is all of K for up to 24
 // accumulators, so the call costs nothing measurable.
 template <std::size_t ROWS, std::size_t NB, bool Signed, bool kByGroup>
-QK_KERNEL_NOINLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+QK_KERNEL_NOINLINE void QK_TILE_ROWS_FN(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
                                         std::size_t p0) noexcept {
   static_assert(ROWS >= 1 && ROWS <= 12 && NB >= 1 && NB <= 4, "register tile up to 12 rows x 4 panels");
   using Vec = typename Traits::Vec;
   constexpr std::size_t KG = Traits::kKGroup;
+#if defined(QK_GEMM_TILE_S4)
+  constexpr std::size_t kBStep = Traits::kLanes * KG;  // bytes per two K groups of nibbles
+#else
   constexpr std::size_t kBStep = Traits::kLanes * KG * Traits::kElemBytes;  // bytes per K group
+#endif
   QK_TILE_DECL_ROW(0) QK_TILE_DECL_ROW(1) QK_TILE_DECL_ROW(2) QK_TILE_DECL_ROW(3)
   QK_TILE_DECL_ROW(4) QK_TILE_DECL_ROW(5) QK_TILE_DECL_ROW(6) QK_TILE_DECL_ROW(7)
   QK_TILE_DECL_ROW(8) QK_TILE_DECL_ROW(9) QK_TILE_DECL_ROW(10) QK_TILE_DECL_ROW(11)
@@ -86,6 +111,56 @@ QK_KERNEL_NOINLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequ
   const std::uint8_t* pb = args.packed_b + p0 * args.panel_bytes;
   const std::size_t pstride = args.panel_bytes;
 
+#if defined(QK_GEMM_TILE_S4)
+  // One K step of two groups: each panel's B block is loaded once per group and its nibbles
+  // expanded (b_lo: group g, b_hi: group g + 1; an and, or a shift and an and, plus a subtract
+  // for u8 A: Traits), then every row's broadcasts of its A groups at ag0 / ag1 + r * lda. The
+  // block is read twice rather than kept: 24 accumulators, 4 B vectors and the broadcast leave
+  // no register for it, and the second read is an L1 hit folded into the shift. The second
+  // read's pointer goes through an empty asm so that the compiler cannot merge the two loads:
+  // merged, GCC 12 kept the 4 loaded blocks live across the first group's 24 vpdpbusd and
+  // spilled accumulators on every step (1024^3: 0.72x the int8 time).
+#if defined(__GNUC__) || defined(__clang__)
+#define QK_TILE_LAUNDER(p) __asm__("" : "+r"(p))
+#else
+#define QK_TILE_LAUNDER(p)
+#endif
+#define QK_TILE_K_STEP2(ag0, ag1)                                                                        \
+  {                                                                                                      \
+    Vec b0 = Traits::template b_lo<Signed>(pb);                                                          \
+    [[maybe_unused]] Vec b1 = NB > 1 ? Traits::template b_lo<Signed>(pb + pstride) : b0;                 \
+    [[maybe_unused]] Vec b2 = NB > 2 ? Traits::template b_lo<Signed>(pb + 2 * pstride) : b0;             \
+    [[maybe_unused]] Vec b3 = NB > 3 ? Traits::template b_lo<Signed>(pb + 3 * pstride) : b0;             \
+    QK_TILE_MADD_ALL(ag0, Traits::template bcast_a<Signed>)                                              \
+    const std::uint8_t* pb_hi = pb;                                                                      \
+    QK_TILE_LAUNDER(pb_hi);                                                                              \
+    b0 = Traits::template b_hi<Signed>(pb_hi);                                                           \
+    if constexpr (NB > 1) b1 = Traits::template b_hi<Signed>(pb_hi + pstride);                           \
+    if constexpr (NB > 2) b2 = Traits::template b_hi<Signed>(pb_hi + 2 * pstride);                       \
+    if constexpr (NB > 3) b3 = Traits::template b_hi<Signed>(pb_hi + 3 * pstride);                       \
+    QK_TILE_MADD_ALL(ag1, Traits::template bcast_a<Signed>)                                              \
+  }
+  static_assert(!kByGroup, "int4 tiles read A's rows contiguously (GemmS8Layout::a_group_offsets = 0)");
+  {
+    // As the int8 loop below, two groups a step: the last partial pair (K mod 2 * KG bytes of
+    // each row) runs through the same body on a zero-padded stack copy; B is zero padded (a
+    // nibble of 0, which meets a zero activation whatever it expands to).
+    alignas(16) std::uint8_t tail[ROWS][2 * KG] = {};
+    const std::size_t full = args.k / (2 * KG), rest = args.k - full * 2 * KG;
+    std::size_t g_end = full;
+    for (std::size_t g = 0;;) {
+      for (; g < g_end; ++g, pb += kBStep, arow += 2 * KG) QK_TILE_K_STEP2(arow, arow + KG)
+      if (rest == 0 || g_end != full) break;
+      for (std::size_t r = 0; r < ROWS; ++r)
+        for (std::size_t i = 0; i < rest; ++i) tail[r][i] = arow[r * lda + i];
+      arow = &tail[0][0];
+      lda = 2 * KG;
+      ++g_end;
+    }
+  }
+#undef QK_TILE_K_STEP2
+#undef QK_TILE_LAUNDER
+#else
   // One K step: K group g's B vectors, then every row's broadcast of its A group at ag + r * lda.
 #define QK_TILE_K_STEP(ag)                                                                 \
   {                                                                                         \
@@ -126,6 +201,7 @@ QK_KERNEL_NOINLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequ
     }
   }
 #undef QK_TILE_K_STEP
+#endif  // QK_GEMM_TILE_S4
 
   // Row sums for the row term: given, or computed here, after the K loop has brought the rows
   // into L1 (see GemmS8Args::row_sum_out). Before the loop they were the rows' first touch, a
@@ -146,7 +222,13 @@ QK_KERNEL_NOINLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequ
   // rows at a time (finish_pair_in_registers); the others store the tile for finish_tile. Not
   // the remainder tiles (an M tail: a few rows of a layer): the inlined epilogue is most of a
   // tile's code, and every program compiles every tile (docs/build.md).
-  if constexpr (NB <= 2 && ROWS == Traits::rows_for(NB)) {
+#if defined(QK_GEMM_TILE_S4)
+#define QK_TILE_REGISTER_EPILOGUE (NB <= 2 && ROWS == Traits::rows_for(NB) && !Signed)
+#else
+#define QK_TILE_REGISTER_EPILOGUE (NB <= 2 && ROWS == Traits::rows_for(NB))
+#endif
+  if constexpr (QK_TILE_REGISTER_EPILOGUE) {
+#undef QK_TILE_REGISTER_EPILOGUE
     if (rq.narrow) {
       std::uint8_t* const out = args.c + m0 * args.ldc_bytes + n0;
 #define QK_TILE_FINISH_PAIR(r, s)                                                                       \
@@ -176,14 +258,16 @@ QK_KERNEL_NOINLINE void gemm_s8_tile_rows(const GemmS8Args& args, const TileRequ
 // (No 8-row tile for a 12-row MR: two 4-row tiles do an M tail of 8 to 11 rows, one more pass
 // over an L1-resident B, for 12 fewer tiles to compile per AVX-512 family.)
 template <std::size_t NB, bool Signed, bool kByGroup>
-QK_KERNEL_INLINE void gemm_s8_rows_t(const GemmS8Args& args, const TileRequant& rq, std::size_t m_begin, std::size_t m_end,
+QK_KERNEL_INLINE void QK_TILE_ROWS_T_FN(const GemmS8Args& args, const TileRequant& rq, std::size_t m_begin, std::size_t m_end,
                                      std::size_t p0) noexcept {
   constexpr std::size_t MR = Traits::rows_for(NB);
   std::size_t m = m_begin;
-  for (; m + MR <= m_end; m += MR) gemm_s8_tile_rows<MR, NB, Signed, kByGroup>(args, rq, m, p0);
-  for (; MR > 4 && m + 4 <= m_end; m += (MR > 4 ? 4 : 1)) gemm_s8_tile_rows<(MR > 4 ? 4 : 1), NB, Signed, kByGroup>(args, rq, m, p0);
-  if (MR > 2 && m + 2 <= m_end) { gemm_s8_tile_rows<(MR > 2 ? 2 : 1), NB, Signed, kByGroup>(args, rq, m, p0); m += (MR > 2 ? 2 : 1); }
-  for (; m < m_end; ++m) gemm_s8_tile_rows<1, NB, Signed, kByGroup>(args, rq, m, p0);
+  for (; m + MR <= m_end; m += MR) QK_TILE_ROWS_FN<MR, NB, Signed, kByGroup>(args, rq, m, p0);
+  for (; MR > 4 && m + 4 <= m_end; m += (MR > 4 ? 4 : 1)) QK_TILE_ROWS_FN<(MR > 4 ? 4 : 1), NB, Signed, kByGroup>(args, rq, m, p0);
+#if !defined(QK_GEMM_TILE_S4)
+  if (MR > 2 && m + 2 <= m_end) { QK_TILE_ROWS_FN<(MR > 2 ? 2 : 1), NB, Signed, kByGroup>(args, rq, m, p0); m += (MR > 2 ? 2 : 1); }
+#endif
+  for (; m < m_end; ++m) QK_TILE_ROWS_FN<1, NB, Signed, kByGroup>(args, rq, m, p0);
 }
 
 // A by K group (a convolution's first layer) is its own instantiation: as a run-time test in
@@ -197,11 +281,15 @@ QK_KERNEL_INLINE void gemm_s8_rows(const GemmS8Args& args, std::size_t m_begin, 
   prepare_tile_requant(args, n0, args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes, &rq);
   // A by K group is u8 only (GemmS8Args::a_group_offset: the convolution's row copy flips s8
   // input), so it has no signed instantiation: 18 fewer tiles per AVX-512 family to compile.
+#if !defined(QK_GEMM_TILE_S4)
   if constexpr (!Signed) {
-    if (args.a_group_offset != nullptr) return gemm_s8_rows_t<NB, false, true>(args, rq, m_begin, m_end, p0);
+    if (args.a_group_offset != nullptr) return QK_TILE_ROWS_T_FN<NB, false, true>(args, rq, m_begin, m_end, p0);
   }
-  gemm_s8_rows_t<NB, Signed, false>(args, rq, m_begin, m_end, p0);
+#endif
+  QK_TILE_ROWS_T_FN<NB, Signed, false>(args, rq, m_begin, m_end, p0);
 }
+#undef QK_TILE_ROWS_FN
+#undef QK_TILE_ROWS_T_FN
 
 template <bool Signed>
 QK_KERNEL_INLINE void gemm_s8_group(const GemmS8Args& args, std::size_t m_begin, std::size_t m_end, std::size_t p0,
