@@ -4,6 +4,8 @@
 // activations. Every int8 row computes the same layer: s8 activations (zero point 0), s8
 // weights with per-output-channel scales, int32 bias, requantized to s8. Weights are packed /
 // reordered once, outside the timed loop (oneDNN: format_tag::any reordered in advance).
+// conv/qk_s4 is the qk row with int4 weights (ElementType::s4: TFLite's 4-bit filters, per
+// channel, values in [-8, 7], two a byte).
 #include <benchmark/benchmark.h>
 
 #include "bench_common.hpp"
@@ -60,14 +62,18 @@ void set_geometry(const Layer& l, qk::ConvGeometry* d) {
 // OHWI weights ([Cout][k][k][Cin/groups]), shared by qk and XNNPACK (GOHWI without the depthwise flag).
 std::vector<std::int8_t> layer_weights(const Layer& l) { return random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -127, 127, 2); }
 
-void bench_qk_s8(benchmark::State& state, Layer l) {
+void bench_qk_int(benchmark::State& state, Layer l, bool int4) {
   const auto x = random_vector<std::int8_t>(l.h * l.w * l.cin, -128, 127, 1);
-  const auto w = layer_weights(l);
+  const auto w = int4 ? random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -8, 7, 2) : layer_weights(l);
+  std::vector<std::uint8_t> w4(int4 ? (w.size() + 1) / 2 : 0, 0);  // two a byte, the first in the low nibble
+  for (std::size_t i = 0; int4 && i < w.size(); ++i)
+    w4[i / 2] = static_cast<std::uint8_t>(w4[i / 2] | ((static_cast<unsigned>(w[i]) & 0x0Fu) << (i % 2 == 0 ? 0 : 4)));
   const auto bias = random_vector<std::int32_t>(l.cout, -1000, 1000, 3);
   std::vector<std::int32_t> mult(l.cout, 1518500250), shift(l.cout, -9);
   qk::ConvS8Desc d;
   set_geometry(l, &d);
   d.weights = w.data();
+  if (int4) d.weights = w4.data(), d.weight_type = qk::ElementType::s4;
   d.bias = bias.data();
   qk::ConvS8 layer;
   std::size_t ws_bytes = 0;
@@ -86,6 +92,8 @@ void bench_qk_s8(benchmark::State& state, Layer l) {
   set_gops(state, l);
   state.SetLabel(std::string(qk::isa_name(layer.isa())) + " " + qk::conv_path_name(layer.path()));
 }
+void bench_qk_s8(benchmark::State& state, Layer l) { bench_qk_int(state, l, false); }
+void bench_qk_s4(benchmark::State& state, Layer l) { bench_qk_int(state, l, true); }
 
 // qk's fp32 convolution on the same layer (float activations, weights and bias): the float
 // baseline within qk. It is a plain composition (im2col + qk::gemm_f32, a direct depthwise loop
@@ -205,6 +213,7 @@ void register_all() {
   for (const Layer& l : kLayers) {
     const std::string name = l.name;
     benchmark::RegisterBenchmark(("conv/qk_s8/" + name).c_str(), bench_qk_s8, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("conv/qk_s4/" + name).c_str(), bench_qk_s4, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("conv/qk_f32/" + name).c_str(), bench_qk_f32, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
 #if defined(QK_BENCH_HAVE_ONEDNN)
     benchmark::RegisterBenchmark(("conv/onednn_s8/" + name).c_str(), bench_onednn, l, true)->Unit(benchmark::kMicrosecond)->UseRealTime();

@@ -2,7 +2,10 @@
 //
 // Names: gemm/<impl>/<M>x<N>x<K>[/threads:2]; counter GOPS = 2*M*N*K per second.
 // Every int8 row computes the same thing: s8 activations (zero point 3), s8 weights with
-// per-output-channel scales, int32 bias, requantized to s8. Weights are packed / reordered once,
+// per-output-channel scales, int32 bias, requantized to s8; qk_s4 is the same with int4 weights
+// (ElementType::s4, per channel: TFLite's W4A8, values in [-8, 7], two a byte). The qk_s8 and
+// qk_s4 rows also count weight_bytes/s: the packed weights' bytes (panels and column constants)
+// per call, per second. Weights are packed / reordered once,
 // outside the timed loop (oneDNN: format_tag::any, as the peers' numbers in docs/gemm.md).
 // Single thread unless the name says otherwise.
 #include <benchmark/benchmark.h>
@@ -49,12 +52,22 @@ void set_gops(benchmark::State& state, const Shape& s) {
   qk_bench::set_gops(state, static_cast<double>(s.m * s.n * s.k));
 }
 
-void bench_qk_s8(benchmark::State& state, Shape s, std::size_t threads) {
+// int4 weights, two a byte, the first in the low nibble (TFLite's packing).
+std::vector<std::uint8_t> pack_nibbles(const std::vector<std::int8_t>& v) {
+  std::vector<std::uint8_t> out((v.size() + 1) / 2, 0);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    out[i / 2] = static_cast<std::uint8_t>(out[i / 2] | ((static_cast<unsigned>(v[i]) & 0x0Fu) << (i % 2 == 0 ? 0 : 4)));
+  return out;
+}
+
+void bench_qk_int(benchmark::State& state, Shape s, std::size_t threads, bool int4) {
   const auto a = random_vector<std::int8_t>(s.m * s.k, -128, 127, 1);
-  const auto b = random_vector<std::int8_t>(s.n * s.k, -127, 127, 2);
+  const auto b = int4 ? random_vector<std::int8_t>(s.n * s.k, -8, 7, 2) : random_vector<std::int8_t>(s.n * s.k, -127, 127, 2);
+  const auto b4 = int4 ? pack_nibbles(b) : std::vector<std::uint8_t>();
   const auto bias = random_vector<std::int32_t>(s.n, -1000, 1000, 3);
   std::vector<std::int32_t> mult(s.n, 1518500250), shift(s.n, -9);
-  qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::n_by_k(s.n, s.k, b.data(), bias.data());
+  qk::GemmS8WeightsDesc d = int4 ? qk::GemmS8WeightsDesc::n_by_k_s4(s.n, s.k, b4.data(), bias.data())
+                                 : qk::GemmS8WeightsDesc::n_by_k(s.n, s.k, b.data(), bias.data());
   d.a_zero_point = 3;
   qk::GemmS8Weights w;
   if (!w.pack(d).ok()) {
@@ -71,8 +84,12 @@ void bench_qk_s8(benchmark::State& state, Shape s, std::size_t threads) {
     benchmark::ClobberMemory();
   }
   set_gops(state, s);
+  state.counters["weight_bytes/s"] =
+      benchmark::Counter(static_cast<double>(w.packed_bytes()), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(qk::isa_name(w.isa()));
 }
+void bench_qk_s8(benchmark::State& state, Shape s, std::size_t threads) { bench_qk_int(state, s, threads, false); }
+void bench_qk_s4(benchmark::State& state, Shape s, std::size_t threads) { bench_qk_int(state, s, threads, true); }
 
 // Blockwise 4-bit weights (qk/gemm_blockwise.hpp): signed nibbles, fp32 block scales, fp32 A and
 // C. dynamic: A quantized per block to int8 inside the timed call (as ORT accuracy_level 4);
@@ -222,6 +239,7 @@ void register_all() {
   for (const Shape& s : kShapes) {
     const std::string name = shape_name(s);
     benchmark::RegisterBenchmark(("gemm/qk_s8/" + name).c_str(), bench_qk_s8, s, std::size_t{1})->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("gemm/qk_s4/" + name).c_str(), bench_qk_s4, s, std::size_t{1})->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/qk_f32/" + name).c_str(), bench_qk_f32, s)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/qk_s4b32/" + name).c_str(), bench_qk_q4, s, std::size_t{32}, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/qk_s4b128/" + name).c_str(), bench_qk_q4, s, std::size_t{128}, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
