@@ -75,6 +75,19 @@ __attribute__((noinline)) inline void max_row_t(const PoolRowParams& p) noexcept
         for (std::size_t ix = 0; ix < cols; ++ix) m = vmax8<S>(m, _mm512_loadu_si512(b + ix * C));
       _mm512_storeu_si512(o + c, vmin8<S>(vmax8<S>(m, lo), hi));
     }
+    if (c + 32 <= C) {  // a half block without masks (C = 32, 96, ...)
+      const std::uint8_t* b = base + c;
+      __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+      for (std::size_t iy = 0; iy < rows; ++iy, b += row)
+        for (std::size_t ix = 0; ix < cols; ++ix) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + ix * C));
+          m = S ? _mm256_max_epi8(m, v) : _mm256_max_epu8(m, v);
+        }
+      m = S ? _mm256_min_epi8(_mm256_max_epi8(m, _mm512_castsi512_si256(lo)), _mm512_castsi512_si256(hi))
+            : _mm256_min_epu8(_mm256_max_epu8(m, _mm512_castsi512_si256(lo)), _mm512_castsi512_si256(hi));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + c), m);
+      c += 32;
+    }
     if (c < C) {
       const __mmask64 k = mask64(C - c);
       const std::uint8_t* b = base + c;
