@@ -41,8 +41,8 @@ void tfl_quantize_multiplier(double real, std::int32_t* m, int* shift) {
     return;
   }
   const double q = std::frexp(real, shift);
-  auto q_fixed = static_cast<std::int64_t>(std::round(q * (1LL << 31)));
-  if (q_fixed == (1LL << 31)) q_fixed /= 2, ++*shift;
+  auto q_fixed = static_cast<std::int64_t>(std::round(q * (std::int64_t{1} << 31)));
+  if (q_fixed == (std::int64_t{1} << 31)) q_fixed /= 2, ++*shift;
   if (*shift < -31) *shift = 0, q_fixed = 0;
   *m = static_cast<std::int32_t>(q_fixed);
 }
@@ -52,11 +52,11 @@ void tfl_quantize_multiplier(double real, std::int32_t* m, int* shift) {
 std::int32_t srdhm(std::int32_t a, std::int32_t b) {
   if (a == b && a == std::numeric_limits<std::int32_t>::min()) return std::numeric_limits<std::int32_t>::max();
   const std::int64_t ab = std::int64_t{a} * std::int64_t{b};
-  const std::int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
-  return static_cast<std::int32_t>((ab + nudge) / (1LL << 31));
+  const std::int64_t nudge = ab >= 0 ? (std::int64_t{1} << 30) : (1 - (std::int64_t{1} << 30));
+  return static_cast<std::int32_t>((ab + nudge) / (std::int64_t{1} << 31));
 }
 std::int32_t rdpot(std::int32_t x, int e) {
-  const std::int64_t mask = (1LL << e) - 1, rem = std::int64_t{x} & mask;
+  const std::int64_t mask = (std::int64_t{1} << e) - 1, rem = std::int64_t{x} & mask;
   const std::int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
   return static_cast<std::int32_t>((std::int64_t{x} >> e) + (rem > threshold ? 1 : 0));
 }
