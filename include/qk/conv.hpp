@@ -239,15 +239,17 @@ inline std::size_t conv_weight_index(const ConvGeometry& d, std::size_t oc, std:
   }
 }
 
-// Copies element si of src to element di of dst, both of type t (s4: nibbles; dst's other
-// nibble kept).
-inline void copy_weight_element(void* dst, std::size_t di, const void* src, std::size_t si, ElementType t) noexcept {
+// Copies element si of src (type src_type) to element di of dst (type dst_type): bytes as they
+// are, int4 to int4 as nibbles (dst's other nibble kept), int4 to int8 sign-extended.
+inline void copy_weight_element(void* dst, std::size_t di, ElementType dst_type, const void* src, std::size_t si,
+                                ElementType src_type) noexcept {
   auto* out = static_cast<std::uint8_t*>(dst);
-  if (t != ElementType::s4) {
-    out[di] = static_cast<const std::uint8_t*>(src)[si];
+  if (dst_type != ElementType::s4) {
+    out[di] = src_type == ElementType::s4 ? static_cast<std::uint8_t>(element_value(src, si, src_type))
+                                          : static_cast<const std::uint8_t*>(src)[si];
     return;
   }
-  const auto nibble = static_cast<std::uint32_t>(element_value(src, si, t)) & 0x0Fu;
+  const auto nibble = static_cast<std::uint32_t>(element_value(src, si, src_type)) & 0x0Fu;
   const unsigned shift = (di & 1u) != 0 ? 4u : 0u;
   out[di / 2] = static_cast<std::uint8_t>((out[di / 2] & ~(0x0Fu << shift)) | (nibble << shift));
 }
@@ -380,12 +382,18 @@ class ConvS8 {
   // --- pointwise and gemm paths: one GemmS8Weights per group, K = taps * Cg (padded) --------
   Status pack_gemm(bool allow_row_runs = true) noexcept {
     const ConvS8Desc& d = desc_;
-    // int4 weights: the ISA's int4 family, whose tiles step K two groups at a time (b_nibbles).
-    const kernels::GemmS8Kernel* kernel = detail::gemm_kernel_for(isa_, d.weight_type);
+    // int4 weights: the ISA's int4 family, whose tiles step K two groups at a time (b_nibbles),
+    // except first layers (the row-runs shape below), whose int4 weights are expanded to int8
+    // here, as depthwise weights are: int4 families take no A by K group (fewer tiles to
+    // compile), and gathering such a layer's rows cost first_224 0.8-0.9x its int8 twin, while
+    // its weights are tiny (first_224: 864), so 4-bit storage would save nothing a run reads.
+    packed_type_ = d.weight_type;
+    if (d.weight_type == ElementType::s4 && allow_row_runs && row_runs_shape(kernels::gemm_s8_kernel_for(isa_)))
+      packed_type_ = ElementType::s8;
+    const kernels::GemmS8Kernel* kernel = detail::gemm_kernel_for(isa_, packed_type_);
     const bool nibbles = kernel->layout.b_nibbles != 0;
     // (flip_s8_ explained below; a flipped pointwise layer is gathered too, as a plain xor copy.)
-    // For int4 the flip also removes the row term the s8 side costs (gemm_s4_x86.hpp). (int4
-    // families take no A by K group, a_group_offsets = 0: their first layers gather.)
+    // For int4 the flip also removes the row term the s8 side costs (gemm_s4_x86.hpp).
     flip_s8_ = d.input_type == ElementType::s8 && kernel->layout.s8_weight_offset != 0;
     // Gathered K padded to the kernels' K step, so that the tiles never take their tail path.
     const std::size_t k_step = nibbles ? 2 * std::size_t{kernel->layout.k_group} : kernel->layout.k_group;
@@ -406,50 +414,45 @@ class ConvS8 {
     composed_ = 0;
     a_group_offset_.clear();
     compose_src_.clear();
-    if (allow_row_runs && path_ == ConvPath::gemm && kernel->layout.a_group_offsets != 0 && d.groups == 1 &&
-        d.dilation_w == 1 && d.kernel_w * cg_ <= 16 && out_w_ >= 8) {
-      bool any_zp = false;
-      for (std::size_t oc = 0; oc < d.out_c; ++oc) any_zp = any_zp || detail::conv_weight_zero_point(d, oc) != 0;
+    if (allow_row_runs && row_runs_shape(kernel)) {
       const std::size_t kg = kernel->layout.k_group, run = d.kernel_w * cg_, step = d.stride_w * d.in_c;
-      if (!any_zp) {
-        const bool compose = kernel->compose_a != nullptr && step >= kg && kg <= 4;
-        run_in_place_ = compose ? run / kg * kg : detail::round_up(run, kg);
-        run_left_ = run - (run < run_in_place_ ? run : run_in_place_);
-        const std::size_t composed = detail::div_up(d.kernel_h * run_left_, kg);
-        // A padded row: pixel -pad_left first; long enough for the input and every read: a pixel's
-        // in-place groups (run_in_place_, at least one K group) and its left-over bytes, which the
-        // composed groups read up to the end of its run (else the last pixel's read the next row).
-        std::size_t last_read = run_in_place_ > kg ? run_in_place_ : kg;
-        if (last_read < run) last_read = run;
-        // All checked: pad_left and in_w are only bounded by SIZE_MAX / 16 (absurd widths: gather).
-        std::size_t input_end = 0, read_end = 0, bytes = 0;
-        row_runs_ = detail::checked_add(d.pad_left, d.in_w, &input_end) && detail::checked_mul(input_end, d.in_c, &input_end) &&
-                    detail::checked_mul(out_w_ - 1, step, &read_end) && detail::checked_add(read_end, last_read, &read_end) &&
-                    detail::checked_round_up(input_end > read_end ? input_end : read_end, 64, &run_pitch_) &&
-                    detail::checked_mul(d.kernel_h + composed, run_pitch_, &bytes) &&
-                    detail::checked_add(bytes, kRunMargin, &bytes);
-        if (row_runs_) {
-          // Row runs always hand the GEMM u8 A (the row copy flips s8 input for free): the tiles
-          // that read A by K group are instantiated for unsigned A only, half the by-group code
-          // that every program compiles (docs/build.md).
-          flip_s8_ = d.input_type == ElementType::s8;
-          composed_ = composed;
-          k_pad_ = d.kernel_h * run_in_place_ + composed * kg;
-          const std::size_t groups_per_row = detail::div_up(run_in_place_, kg);
-          if (!a_group_offset_.reset(d.kernel_h * groups_per_row + composed))
-            return detail::conv_out_of_memory(d.kernel_h * groups_per_row + composed, sizeof(std::size_t));
-          if (!compose_src_.reset(composed * kg)) return detail::conv_out_of_memory(composed * kg, sizeof(std::ptrdiff_t));
-          std::size_t at = 0;
-          for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
-            for (std::size_t b = 0; b < run_in_place_; b += kg) a_group_offset_[at++] = kRunMargin + ky * run_pitch_ + b;
-          for (std::size_t c = 0; c < composed; ++c) a_group_offset_[at++] = kRunMargin + (d.kernel_h + c) * run_pitch_;
-          // Byte l of the composed groups: the l-th left-over byte (kernel row l / run_left_), or none.
-          for (std::size_t l = 0; l < composed * kg; ++l)
-            compose_src_[l] = l < d.kernel_h * run_left_
-                                  ? static_cast<std::ptrdiff_t>(kRunMargin + (l / run_left_) * run_pitch_ + run_in_place_ +
-                                                                l % run_left_)
-                                  : -1;
-        }
+      const bool compose = kernel->compose_a != nullptr && step >= kg && kg <= 4;
+      run_in_place_ = compose ? run / kg * kg : detail::round_up(run, kg);
+      run_left_ = run - (run < run_in_place_ ? run : run_in_place_);
+      const std::size_t composed = detail::div_up(d.kernel_h * run_left_, kg);
+      // A padded row: pixel -pad_left first; long enough for the input and every read: a pixel's
+      // in-place groups (run_in_place_, at least one K group) and its left-over bytes, which the
+      // composed groups read up to the end of its run (else the last pixel's read the next row).
+      std::size_t last_read = run_in_place_ > kg ? run_in_place_ : kg;
+      if (last_read < run) last_read = run;
+      // All checked: pad_left and in_w are only bounded by SIZE_MAX / 16 (absurd widths: gather).
+      std::size_t input_end = 0, read_end = 0, bytes = 0;
+      row_runs_ = detail::checked_add(d.pad_left, d.in_w, &input_end) && detail::checked_mul(input_end, d.in_c, &input_end) &&
+                  detail::checked_mul(out_w_ - 1, step, &read_end) && detail::checked_add(read_end, last_read, &read_end) &&
+                  detail::checked_round_up(input_end > read_end ? input_end : read_end, 64, &run_pitch_) &&
+                  detail::checked_mul(d.kernel_h + composed, run_pitch_, &bytes) &&
+                  detail::checked_add(bytes, kRunMargin, &bytes);
+      if (row_runs_) {
+        // Row runs always hand the GEMM u8 A (the row copy flips s8 input for free): the tiles
+        // that read A by K group are instantiated for unsigned A only, half the by-group code
+        // that every program compiles (docs/build.md).
+        flip_s8_ = d.input_type == ElementType::s8;
+        composed_ = composed;
+        k_pad_ = d.kernel_h * run_in_place_ + composed * kg;
+        const std::size_t groups_per_row = detail::div_up(run_in_place_, kg);
+        if (!a_group_offset_.reset(d.kernel_h * groups_per_row + composed))
+          return detail::conv_out_of_memory(d.kernel_h * groups_per_row + composed, sizeof(std::size_t));
+        if (!compose_src_.reset(composed * kg)) return detail::conv_out_of_memory(composed * kg, sizeof(std::ptrdiff_t));
+        std::size_t at = 0;
+        for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
+          for (std::size_t b = 0; b < run_in_place_; b += kg) a_group_offset_[at++] = kRunMargin + ky * run_pitch_ + b;
+        for (std::size_t c = 0; c < composed; ++c) a_group_offset_[at++] = kRunMargin + (d.kernel_h + c) * run_pitch_;
+        // Byte l of the composed groups: the l-th left-over byte (kernel row l / run_left_), or none.
+        for (std::size_t l = 0; l < composed * kg; ++l)
+          compose_src_[l] = l < d.kernel_h * run_left_
+                                ? static_cast<std::ptrdiff_t>(kRunMargin + (l / run_left_) * run_pitch_ + run_in_place_ +
+                                                              l % run_left_)
+                                : -1;
       }
     }
     // A VNNI family takes s8 activations as vpdpbusd's signed operand, which costs a row term
@@ -479,7 +482,7 @@ class ConvS8 {
     std::size_t bytes = 0;  // (int4: cout_g_ * k_pad_ nibbles, k_pad_ even)
     if (!detail::checked_mul(cout_g_, k_pad_, &bytes))
       return Status(StatusCode::size_overflow, "conv: per-group weights out_c / groups * padded K overflow", "k_pad", k_pad_);
-    if (d.weight_type == ElementType::s4) bytes = bytes / 2 + 1;
+    if (packed_type_ == ElementType::s4) bytes = bytes / 2 + 1;
     canon.reset(new (std::nothrow) std::uint8_t[bytes]);
     if (canon == nullptr)
       return Status(StatusCode::out_of_memory, "conv: allocation of the weight staging buffer failed", "bytes", bytes);
@@ -497,7 +500,7 @@ class ConvS8 {
             for (std::size_t c = 0; c < cg_; ++c)
               detail::copy_weight_element(canon.get(),
                                           j * k_pad_ + (row_runs_ ? row_run_k(ky, kx * cg_ + c) : (ky * d.kernel_w + kx) * cg_ + c),
-                                          d.weights, detail::conv_weight_index(d, oc, ky, kx, c), d.weight_type);
+                                          packed_type_, d.weights, detail::conv_weight_index(d, oc, ky, kx, c), d.weight_type);
         zp[j] = detail::conv_weight_zero_point(d, oc);
         any_zp = any_zp || zp[j] != 0;
       }
@@ -507,7 +510,7 @@ class ConvS8 {
       wd.data = canon.get();
       wd.stride_k = 1;
       wd.stride_n = k_pad_;
-      wd.b_type = d.weight_type;
+      wd.b_type = packed_type_;
       wd.bias = d.bias != nullptr ? d.bias + g * cout_g_ : nullptr;
       wd.zero_point = any_zp ? zp.data() : nullptr;
       wd.zero_point_per_column = true;
@@ -522,6 +525,18 @@ class ConvS8 {
     for (const GemmS8Weights& w : weights_) has_zb_ = has_zb_ || w.needs_row_sums();
     if (row_runs_ && has_zb_) return pack_gemm(false);  // (not expected: no weight zero point)
     return Status::success();
+  }
+
+  // The shape whose GEMM reads its input rows in place (row runs, pack_gemm) with `kernel`: a
+  // first layer (a kernel row's run of kernel_w * Cin <= 16 bytes) with no weight zero point.
+  bool row_runs_shape(const kernels::GemmS8Kernel* kernel) const noexcept {
+    const ConvS8Desc& d = desc_;
+    if (path_ != ConvPath::gemm || kernel->layout.a_group_offsets == 0 || d.groups != 1 || d.dilation_w != 1 ||
+        d.kernel_w * cg_ > 16 || out_w_ < 8)
+      return false;
+    for (std::size_t oc = 0; oc < d.out_c; ++oc)
+      if (detail::conv_weight_zero_point(d, oc) != 0) return false;
+    return true;
   }
 
   // --- depthwise path -----------------------------------------------------------------------
@@ -673,6 +688,7 @@ class ConvS8 {
   bool packed_ = false;
   std::size_t out_h_ = 0, out_w_ = 0, taps_ = 0, cg_ = 0, cout_g_ = 0, k_ = 0, k_pad_ = 0, block_rows_ = 0;
   bool has_zb_ = false, flip_s8_ = false;
+  ElementType packed_type_ = ElementType::s8;     // gemm paths: the weights' type in the GEMM (int4 or int8)
   bool row_runs_ = false;                         // gemm path reading padded input rows in place
   // Row runs: bytes of each kernel row's run read in place (whole K groups, padded up when
   // nothing is composed), bytes left over per kernel row for the composed groups, row pitch.

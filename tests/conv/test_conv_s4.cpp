@@ -211,9 +211,9 @@ TEST_CASE("conv_s4: every path and kernel matches the reference on random shapes
   }
 }
 
-// First-layer shapes (a kernel row's run of kernel_w * Cin <= 16 bytes), which int8 layers read
-// in place by K group (conv.hpp's row runs) and int4 layers gather (their families take no A by
-// K group), with K padded to the int4 tiles' two-group step. Every stride, run length, padding.
+// First-layer shapes (a kernel row's run of kernel_w * Cin <= 16 bytes): conv.hpp expands their
+// int4 weights to int8 and reads the input rows in place by K group (row runs), or, with a
+// weight zero point, gathers for the int4 tiles. Every stride, run length and padding.
 TEST_CASE("conv_s4: first-layer shapes: strides, padding, run lengths") {
   QK_FOR_EACH_ISA(isa) {
     std::mt19937 rng(31337);
@@ -238,7 +238,7 @@ TEST_CASE("conv_s4: first-layer shapes: strides, padding, run lengths") {
           d.pad_left = in_w == 65 ? 0 : pick(rng, 0, d.kernel_w - 1);
           d.pad_right = in_w == 65 ? 0 : pick(rng, 0, d.kernel_w - 1);
           d.weight_layout = qk::ConvWeightLayout::ohwi;
-          c.zw_mode = 0;
+          c.zw_mode = rng() % 4 == 0 ? 2 : 0;  // with a zero point: gathered, int4 tiles
           c.batch = 2;
           if (!qk::detail::validate_conv_desc(d).ok()) continue;
           ++ran;

@@ -54,7 +54,7 @@ struct GemmS8Layout {
   // s8_weight_offset for s8 activations and 0 for u8: x86 vpdpbusd / vpmaddubsw take the nibble
   // itself as the u8 operand against s8 A (offset 8: a row term) and nibble - 8 as the s8
   // operand against u8 A (no row term). The tile steps K two groups at a time. elem_bytes is 1;
-  // a_group_offsets is 0 (int4 tiles read A's rows contiguously: a convolution gathers).
+  // a_group_offsets is 0 (int4 tiles read A's rows contiguously).
   std::uint32_t b_nibbles = 0;
 };
 

@@ -209,9 +209,9 @@ QK_TARGET_POP
 #undef QK_GEMM_TILE_S4
 
 // Descriptors: outside every target region. The row sums and A copies are the ISA's int8 ones
-// (they touch A only). No A by K group (a_group_offsets 0, no compose_a): a convolution's first
-// layer gathers its rows instead, which cost first_224 about a tenth against the int8 layer's
-// row runs (0.91x) and saves 16 tiles per AVX-512 family (docs/build.md).
+// (they touch A only). No A by K group (a_group_offsets 0, no compose_a): 16 fewer tiles per
+// AVX-512 family (docs/build.md); a convolution expands a first layer's int4 weights to int8
+// instead (conv.hpp), and that layer reads its input rows in place on the int8 family.
 namespace qk {
 namespace kernels {
 #define QK_X86_GEMM_S4_DESCRIPTOR(ns, isa_value, compose)                                                       \

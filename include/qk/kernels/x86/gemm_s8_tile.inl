@@ -23,7 +23,7 @@
 // Only the K loop differs: it steps two groups per B load, expanding the nibbles in registers.
 // The epilogue, the row sums and everything after the K loop are the ISA's own (shared, not
 // instantiated again). Fewer tiles are instantiated (docs/build.md): no A by K group (int4
-// layouts do not take it: first layers gather), no 2-row remainder tile (2-3 leftover rows run
+// layouts do not take it: conv.hpp runs first layers on int8), no 2-row remainder tile (2-3 leftover rows run
 // as 1-row tiles), and no register epilogue with s8 A, where it is dead code (the int4 weight
 // offset always makes a row term, and that form has none). Preprocessor, not `if constexpr`, so that the int8 tiles' source is the
 // same token for token as without int4 (their speed cannot move), and the tiles have their own
