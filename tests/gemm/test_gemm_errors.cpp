@@ -1,11 +1,13 @@
 // Bad input to the int8 GEMM returns a clear status and writes nothing.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "common/isa_sweep.hpp"
 #include "common/sanitizers.hpp"
 #include "qk/gemm.hpp"
 
@@ -265,5 +267,34 @@ TEST_CASE("gemm_s8: the unused zero point and clamp of raw_int32 / dequantize st
     std::vector<float> f(8, 0.0f);
     REQUIRE(qk::gemm_s8(w, 2, a.data(), 3, deq, f.data(), 4).ok());
     for (float v : f) CHECK(v == 9.0f);
+  }
+}
+
+// pack_into() takes caller memory of any alignment (64 bytes is only recommended): packed into a
+// buffer misaligned by 1..63 bytes, every ISA's kernels give the result of pack()'s aligned copy.
+// (The AVX2 families once loaded B with aligned loads and faulted here.)
+TEST_CASE("gemm_s8: pack_into a misaligned buffer, every ISA") {
+  const std::size_t m = 7, k = 37, n = 29;
+  std::vector<std::int8_t> a(m * k), b(k * n);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<std::int8_t>((i * 37 + 11) % 251 - 125);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::int8_t>((i * 53 + 7) % 255 - 127);
+  const qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::k_by_n(k, n, b.data());
+  QK_FOR_EACH_ISA(isa) {
+    qk::GemmS8Weights aligned;
+    REQUIRE(aligned.pack(d).ok());
+    std::vector<std::int32_t> want(m * n), got(m * n);
+    REQUIRE(qk::gemm_s8(aligned, m, a.data(), k, qk::OutputStage::int32(), want.data(), n).ok());
+    std::size_t bytes = 0;
+    REQUIRE(qk::GemmS8Weights::packed_size(d, isa, &bytes).ok());
+    std::vector<std::uint8_t> storage(bytes + 128);
+    for (std::size_t offset : {std::size_t{1}, std::size_t{4}, std::size_t{17}, std::size_t{63}}) {
+      // Start from a 64-byte boundary, then misalign on purpose.
+      const std::size_t base = (64 - reinterpret_cast<std::uintptr_t>(storage.data()) % 64) % 64;
+      qk::GemmS8Weights w;
+      REQUIRE(w.pack_into(d, isa, storage.data() + base + offset, bytes).ok());
+      std::fill(got.begin(), got.end(), 0);
+      REQUIRE(qk::gemm_s8(w, m, a.data(), k, qk::OutputStage::int32(), got.data(), n).ok());
+      CHECK(got == want);
+    }
   }
 }

@@ -67,7 +67,8 @@ struct Traits {
   // 32-channel layer against 8 rows.
   static constexpr std::size_t rows_for(std::size_t panels) { return panels == 4 ? 6 : panels == 3 ? 8 : 12; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
-  static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_load_si512(p); }
+  // Unaligned: pack_into() accepts caller memory of any alignment (see the AVX2 families).
+  static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept {
     std::int32_t v;
@@ -111,7 +112,8 @@ struct Traits {
   static constexpr std::size_t kLanes = 16, kKGroup = 2, kElemBytes = 2, kMaxPanels = 4;
   static constexpr std::size_t rows_for(std::size_t panels) { return panels == 4 ? 6 : panels == 3 ? 8 : 12; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
-  static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_load_si512(p); }
+  // Unaligned: pack_into() accepts caller memory of any alignment (see the AVX2 families).
+  static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }
   // Two activations widened to int16 and placed in every 32-bit lane.
   template <bool Signed>
   static QK_KERNEL_INLINE Vec pair(std::uint32_t a0, std::uint32_t a1) noexcept {
@@ -155,8 +157,10 @@ struct Traits {
   // 16 ymm registers: 6 x 2 accumulators + 2 B + 1 A.
   static constexpr std::size_t rows_for(std::size_t) { return 6; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm256_setzero_si256(); }
+  // Unaligned load: pack_into() takes caller memory of any alignment (64 bytes only recommended);
+  // on aligned data it costs the same as the aligned form, which faulted on a misaligned buffer.
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept {
-    return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept {
@@ -195,8 +199,10 @@ struct Traits {
   static constexpr std::size_t kLanes = 8, kKGroup = 2, kElemBytes = 2, kMaxPanels = 2;
   static constexpr std::size_t rows_for(std::size_t) { return 6; }
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm256_setzero_si256(); }
+  // Unaligned load: pack_into() takes caller memory of any alignment (64 bytes only recommended);
+  // on aligned data it costs the same as the aligned form, which faulted on a misaligned buffer.
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept {
-    return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec pair(std::uint32_t a0, std::uint32_t a1) noexcept {
