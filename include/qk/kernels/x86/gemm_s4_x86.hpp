@@ -7,6 +7,9 @@
 //   avxvnni::s4     vpdpbusd ymm (VEX)                         8      2 x 4 (8)   w + 8, 4-bit 5 x 16
 //   avx2::s4        vpmaddubsw + vpmaddwd(ones) ymm            8      2 x 4 (8)   w + 8, 4-bit 4 x 16
 //
+// B is loaded unaligned, as in the int8 families: pack_into() takes caller memory of any
+// alignment (the loads fold into the and / shift either way).
+//
 // Packed B (gemm_s8_contract.hpp, GemmS8Layout::b_nibbles): each nibble holds u = w + 8 in
 // [0, 15], and one vector of bytes holds two K groups, the low nibbles group g and the high
 // nibbles group g + 1, each laid out as the int8 layout's group. One load gives both groups'
@@ -56,12 +59,12 @@ namespace s4 {
 struct Traits : avx512vnni::Traits {
   template <bool Signed>
   static QK_KERNEL_INLINE Vec b_lo(const std::uint8_t* p) noexcept {
-    const Vec v = _mm512_and_si512(_mm512_load_si512(p), _mm512_set1_epi8(0x0F));
+    const Vec v = _mm512_and_si512(_mm512_loadu_si512(p), _mm512_set1_epi8(0x0F));
     return Signed ? v : _mm512_sub_epi8(v, _mm512_set1_epi8(8));
   }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec b_hi(const std::uint8_t* p) noexcept {
-    const Vec v = _mm512_and_si512(_mm512_srli_epi16(_mm512_load_si512(p), 4), _mm512_set1_epi8(0x0F));
+    const Vec v = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(p), 4), _mm512_set1_epi8(0x0F));
     return Signed ? v : _mm512_sub_epi8(v, _mm512_set1_epi8(8));
   }
 };
@@ -98,12 +101,12 @@ struct Traits {
   }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec b_lo(const std::uint8_t* p) noexcept {
-    const Vec v = _mm512_and_si512(_mm512_load_si512(p), _mm512_set1_epi8(0x0F));
+    const Vec v = _mm512_and_si512(_mm512_loadu_si512(p), _mm512_set1_epi8(0x0F));
     return Signed ? v : _mm512_sub_epi8(v, _mm512_set1_epi8(8));
   }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec b_hi(const std::uint8_t* p) noexcept {
-    const Vec v = _mm512_and_si512(_mm512_srli_epi16(_mm512_load_si512(p), 4), _mm512_set1_epi8(0x0F));
+    const Vec v = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(p), 4), _mm512_set1_epi8(0x0F));
     return Signed ? v : _mm512_sub_epi8(v, _mm512_set1_epi8(8));
   }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept { _mm512_store_si512(p, v); }
@@ -135,16 +138,16 @@ struct Traits : avxvnni::Traits {
   static QK_KERNEL_INLINE Vec ymm_constant(std::size_t at) noexcept {
     const std::uint8_t* p = kConstants + at;
     __asm__ volatile("" : "+r"(p));
-    return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec b_lo(const std::uint8_t* p) noexcept {
-    const Vec v = _mm256_and_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)), ymm_constant(0));
+    const Vec v = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), ymm_constant(0));
     return Signed ? v : _mm256_sub_epi8(v, ymm_constant(32));
   }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec b_hi(const std::uint8_t* p) noexcept {
-    const Vec v = _mm256_and_si256(_mm256_srli_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)), 4), ymm_constant(0));
+    const Vec v = _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), 4), ymm_constant(0));
     return Signed ? v : _mm256_sub_epi8(v, ymm_constant(32));
   }
 };
@@ -183,12 +186,12 @@ struct Traits {
   }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec b_lo(const std::uint8_t* p) noexcept {
-    const Vec v = _mm256_and_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)), _mm256_set1_epi8(0x0F));
+    const Vec v = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), _mm256_set1_epi8(0x0F));
     return Signed ? v : _mm256_sub_epi8(v, _mm256_set1_epi8(8));
   }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec b_hi(const std::uint8_t* p) noexcept {
-    const Vec v = _mm256_and_si256(_mm256_srli_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)), 4),
+    const Vec v = _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), 4),
                                    _mm256_set1_epi8(0x0F));
     return Signed ? v : _mm256_sub_epi8(v, _mm256_set1_epi8(8));
   }
