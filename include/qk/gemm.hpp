@@ -141,7 +141,8 @@ class GemmS8Weights {
     owned_ = std::move(storage);
     return Status::success();
   }
-  // Packs into caller memory (at least packed_size() bytes, 64-byte alignment recommended),
+  // Packs into caller memory (at least packed_size() bytes, 4-byte aligned at least: the column
+  // constants in it are int32; 64-byte alignment recommended),
   // which must outlive this object. Embedded users keep weights in static buffers this way.
   Status pack_into(const GemmS8WeightsDesc& desc, Isa isa, void* buffer, std::size_t buffer_bytes) noexcept {
     std::size_t bytes = 0;
