@@ -34,6 +34,9 @@ const GemmF32Kernel* gemm_f32_kernel_for(Isa isa) noexcept;
 #if defined(QK_HAVE_ARM_KERNELS) && __has_include("qk/kernels/arm/gemm_s8_arm.hpp")
 #include "qk/kernels/arm/gemm_s8_arm.hpp"
 #endif
+#if defined(QK_HAVE_ARM_KERNELS) && __has_include("qk/kernels/arm/gemm_s4_arm.hpp")
+#include "qk/kernels/arm/gemm_s4_arm.hpp"
+#endif
 
 namespace qk {
 namespace kernels {
@@ -57,8 +60,9 @@ QK_KERNEL_TABLE const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
 }
 
 // int4 weights (ElementType::s4, per channel; gemm_s8_contract.hpp's b_nibbles layouts): the
-// x86 families of kernels/x86/gemm_s4_x86.hpp. ISAs without an int4 family of their own (ARM
-// for now) get the portable one under their own name: correct everywhere, fast where written.
+// x86 families of kernels/x86/gemm_s4_x86.hpp and the AArch64 ones of
+// kernels/arm/gemm_s4_arm.hpp. An ISA without an int4 family of its own in this build (ARM on a
+// big-endian target) gets the portable one under its own name: correct everywhere.
 QK_KERNEL_TABLE const GemmS8Kernel* gemm_s4_kernel_for(Isa isa) noexcept {
   switch (isa) {
     case Isa::scalar: return &scalar::gemm_s4_kernel();
@@ -67,6 +71,11 @@ QK_KERNEL_TABLE const GemmS8Kernel* gemm_s4_kernel_for(Isa isa) noexcept {
     case Isa::avx512bw: return &avx512bw::s4::gemm_s4_kernel();
     case Isa::avxvnni: return &avxvnni::s4::gemm_s4_kernel();
     case Isa::avx512vnni: return &avx512vnni::s4::gemm_s4_kernel();
+#endif
+#if defined(QK_HAVE_ARM_KERNELS) && defined(QK_HAVE_ARM_GEMM_S4)
+    case Isa::neon: return &neon::s4::gemm_s4_kernel();
+    case Isa::neon_dot: return &neon_dot::s4::gemm_s4_kernel();
+    case Isa::neon_i8mm: return &neon_i8mm::s4::gemm_s4_kernel();
 #endif
     default:
       // Only where the int8 table has a family (an ISA this build runs at all).
