@@ -1,8 +1,8 @@
 // qk/kernels/gemm_q4_registry.hpp - the blockwise 4-bit kernel family for each ISA.
 //
 // As gemm_registry.hpp: the only place mapping ISAs to q4 families, and the compiled mode's
-// boundary (QK_COMPILED: declaration only; src/qk_compiled.cpp defines it). ARM ISAs use the
-// portable family until ARM families exist (correct, not fast).
+// boundary (QK_COMPILED: declaration only; src/qk_compiled.cpp defines it). Plain NEON (and any
+// ISA without a family of its own in this build) uses the portable family (correct, not fast).
 #pragma once
 
 #include "qk/core/compiled.hpp"
@@ -20,6 +20,9 @@ const GemmQ4Kernel* gemm_q4_kernel_for(Isa isa) noexcept;
 #if defined(QK_HAVE_X86_KERNELS)
 #include "qk/kernels/x86/gemm_q4_x86.hpp"
 #endif
+#if defined(QK_HAVE_ARM_KERNELS) && __has_include("qk/kernels/arm/gemm_q4_arm.hpp")
+#include "qk/kernels/arm/gemm_q4_arm.hpp"
+#endif
 
 namespace qk {
 namespace kernels {
@@ -31,6 +34,10 @@ QK_KERNEL_TABLE const GemmQ4Kernel* gemm_q4_kernel_for(Isa isa) noexcept {
     case Isa::avx512bw: return &avx512bw::gemm_q4_kernel();
     case Isa::avxvnni: return &avxvnni::gemm_q4_kernel();
     case Isa::avx512vnni: return &avx512vnni::gemm_q4_kernel();
+#endif
+#if defined(QK_HAVE_ARM_KERNELS) && defined(QK_HAVE_ARM_GEMM_Q4)
+    case Isa::neon_dot: return &neon_dot::gemm_q4_kernel();
+    case Isa::neon_i8mm: return &neon_i8mm::gemm_q4_kernel();
 #endif
     default: return &scalar::gemm_q4_kernel();
   }
