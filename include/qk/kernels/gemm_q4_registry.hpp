@@ -1,8 +1,8 @@
 // qk/kernels/gemm_q4_registry.hpp - the blockwise 4-bit kernel family for each ISA.
 //
 // As gemm_registry.hpp: the only place mapping ISAs to q4 families, and the compiled mode's
-// boundary (QK_COMPILED: declaration only; src/qk_compiled.cpp defines it). Plain NEON (and any
-// ISA without a family of its own in this build) uses the portable family (correct, not fast).
+// boundary (QK_COMPILED: declaration only; src/qk_compiled.cpp defines it). An ISA without a
+// family of its own in this build uses the portable family (correct, not fast).
 #pragma once
 
 #include "qk/core/compiled.hpp"
@@ -36,6 +36,7 @@ QK_KERNEL_TABLE const GemmQ4Kernel* gemm_q4_kernel_for(Isa isa) noexcept {
     case Isa::avx512vnni: return &avx512vnni::gemm_q4_kernel();
 #endif
 #if defined(QK_HAVE_ARM_KERNELS) && defined(QK_HAVE_ARM_GEMM_Q4)
+    case Isa::neon: return &neon::gemm_q4_kernel();
     case Isa::neon_dot: return &neon_dot::gemm_q4_kernel();
     case Isa::neon_i8mm: return &neon_i8mm::gemm_q4_kernel();
 #endif

@@ -1,15 +1,16 @@
-// qk/kernels/arm/gemm_q4_arm.hpp - the AArch64 blockwise 4-bit kernel families (scheme (a) of
-// gemm_q4_contract.hpp, W4A8 dynamic, on dot-product instructions).
+// qk/kernels/arm/gemm_q4_arm.hpp - the AArch64 blockwise 4-bit kernel families.
 //
-//   family      panel  int8 x nibble dot (scheme a)             tile rows x cols
-//   neon_dot    8      sdot by lane (u = nibble as s8, q = A)   4 x 16
-//   neon_i8mm   8      usdot by lane (u as u8, q = A)           4 x 16
+//   family      panel  scheme (a): int8 x nibble dot              scheme (b): fp32 A   tile
+//   neon        8      portable tile                              neon::q4 (FMLA)      4 x 16
+//   neon_dot    8      sdot by lane (u = nibble as s8, q = A)     neon::q4 (FMLA)      4 x 16
+//   neon_i8mm   8      usdot by lane (u as u8, q = A)             neon::q4 (FMLA)      4 x 16
 //
-// One tile source (gemm_q4_tile.inl) in two target regions; only the dot instruction differs.
-// The i8mm family uses USDOT, which FEAT_I8MM itself provides, so it needs no dot-product
-// support from the CPU (the two features are detected separately). Scheme (b) (fp32 A) and the
-// activation quantizer are the portable ones (P = 8 is the portable family's panel, so they read
-// the same packing); plain NEON (ARMv8.0) has no family here: the registry gives it the portable one.
+// Scheme (a): one tile source (gemm_q4_tile.inl) in two target regions; only the dot
+// instruction differs. The i8mm family uses USDOT, which FEAT_I8MM itself provides, so it needs
+// no dot-product support from the CPU (the two features are detected separately). Plain NEON
+// runs the portable tile (P = 8 is the portable family's panel, so it reads the same packing).
+// Scheme (b) needs only ARMv8.0 (FMLA, TBL): one copy (gemm_q4_f32.inl) serves all three. The
+// activation quantizer is the portable one (M x K floats against the GEMM's M x N x K work).
 #pragma once
 
 #include <cstddef>
@@ -27,6 +28,19 @@
 #define QK_ARM_NOINLINE __attribute__((noinline))
 
 // ---------------------------------------------------------------------------------------------
+// ARMv8.0 Advanced SIMD (no target region): scheme (b)
+namespace qk {
+namespace kernels {
+namespace neon {
+namespace q4 {
+#include "qk/kernels/arm/gemm_q4_common.inl"
+#include "qk/kernels/arm/gemm_q4_f32.inl"
+}  // namespace q4
+}  // namespace neon
+}  // namespace kernels
+}  // namespace qk
+
+// ---------------------------------------------------------------------------------------------
 // ARMv8.2 dot product: SDOT by element (u in [0, 15] is a valid s8 operand)
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("dotprod"))), apply_to = function)
@@ -38,6 +52,7 @@ namespace qk {
 namespace kernels {
 namespace neon_dot {
 namespace q4 {
+#include "qk/kernels/arm/gemm_q4_common.inl"
 #define QK_Q4_DOT_LANE(acc, u, q, L) acc = vdotq_laneq_s32(acc, vreinterpretq_s8_u8(u), q, L)
 #include "qk/kernels/arm/gemm_q4_tile.inl"
 #undef QK_Q4_DOT_LANE
@@ -63,6 +78,7 @@ namespace qk {
 namespace kernels {
 namespace neon_i8mm {
 namespace q4 {
+#include "qk/kernels/arm/gemm_q4_common.inl"
 #define QK_Q4_DOT_LANE(acc, u, q, L) acc = vusdotq_laneq_s32(acc, u, q, L)
 #include "qk/kernels/arm/gemm_q4_tile.inl"
 #undef QK_Q4_DOT_LANE
@@ -79,17 +95,24 @@ namespace q4 {
 // Descriptors, outside the regions.
 namespace qk {
 namespace kernels {
+namespace neon {
+inline const GemmQ4Kernel& gemm_q4_kernel() noexcept {
+  static const GemmQ4Kernel k = {Isa::neon, scalar::kGemmQ4PanelWidth, 4, &scalar::gemm_q4_dynamic_tile,
+                                 &q4::gemm_q4_f32_run, &q4_quantize_rows_scalar};
+  return k;
+}
+}  // namespace neon
 namespace neon_dot {
 inline const GemmQ4Kernel& gemm_q4_kernel() noexcept {
   static const GemmQ4Kernel k = {Isa::neon_dot, scalar::kGemmQ4PanelWidth, 4, &q4::gemm_q4_dynamic_run,
-                                 &scalar::gemm_q4_f32_tile, &q4_quantize_rows_scalar};
+                                 &neon::q4::gemm_q4_f32_run, &q4_quantize_rows_scalar};
   return k;
 }
 }  // namespace neon_dot
 namespace neon_i8mm {
 inline const GemmQ4Kernel& gemm_q4_kernel() noexcept {
   static const GemmQ4Kernel k = {Isa::neon_i8mm, scalar::kGemmQ4PanelWidth, 4, &q4::gemm_q4_dynamic_run,
-                                 &scalar::gemm_q4_f32_tile, &q4_quantize_rows_scalar};
+                                 &neon::q4::gemm_q4_f32_run, &q4_quantize_rows_scalar};
   return k;
 }
 }  // namespace neon_i8mm

@@ -1,10 +1,10 @@
 // qk/kernels/arm/gemm_q4_tile.inl - the blockwise 4-bit tiles of the AArch64 dot-product
 // families, written once.
 //
-// Included inside a family's namespace (and target region) after QK_Q4_DOT_LANE(acc, u, q, L)
-// is defined: acc += the 4-term dot products of the unsigned nibbles u (uint8x16_t, 4 columns x
-// 4 k) with lane L of the quantized activations q (int8x16_t), in int32. neon_dot uses SDOT (u in
-// [0, 15] is a valid s8), neon_i8mm USDOT.
+// Included inside a family's namespace (and target region) after gemm_q4_common.inl, with
+// QK_Q4_DOT_LANE(acc, u, q, L) defined: acc += the 4-term dot products of the unsigned nibbles u
+// (uint8x16_t, 4 columns x 4 k) with lane L of the quantized activations q (int8x16_t), in
+// int32. neon_dot uses SDOT (u in [0, 15] is a valid s8), neon_i8mm USDOT.
 //
 // The packed layout (gemm_q4_contract.hpp, P = 8): a k chunk of a panel is 32 bytes, two vectors
 // of 4 columns whose 32-bit lanes hold u of k = 8c .. 8c + 3 in the low nibbles and 8c + 4 ..
@@ -12,9 +12,8 @@
 // A tile is R rows x one pair of panels (16 columns, 4 vectors) over all of K. Per block the
 // int32 sums are exact (|isum| <= 256 * 127 * 15), so their order is free; the float steps follow
 // the contract lane by lane (lanes are columns): isum = sum q u - zp sum q, then
-// acc = fma(float(isum), a_scale * w_scale, acc) with FMLA (one rounding, as fmaf), bias added,
-// and the clamp written with compares so that NaN and -0 pass exactly as q4_clamp lets them
-// (FMAX / FMIN would turn -0 into +0 against a zero bound).
+// acc = fma(float(isum), a_scale * w_scale, acc) with FMLA (one rounding, as fmaf), then
+// q4_store_row (gemm_q4_common.inl).
 // The fp32 accumulators (16 per 4 rows) live in a stack array touched once per block, so the 16
 // int32 accumulators, 4 activation and 8 weight vectors of the chunk loop stay in registers.
 
@@ -65,34 +64,6 @@
     vst1q_f32(f + 8, vfmaq_f32(vld1q_f32(f + 8), vcvtq_f32_s32(vmlsq_s32(i##r##2, z2, sum)), vmulq_f32(as, ws2)));  \
     vst1q_f32(f + 12, vfmaq_f32(vld1q_f32(f + 12), vcvtq_f32_s32(vmlsq_s32(i##r##3, z3, sum)), vmulq_f32(as, ws3))); \
   }
-
-// 4 block scales of a panel (fp32, or fp16 widened exactly).
-QK_ARM_INLINE float32x4_t q4_scales(const std::uint8_t* p, std::size_t i, bool f16) noexcept {
-  if (f16) return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const std::uint16_t*>(p + 2 * i))));
-  return vld1q_f32(reinterpret_cast<const float*>(p + 4 * i));
-}
-// 4 zero points (bytes) as int32.
-QK_ARM_INLINE int32x4_t q4_zps(const std::uint8_t* p) noexcept {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(v))))));
-}
-
-// Bias, clamp (q4_clamp: v < lo ? lo : v > hi ? hi : v, NaN kept), store the columns < n.
-QK_ARM_INLINE void q4_store_row(const GemmQ4Args& args, std::size_t m, std::size_t n0, const float* acc) noexcept {
-  const float32x4_t lo = vdupq_n_f32(args.lo), hi = vdupq_n_f32(args.hi);
-  alignas(16) float t[16];
-  for (std::size_t v = 0; v < 4; ++v) {
-    float32x4_t x = vld1q_f32(acc + 4 * v);
-    if (args.bias != nullptr) x = vaddq_f32(x, vld1q_f32(args.bias + n0 + 4 * v));  // padded to whole pairs
-    x = vbslq_f32(vcltq_f32(x, lo), lo, x);
-    x = vbslq_f32(vcgtq_f32(x, hi), hi, x);
-    vst1q_f32(t + 4 * v, x);
-  }
-  float* c = args.c + m * args.ldc + n0;
-  const std::size_t cols = args.n - n0 < 16 ? args.n - n0 : 16;
-  std::memcpy(c, t, cols * sizeof(float));
-}
 
 template <std::size_t R>
 QK_ARM_NOINLINE void q4_dynamic_rows(const GemmQ4Args& args, std::size_t m0, std::size_t pair) noexcept {
