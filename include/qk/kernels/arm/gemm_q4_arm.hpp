@@ -1,14 +1,14 @@
 // qk/kernels/arm/gemm_q4_arm.hpp - the AArch64 blockwise 4-bit kernel families.
 //
 //   family      panel  scheme (a): int8 x nibble dot              scheme (b): fp32 A   tile
-//   neon        8      portable tile                              neon::q4 (FMLA)      4 x 16
+//   neon        8      smull + smlal (s8 x s8 -> s16), sadalp     neon::q4 (FMLA)      2 x 16 (a)
 //   neon_dot    8      sdot by lane (u = nibble as s8, q = A)     neon::q4 (FMLA)      4 x 16
 //   neon_i8mm   8      usdot by lane (u as u8, q = A)             neon::q4 (FMLA)      4 x 16
 //
 // Scheme (a): one tile source (gemm_q4_tile.inl) in two target regions; only the dot
 // instruction differs. The i8mm family uses USDOT, which FEAT_I8MM itself provides, so it needs
 // no dot-product support from the CPU (the two features are detected separately). Plain NEON
-// runs the portable tile (P = 8 is the portable family's panel, so it reads the same packing).
+// has a tile of its own (gemm_q4_neon.inl). P = 8 is the portable family's panel too.
 // Scheme (b) needs only ARMv8.0 (FMLA, TBL): one copy (gemm_q4_f32.inl) serves all three. The
 // activation quantizer is the portable one (M x K floats against the GEMM's M x N x K work).
 #pragma once
@@ -28,13 +28,14 @@
 #define QK_ARM_NOINLINE __attribute__((noinline))
 
 // ---------------------------------------------------------------------------------------------
-// ARMv8.0 Advanced SIMD (no target region): scheme (b)
+// ARMv8.0 Advanced SIMD (no target region): scheme (b) for every family, scheme (a) for plain NEON
 namespace qk {
 namespace kernels {
 namespace neon {
 namespace q4 {
 #include "qk/kernels/arm/gemm_q4_common.inl"
 #include "qk/kernels/arm/gemm_q4_f32.inl"
+#include "qk/kernels/arm/gemm_q4_neon.inl"
 }  // namespace q4
 }  // namespace neon
 }  // namespace kernels
@@ -97,7 +98,7 @@ namespace qk {
 namespace kernels {
 namespace neon {
 inline const GemmQ4Kernel& gemm_q4_kernel() noexcept {
-  static const GemmQ4Kernel k = {Isa::neon, scalar::kGemmQ4PanelWidth, 4, &scalar::gemm_q4_dynamic_tile,
+  static const GemmQ4Kernel k = {Isa::neon, scalar::kGemmQ4PanelWidth, 4, &q4::gemm_q4_neon_dynamic_run,
                                  &q4::gemm_q4_f32_run, &q4_quantize_rows_scalar};
   return k;
 }
