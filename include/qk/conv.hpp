@@ -491,7 +491,11 @@ class ConvS8 {
     for (std::size_t g = 0; g < d.groups; ++g) {
       // This group's weights as an N x K_pad matrix, K in (ky, kx, c) order: the gather order
       // (int4: N x K_pad nibbles, n_by_k as GemmS8WeightsDesc numbers them).
-      std::memset(canon.get(), 0, bytes);
+      // K padding holds the weight whose stored value is 0 (u8: 128, which the packing turns
+      // into s8 0), so that it contributes nothing whatever the padded A bytes hold: the gather
+      // writes them only when a row term reads them, and a u8 weight zero point of 128 has none.
+      // (Padding with u8 0 stored -128 times unwritten A bytes: the fuzz pass found it.)
+      std::memset(canon.get(), packed_type_ == ElementType::u8 ? 0x80 : 0, bytes);
       bool any_zp = false;
       for (std::size_t j = 0; j < cout_g_; ++j) {
         const std::size_t oc = g * cout_g_ + j;

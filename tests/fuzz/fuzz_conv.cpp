@@ -187,6 +187,12 @@ void run_s8(Reader& in, const qk::ConvS8& layer, const qk::ConvS8Desc& d, const 
   if (static_cast<int>(d.weight_layout) < 0 || static_cast<int>(d.weight_layout) > 2) return;
   Canary expected(out_bytes + 64);
   qk::reference::conv2d_int8(d, batch, x.data(), s.stage, expected.data());
+  if (std::memcmp(expected.data(), y.data(), out_bytes) != 0) {
+    describe(d);
+    std::fprintf(stderr, "weight type %d input type %d zx %d path %s batch %zu isa %s output type %d\n",
+                 static_cast<int>(d.weight_type), static_cast<int>(d.input_type), d.input_zero_point,
+                 qk::conv_path_name(layer.path()), batch, qk::isa_name(layer.isa()), static_cast<int>(s.stage.type));
+  }
   QK_FUZZ_CHECK(std::memcmp(expected.data(), y.data(), out_bytes) == 0);
 }
 
@@ -194,7 +200,7 @@ void fuzz_s8(Reader& in) {
   qk::ConvS8Desc d;
   decode_geometry(in, &d);
   d.input_type = in.any_enum<qk::ElementType>(2);
-  d.weight_type = in.any_enum<qk::ElementType>(2);
+  d.weight_type = in.any_enum<qk::ElementType>(3);  // s8, u8, s4 (packed nibbles)
   d.input_zero_point = in.u8() < 200 ? 0 : in.int32(-130, 260);
   const std::uint8_t zp_mode = in.u8() % 3;
   const bool has_bias = in.flag(), null_weights = in.u8() < 6;
@@ -226,7 +232,7 @@ void fuzz_s8(Reader& in) {
   if (must_fail) QK_FUZZ_CHECK(!st.ok());
   // Valid and runnable (images of at most 16 MiB): qk must take it. Out-of-range enum values
   // may be refused or not; huge images may hit qk's limits on its row buffers.
-  const bool enums_ok = layout_ok(d) && static_cast<unsigned>(d.input_type) < 2 && static_cast<unsigned>(d.weight_type) < 2;
+  const bool enums_ok = layout_ok(d) && static_cast<unsigned>(d.input_type) < 2 && static_cast<unsigned>(d.weight_type) < 3;
   const bool must_pack = !must_fail && enums_ok && runnable(d, g);
   if (must_pack && !st.ok()) describe(d);
   if (must_pack) QK_FUZZ_OK(st);
