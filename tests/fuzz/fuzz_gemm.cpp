@@ -111,8 +111,9 @@ void fuzz_s8(Reader& in) {
   d.n = in.size(80);
   strides(in, d.k, d.n, &d.stride_k, &d.stride_n);
   d.b_type = in.any_enum<qk::ElementType>(2);
-  // s4 (packed nibbles: other sizes, another reference call) has its own tests; here it would
-  // be judged by the 8-bit model below.
+  // s4 (packed nibbles: other sizes, another reference call) is fuzzed against
+  // reference::gemm_int by fuzz_gemm_s8_diff (every family, valid shapes); here it would be
+  // judged by the 8-bit model below.
   if (d.b_type == qk::ElementType::s4) d.b_type = qk::ElementType::s8;
   d.a_type = in.any_enum<qk::ElementType>(2);
   d.a_zero_point = in.u8() < 200 ? 0 : in.int32(-130, 260);

@@ -1,10 +1,12 @@
 // fuzz_gemm_s8_diff: every int8 GEMM kernel family this machine runs (force_isa for each
-// supported Isa) against qk::reference::gemm_int8, bit for bit, on small fuzzed shapes and data:
-// every M / N / K tail, lda / ldc padding, s8/u8 activations and weights, activation and weight
-// zero points (per tensor or per column), bias, each output stage (raw int32, TFLite fixed point
-// with both roundings, ONNX float, dequantize), a re-folded activation zero point
-// (set_activation_zero_point), and a thread pool. Also checks that C's padding columns
-// (ldc > N) are never written.
+// supported Isa) against qk::reference::gemm_int, bit for bit, on small fuzzed shapes and data:
+// every M / N / K tail, lda / ldc padding, s8/u8 activations, s8/u8/s4 weights (s4: the int4
+// families; element i of B is nibble i, low nibble first, strides in nibbles, so rows may start
+// mid-byte), activation and weight zero points (per tensor or per column), bias, each output
+// stage (raw int32, TFLite fixed point with both roundings, ONNX float, dequantize), a re-folded
+// activation zero point (set_activation_zero_point), and a thread pool. Also checks that C's
+// padding columns (ldc > N) are never written.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -37,7 +39,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t b_pad = in.u8() < 220 ? 0 : in.range(0, 5);
   const std::size_t stride_k = b_by_k ? 1 : n + b_pad, stride_n = b_by_k ? k + b_pad : 1;
   const qk::ElementType a_type = in.flag() ? qk::ElementType::u8 : qk::ElementType::s8;
-  const qk::ElementType b_type = in.flag() ? qk::ElementType::u8 : qk::ElementType::s8;
+  const std::uint8_t b_sel = in.u8();  // bit 0: u8; else bit 1: s4; else s8
+  const qk::ElementType b_type =
+      (b_sel & 1) != 0 ? qk::ElementType::u8 : ((b_sel & 2) != 0 ? qk::ElementType::s4 : qk::ElementType::s8);
+  const bool s4 = b_type == qk::ElementType::s4;
   const std::int32_t a_lo = qk::detail::type_lo(a_type), a_hi = qk::detail::type_hi(a_type);
   const std::int32_t b_lo = qk::detail::type_lo(b_type), b_hi = qk::detail::type_hi(b_type);
   std::int32_t za = in.u8() < 128 ? 0 : in.irange(a_lo, a_hi);
@@ -55,8 +60,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::int32_t za2 = in.irange(a_lo, a_hi);
   const bool threads = in.u8() < 20;
 
-  std::vector<std::uint8_t> a(m * lda), b((k - 1) * stride_k + (n - 1) * stride_n + 1);
+  const std::size_t b_elems = (k - 1) * stride_k + (n - 1) * stride_n + 1;  // s4: nibbles, two a byte
+  std::vector<std::uint8_t> a(m * lda), b(s4 ? (b_elems + 1) / 2 : b_elems);
   for (auto& v : b) v = operand(in, b_mode);
+  if (s4 && b_mode >= 2) std::fill(b.begin(), b.end(), static_cast<std::uint8_t>(b_mode == 2 ? 0x88 : 0x77));  // every nibble -8 / 7
   for (auto& v : a) v = operand(in, a_mode);
 
   qk::GemmS8WeightsDesc desc;
@@ -71,9 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const std::size_t esize = qk::output_type_size(stage.stage.type);
   std::vector<std::uint8_t> expected(m * ldc * esize, Canary::kByte);
-  qk::reference::gemm_int8(m, n, k, a.data(), lda, a_type == qk::ElementType::s8, za, b.data(), stride_k, stride_n,
-                           b_type == qk::ElementType::s8, desc.zero_point, desc.zero_point_per_column, desc.bias,
-                           stage.stage, expected.data(), ldc);
+  qk::reference::gemm_int(m, n, k, a.data(), lda, a_type == qk::ElementType::s8, za, b.data(), stride_k, stride_n, b_type,
+                          desc.zero_point, desc.zero_point_per_column, desc.bias, stage.stage, expected.data(), ldc);
 
   qk::ThreadPool* pool = nullptr;
   static qk::ThreadPool shared_pool(2);
@@ -87,9 +93,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Canary c(m * ldc * esize);
     QK_FUZZ_OK(qk::gemm_s8(w, m, a.data(), lda, stage.stage, c.data(), ldc, pool));
     if (std::memcmp(c.bytes.data(), expected.data(), expected.size()) != 0) {
-      std::fprintf(stderr, "isa=%s m=%zu n=%zu k=%zu lda=%zu ldc=%zu kind=%d\n", qk::isa_name(isa), m, n, k, lda, ldc,
-                   static_cast<int>(stage.stage.kind));
-      fail("gemm_s8 differs from reference::gemm_int8", __FILE__, __LINE__);
+      std::fprintf(stderr, "isa=%s b_type=%d m=%zu n=%zu k=%zu lda=%zu ldc=%zu kind=%d\n", qk::isa_name(isa),
+                   static_cast<int>(b_type), m, n, k, lda, ldc, static_cast<int>(stage.stage.kind));
+      fail("gemm_s8 differs from reference::gemm_int", __FILE__, __LINE__);
     }
   }
   return 0;

@@ -11,7 +11,7 @@ import random
 
 TARGETS = {  # target: number of branches its first byte selects
     "fuzz_gemm": 4, "fuzz_conv": 8, "fuzz_quantize": 9, "fuzz_requant": 4,
-    "fuzz_gemm_s8_diff": 4, "fuzz_conv_s8_diff": 4,
+    "fuzz_gemm_s8_diff": 4, "fuzz_conv_s8_diff": 4, "fuzz_gemm_q4": 2,
 }
 
 def main():
