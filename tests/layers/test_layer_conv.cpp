@@ -4,7 +4,8 @@
 //  - layers built from FLOAT scales against a definition written here from the TFLite spec:
 //    QuantizeMultiplier, bias rounding, the activation range and the convolution itself as plain
 //    loops, MultiplyByQuantizedMultiplier from gemmlowp's formulas (nothing of qk's is called to
-//    compute the expected values); random shapes, int8 and uint8, batch > 1, every ISA;
+//    compute the expected values); random shapes, int8 and uint8 (int4 weights too), batch > 1,
+//    every ISA;
 //  - extremes (-128 / 127 / 0 / 255 operands, multipliers at 2^31 - 1, shifts -31 and 30);
 //  - argument errors: each returns the right code and writes nothing.
 #include <catch2/catch.hpp>
@@ -143,6 +144,13 @@ std::size_t same_pad_before(std::size_t in, std::size_t k, std::size_t s, std::s
 }
 
 // Bytes of a tensor of `type` holding the int32 values v.
+// int4 weights as TFLite stores them: two values a byte, the first in the low nibble.
+std::vector<std::uint8_t> to_nibbles(const std::vector<std::int32_t>& v) {
+  std::vector<std::uint8_t> out((v.size() + 1) / 2, 0);
+  for (std::size_t i = 0; i < v.size(); ++i) out[i / 2] = static_cast<std::uint8_t>(out[i / 2] | ((v[i] & 15) << (4 * (i % 2))));
+  return out;
+}
+
 std::vector<std::uint8_t> to_bytes(const std::vector<std::int32_t>& v) {
   std::vector<std::uint8_t> out(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<std::uint8_t>(v[i] & 0xFF);
@@ -164,7 +172,7 @@ std::vector<std::uint8_t> run_layer(const qk::layers::Layer& l, const std::vecto
   std::size_t out_n = 0, ws = 0;
   REQUIRE(l.output_shape().count(&out_n));
   REQUIRE(l.workspace_size(1, &ws).ok());
-  std::vector<std::uint8_t> out(out_n + 8, 0xA5), work(ws + 1);
+  std::vector<std::uint8_t> out(out_n + 8, 0xA5), work(ws + 1, 0xA5);  // poisoned workspace
   const void* p = in.data();
   const qk::Status st = l.run(&p, out.data(), work.data(), ws);
   INFO(st.message());
@@ -254,7 +262,10 @@ void check_random_conv(std::mt19937& rng, bool depthwise, std::size_t* outputs) 
   std::vector<std::int32_t> wzp;
   const bool asym = u8 || pick(rng, 0, 4) == 0;  // uint8 weights carry a zero point; int8 sometimes
   const bool wu8 = u8 && pick(rng, 0, 1) == 0;
-  if (asym) wzp = random_values(rng, wscale.size(), wu8 ? 0 : -128, wu8 ? 255 : 127);
+  const bool w4 = !u8 && pick(rng, 0, 2) == 0;  // int4 weights (packed nibbles, ElementType::s4)
+  const std::int32_t wlo = w4 ? -8 : wu8 ? 0 : -128, whi = w4 ? 7 : wu8 ? 255 : 127;
+  const ElementType wtype = w4 ? ElementType::s4 : wu8 ? ElementType::u8 : ElementType::s8;
+  if (asym) wzp = random_values(rng, wscale.size(), wlo, whi);
   std::vector<float> bias;
   if (pick(rng, 0, 3) != 0)
     for (std::size_t c = 0; c < g.oc; ++c) bias.push_back(uniform(rng, -2.0f, 2.0f));
@@ -262,9 +273,9 @@ void check_random_conv(std::mt19937& rng, bool depthwise, std::size_t* outputs) 
   const std::int32_t out_zp = u8 ? static_cast<std::int32_t>(pick(rng, 0, 255)) : static_cast<std::int32_t>(pick(rng, 0, 255)) - 128;
   const auto act = static_cast<Activation>(pick(rng, 0, 3));
 
-  const auto w = random_values(rng, wcount, wu8 ? 0 : -128, wu8 ? 255 : 127);
+  const auto w = random_values(rng, wcount, wlo, whi);
   const auto x = random_values(rng, g.n * g.ih * g.iw * g.ic, u8 ? 0 : -128, u8 ? 255 : 127);
-  const auto wb = to_bytes(w), xb = to_bytes(x);
+  const auto wb = w4 ? to_nibbles(w) : to_bytes(w), xb = to_bytes(x);
 
   qk::layers::FloatQuantization q;
   q.input = {in_scale, in_zp}, q.output = {out_scale, out_zp};
@@ -277,7 +288,7 @@ void check_random_conv(std::mt19937& rng, bool depthwise, std::size_t* outputs) 
   win.kernel_h = g.kh, win.kernel_w = g.kw, win.stride_h = g.sh, win.stride_w = g.sw, win.dilation_h = g.dh, win.dilation_w = g.dw;
   win.padding = padding == 0 ? qk::layers::Padding::valid : padding == 1 ? qk::layers::Padding::same : qk::layers::Padding::explicit_pads;
   win.pad_top = g.pt, win.pad_left = g.pl, win.pad_bottom = pb, win.pad_right = pr;
-  INFO("depthwise " << depthwise << " u8 " << u8 << " wu8 " << wu8 << " n " << g.n << " in " << g.ih << "x" << g.iw << "x" << g.ic
+  INFO("depthwise " << depthwise << " u8 " << u8 << " wu8 " << wu8 << " w4 " << w4 << " n " << g.n << " in " << g.ih << "x" << g.iw << "x" << g.ic
                     << " out_c " << g.oc << " k " << g.kh << "x" << g.kw << " s " << g.sh << "," << g.sw << " d " << g.dh << ","
                     << g.dw << " groups " << g.groups << " padding " << padding << " act " << static_cast<int>(act));
   std::vector<std::uint8_t> got;
@@ -285,7 +296,7 @@ void check_random_conv(std::mt19937& rng, bool depthwise, std::size_t* outputs) 
     qk::layers::DepthwiseConv2DOptions o;
     static_cast<qk::layers::ConvWindow&>(o) = win;
     o.input = {g.n, g.ih, g.iw, g.ic}, o.depth_multiplier = g.mult, o.type = type;
-    o.weight_type = wu8 ? ElementType::u8 : ElementType::s8;
+    o.weight_type = wtype;
     qk::layers::DepthwiseConv2D l;
     const qk::Status st = l.init(o, wb.data(), q);
     INFO(st.message());
@@ -296,7 +307,7 @@ void check_random_conv(std::mt19937& rng, bool depthwise, std::size_t* outputs) 
     qk::layers::Conv2DOptions o;
     static_cast<qk::layers::ConvWindow&>(o) = win;
     o.input = {g.n, g.ih, g.iw, g.ic}, o.out_c = g.oc, o.groups = g.groups, o.type = type;
-    o.weight_type = wu8 ? ElementType::u8 : ElementType::s8;
+    o.weight_type = wtype;
     qk::layers::Conv2D l;
     const qk::Status st = l.init(o, wb.data(), q);
     INFO(st.message());
@@ -316,7 +327,7 @@ void check_random_conv(std::mt19937& rng, bool depthwise, std::size_t* outputs) 
 
 }  // namespace
 
-TEST_CASE("conv / depthwise layers built from float match TFLite's definition (random shapes, int8 and uint8)", "[layers][conv_layer]") {
+TEST_CASE("conv / depthwise layers built from float match TFLite's definition (random shapes, int8, uint8, int4 weights)", "[layers][conv_layer]") {
   std::mt19937 rng(20240611);
   QK_FOR_EACH_ISA(isa) {
     std::size_t outputs = 0;
@@ -344,6 +355,8 @@ std::vector<std::int32_t> ref_fc(std::size_t batch, std::size_t depth, std::size
 
 void check_random_fc(std::mt19937& rng, bool into_caller_memory, std::size_t* outputs) {
   const bool u8 = pick(rng, 0, 2) == 0, wu8 = u8 && pick(rng, 0, 1) == 0;
+  const bool w4 = !u8 && pick(rng, 0, 2) == 0;  // int4 weights (packed nibbles, ElementType::s4)
+  const std::int32_t wlo = w4 ? -8 : wu8 ? 0 : -128, whi = w4 ? 7 : wu8 ? 255 : 127;
   const std::size_t batch = pick(rng, 1, 5), depth = pick(rng, 1, 300), out_c = pick(rng, 1, 70);
   const float in_scale = uniform(rng, 0.005f, 0.05f);
   const std::int32_t in_zp = static_cast<std::int32_t>(pick(rng, 0, 255)) - (u8 ? 0 : 128);
@@ -351,16 +364,16 @@ void check_random_fc(std::mt19937& rng, bool into_caller_memory, std::size_t* ou
   std::vector<float> wscale(per_channel ? out_c : 1);
   for (float& s : wscale) s = uniform(rng, 0.002f, 0.02f);
   std::vector<std::int32_t> wzp;
-  if (u8 || pick(rng, 0, 3) == 0) wzp = random_values(rng, wscale.size(), wu8 ? 0 : -128, wu8 ? 255 : 127);
+  if (u8 || pick(rng, 0, 3) == 0) wzp = random_values(rng, wscale.size(), wlo, whi);
   std::vector<float> bias;
   if (pick(rng, 0, 3) != 0)
     for (std::size_t c = 0; c < out_c; ++c) bias.push_back(uniform(rng, -2.0f, 2.0f));
   const float out_scale = in_scale * 0.01f * uniform(rng, 0.5f, 4.0f) * std::sqrt(static_cast<float>(depth));
   const std::int32_t out_zp = static_cast<std::int32_t>(pick(rng, 0, 255)) - (u8 ? 0 : 128);
   const auto act = static_cast<Activation>(pick(rng, 0, 3));
-  const auto w = random_values(rng, out_c * depth, wu8 ? 0 : -128, wu8 ? 255 : 127);
+  const auto w = random_values(rng, out_c * depth, wlo, whi);
   const auto x = random_values(rng, batch * depth, u8 ? 0 : -128, u8 ? 255 : 127);
-  const auto wb = to_bytes(w), xb = to_bytes(x);
+  const auto wb = w4 ? to_nibbles(w) : to_bytes(w), xb = to_bytes(x);
   qk::layers::FloatQuantization q;
   q.input = {in_scale, in_zp}, q.output = {out_scale, out_zp};
   q.weight_scales = wscale.data(), q.per_channel = per_channel;
@@ -369,8 +382,8 @@ void check_random_fc(std::mt19937& rng, bool into_caller_memory, std::size_t* ou
   q.activation = act;
   qk::layers::FullyConnectedOptions o;
   o.batch = batch, o.depth = depth, o.out_c = out_c, o.type = u8 ? ElementType::u8 : ElementType::s8;
-  o.weight_type = wu8 ? ElementType::u8 : ElementType::s8;
-  INFO("u8 " << u8 << " wu8 " << wu8 << " batch " << batch << " depth " << depth << " out_c " << out_c << " per_channel " << per_channel
+  o.weight_type = w4 ? ElementType::s4 : wu8 ? ElementType::u8 : ElementType::s8;
+  INFO("u8 " << u8 << " wu8 " << wu8 << " w4 " << w4 << " batch " << batch << " depth " << depth << " out_c " << out_c << " per_channel " << per_channel
              << " caller memory " << into_caller_memory);
   qk::layers::FullyConnected l;
   std::vector<std::uint8_t> packed;
@@ -398,7 +411,7 @@ void check_random_fc(std::mt19937& rng, bool into_caller_memory, std::size_t* ou
 
 }  // namespace
 
-TEST_CASE("FullyConnected built from float matches TFLite's definition (own and caller memory)", "[layers][conv_layer][fc_layer]") {
+TEST_CASE("FullyConnected built from float matches TFLite's definition (own and caller memory, int4 weights)", "[layers][conv_layer][fc_layer]") {
   std::mt19937 rng(777);
   QK_FOR_EACH_ISA(isa) {
     std::size_t outputs = 0;

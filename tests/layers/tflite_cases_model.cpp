@@ -5,7 +5,7 @@
 //
 // The field mapping is that of tests/conv/test_conv_tflite.cpp (which runs the same top-level
 // vectors through the operators): TFLite gives the top/left padding, the bottom/right is what
-// the output size needs; 4-bit weights are unpacked from `weights_packed` by qk::unpack_int4.
+// the output size needs; 4-bit weights (`weights_packed`) go to the layers packed, as ElementType::s4.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -27,31 +27,36 @@ namespace {
 
 using qk::layers::Layer;
 
-// The weights the op reads, as int8 whatever weights_bits says.
-std::vector<std::int8_t> case_weights(const nlohmann::json& j, std::size_t n) {
+// The weights the op reads: int8, or for weights_bits 4 the packed bytes as TFLite stores them
+// (two values a byte, the first in the low nibble), which the layers take as ElementType::s4.
+struct CaseWeights {
+  std::vector<std::uint8_t> bytes;
+  qk::ElementType type = qk::ElementType::s8;
+};
+CaseWeights case_weights(const nlohmann::json& j, std::size_t n) {
   const int bits = j.contains("weights_bits") ? j.at("weights_bits").get<int>() : 8;
   REQUIRE((bits == 8 || bits == 4));
+  CaseWeights w;
   if (bits == 8) {
-    auto w = json_vector<std::int8_t>(j, "weights");
-    REQUIRE(w.size() == n);
+    for (std::int8_t v : json_vector<std::int8_t>(j, "weights")) w.bytes.push_back(static_cast<std::uint8_t>(v));
+    REQUIRE(w.bytes.size() == n);
     return w;
   }
-  // 4-bit: the packed bytes (two values a byte, the first in the low nibble) unpacked by qk,
-  // checked against the file's own unpacked list (n + 1 values with an odd n: the last byte's
-  // unused high nibble).
+  // 4-bit: the packed bytes, checked against the file's own unpacked list (qk::unpack_int4; n + 1
+  // values with an odd n: the last byte's unused high nibble).
   const auto unpacked = json_vector<int>(j, "weights");
-  std::vector<std::uint8_t> packed;
   for (int v : json_vector<int>(j, "weights_packed")) {
     REQUIRE(v >= 0);
     REQUIRE(v <= 255);
-    packed.push_back(static_cast<std::uint8_t>(v));
+    w.bytes.push_back(static_cast<std::uint8_t>(v));
   }
-  REQUIRE(packed.size() == n / 2 + n % 2);
+  REQUIRE(w.bytes.size() == n / 2 + n % 2);
   std::vector<std::int8_t> out(n);
-  REQUIRE(qk::unpack_int4(packed.data(), n, out.data()).ok());
+  REQUIRE(qk::unpack_int4(w.bytes.data(), n, out.data()).ok());
   REQUIRE(unpacked.size() >= n);
   for (std::size_t i = 0; i < n; ++i) REQUIRE(static_cast<int>(out[i]) == unpacked[i]);
-  return out;
+  w.type = qk::ElementType::s4;
+  return w;
 }
 
 // The prepared integers every conv / FC case gives (the arrays stay in `keep`).
@@ -124,9 +129,10 @@ std::unique_ptr<Layer> build_tflite_layer(const nlohmann::json& j, const std::st
     REQUIRE(o.input.c % filter_in == 0);
     o.groups = o.input.c / filter_in;
     const auto w = case_weights(j, out_c * o.kernel_h * o.kernel_w * filter_in);
+    o.weight_type = w.type;
     auto* l = new qk::layers::Conv2D;
     layer.reset(l);
-    st = l->init(o, w.data(), q);
+    st = l->init(o, w.bytes.data(), q);
     if (st.ok()) {
       REQUIRE(l->output_shape().h == json_size(j, "output_h"));
       REQUIRE(l->output_shape().w == json_size(j, "output_w"));
@@ -138,9 +144,10 @@ std::unique_ptr<Layer> build_tflite_layer(const nlohmann::json& j, const std::st
     o.depth_multiplier = j.contains("ch_mult") ? json_size(j, "ch_mult") : out_c / o.input.c;
     REQUIRE(o.input.c * o.depth_multiplier == out_c);
     const auto w = case_weights(j, out_c * o.kernel_h * o.kernel_w);
+    o.weight_type = w.type;
     auto* l = new qk::layers::DepthwiseConv2D;
     layer.reset(l);
-    st = l->init(o, w.data(), q);
+    st = l->init(o, w.bytes.data(), q);
     if (st.ok()) {
       REQUIRE(l->output_shape().h == json_size(j, "output_h"));
       REQUIRE(l->output_shape().w == json_size(j, "output_w"));
@@ -151,9 +158,10 @@ std::unique_ptr<Layer> build_tflite_layer(const nlohmann::json& j, const std::st
     o.depth = json_size(j, "accumulation_depth");
     o.out_c = out_c;
     const auto w = case_weights(j, out_c * o.depth);
+    o.weight_type = w.type;
     auto* l = new qk::layers::FullyConnected;
     layer.reset(l);
-    st = l->init(o, w.data(), q);
+    st = l->init(o, w.bytes.data(), q);
   } else {
     FAIL("build_tflite_layer: not a conv / FC op: " << op);
   }
@@ -184,7 +192,7 @@ void run_single(const nlohmann::json& c, const char* op) {
   REQUIRE(expected.size() == out_count);
   std::size_t ws_bytes = 0;
   REQUIRE(layer->workspace_size(1, &ws_bytes).ok());
-  std::vector<std::uint8_t> ws(ws_bytes + 1);
+  std::vector<std::uint8_t> ws(ws_bytes + 1, 0xA5);  // poisoned: nothing may read what it did not write
   std::vector<std::int8_t> got(expected.size() + 16, 0x5A);
   const void* in = input.data();
   const qk::Status st = layer->run(&in, got.data(), ws.data(), ws_bytes);

@@ -55,14 +55,14 @@ struct Conv2DOptions : ConvWindow {
   std::size_t out_c = 0;
   std::size_t groups = 1;  // in_c / the filter's input depth (TFLite grouped conv)
   ElementType type = ElementType::s8;         // input and output
-  ElementType weight_type = ElementType::s8;  // int8 (TFLite) or uint8 with a zero point
+  ElementType weight_type = ElementType::s8;  // int8 (TFLite), uint8 with a zero point, or s4
 };
 
 struct DepthwiseConv2DOptions : ConvWindow {
   Shape4 input;  // NHWC, n = batch (>= 1)
   std::size_t depth_multiplier = 1;  // out_c = in_c * depth_multiplier
   ElementType type = ElementType::s8;
-  ElementType weight_type = ElementType::s8;
+  ElementType weight_type = ElementType::s8;  // as Conv2DOptions
 };
 
 }  // namespace layers
@@ -158,7 +158,7 @@ class Conv2D final : public detail::ConvLayerBase {
   Conv2D(Conv2D&&) = default;
   Conv2D& operator=(Conv2D&&) = default;
 
-  // weights: OHWI [out_c][kernel_h][kernel_w][in_c / groups] of o.weight_type (not kept).
+  // weights: OHWI [out_c][kernel_h][kernel_w][in_c / groups] of o.weight_type (not kept; s4: nibble i is element i).
   Status init(const Conv2DOptions& o, const void* weights, const FloatQuantization& q) noexcept {
     ConvS8Desc d;
     QK_RETURN_IF_ERROR(describe(o, weights, &d));
@@ -195,7 +195,7 @@ class DepthwiseConv2D final : public detail::ConvLayerBase {
   DepthwiseConv2D(DepthwiseConv2D&&) = default;
   DepthwiseConv2D& operator=(DepthwiseConv2D&&) = default;
 
-  // weights: [1][kernel_h][kernel_w][in_c * depth_multiplier] of o.weight_type (not kept).
+  // weights: [1][kernel_h][kernel_w][in_c * depth_multiplier] of o.weight_type (not kept; s4 as Conv2D).
   Status init(const DepthwiseConv2DOptions& o, const void* weights, const FloatQuantization& q) noexcept {
     ConvS8Desc d;
     QK_RETURN_IF_ERROR(describe(o, weights, &d));

@@ -95,7 +95,9 @@ struct LinearParams {
 inline Status check_linear_types(ElementType type, ElementType weight_type) noexcept {
   if (!valid_element_type(type))
     return Status(StatusCode::invalid_argument, "layer: unknown activation type", "type", static_cast<int>(type));
-  if (!valid_element_type(weight_type))
+  // Weights may be s4 too (packed nibbles, element i of the layout in nibble i: TFLite's 4-bit
+  // filters), which the GEMM and conv families take as they are (docs/int4.md).
+  if (!valid_weight_type(weight_type))
     return Status(StatusCode::invalid_argument, "layer: unknown weight type", "weight_type", static_cast<int>(weight_type));
   return Status::success();
 }
@@ -207,7 +209,7 @@ struct FullyConnectedOptions {
   std::size_t depth = 0;  // accumulation depth: input [batch][depth], weights [out_c][depth]
   std::size_t out_c = 0;  // output [batch][out_c]
   ElementType type = ElementType::s8;         // input and output
-  ElementType weight_type = ElementType::s8;  // int8 (TFLite) or uint8 (legacy uint8 / ONNX)
+  ElementType weight_type = ElementType::s8;  // int8 (TFLite), uint8 (legacy uint8 / ONNX) or s4
 };
 
 class FullyConnected final : public Layer {
@@ -229,7 +231,7 @@ class FullyConnected final : public Layer {
     return Status::success();
   }
 
-  // weights: [out_c][depth] of o.weight_type. packed_buffer: null to pack into memory the layer
+  // weights: [out_c][depth] of o.weight_type (s4: nibble i is element i). packed_buffer: null to pack into memory the layer
   // allocates; else at least packed_size() bytes that outlive the layer.
   Status init(const FullyConnectedOptions& o, const void* weights, const FloatQuantization& q, void* packed_buffer = nullptr,
               std::size_t packed_bytes = 0) noexcept {
