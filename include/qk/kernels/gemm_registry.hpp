@@ -61,8 +61,8 @@ QK_KERNEL_TABLE const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
 
 // int4 weights (ElementType::s4, per channel; gemm_s8_contract.hpp's b_nibbles layouts): the
 // x86 families of kernels/x86/gemm_s4_x86.hpp and the AArch64 ones of
-// kernels/arm/gemm_s4_arm.hpp. An ISA without an int4 family of its own in this build (ARM on a
-// big-endian target) gets the portable one under its own name: correct everywhere.
+// kernels/arm/gemm_s4_arm.hpp. An ISA with an int8 family but no int4 one (none today) would get
+// the portable one under its own name: correct everywhere.
 QK_KERNEL_TABLE const GemmS8Kernel* gemm_s4_kernel_for(Isa isa) noexcept {
   switch (isa) {
     case Isa::scalar: return &scalar::gemm_s4_kernel();
