@@ -1,6 +1,7 @@
 // fuzz_gemm: validation of the GEMM entry points with adversarial arguments.
 //
-// int8: GemmS8Weights::packed_size / pack_into / pack / set_activation_zero_point and gemm_s8;
+// int8 (and int4 weights): GemmS8Weights::packed_size / pack_into / pack / set_activation_zero_point
+// and gemm_s8;
 // fp32: GemmF32Weights::pack and gemm_f32. Sizes, strides, lda / ldc and M from small values to
 // SIZE_MAX, zero strides, raw enum values (Isa, ElementType, output stage kind / type / rounding),
 // zero points and clamps outside their types, any shift and multiplier, NaN / infinite / zero /
@@ -9,8 +10,8 @@
 // Checked: no crash, no sanitizer report, no allocation beyond what the sizes need; every call
 // that must fail (by this file's own model of the shapes: an extent that overflows size_t, lda < K,
 // null data ...) fails; a failing call leaves its output untouched (canaries); a packed_size that
-// succeeds covers K x N bytes; a successful run writes no byte of C outside its M x N elements and
-// (int8, valid enums) equals qk::reference::gemm_int8.
+// succeeds covers K x N bytes (int4: K x N / 2); a successful run writes no byte of C outside its
+// M x N elements and (valid enums) equals qk::reference::gemm_int.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -98,9 +99,9 @@ void run_s8(Reader& in, qk::GemmS8Weights& w, const qk::GemmS8WeightsDesc& desc)
   std::size_t work = 0;
   if (!stage_enums_in_range(s.stage) || !mul3(m, n, k, &work) || work > (std::size_t{1} << 20)) return;
   Canary expected(c_need);
-  qk::reference::gemm_int8(m, n, k, a.data(), lda, w.activation_type() == qk::ElementType::s8, w.activation_zero_point(),
-                           desc.data, desc.stride_k, desc.stride_n, desc.b_type == qk::ElementType::s8, desc.zero_point,
-                           desc.zero_point_per_column, desc.bias, s.stage, expected.data(), ldc);
+  qk::reference::gemm_int(m, n, k, a.data(), lda, w.activation_type() == qk::ElementType::s8, w.activation_zero_point(),
+                          desc.data, desc.stride_k, desc.stride_n, desc.b_type, desc.zero_point, desc.zero_point_per_column,
+                          desc.bias, s.stage, expected.data(), ldc);
   QK_FUZZ_CHECK(std::memcmp(expected.data(), c.data(), c_need) == 0);
 }
 
@@ -110,19 +111,16 @@ void fuzz_s8(Reader& in) {
   d.k = in.size(80);
   d.n = in.size(80);
   strides(in, d.k, d.n, &d.stride_k, &d.stride_n);
-  d.b_type = in.any_enum<qk::ElementType>(2);
-  // s4 (packed nibbles: other sizes, another reference call) is fuzzed against
-  // reference::gemm_int by fuzz_gemm_s8_diff (every family, valid shapes); here it would be
-  // judged by the 8-bit model below.
-  if (d.b_type == qk::ElementType::s4) d.b_type = qk::ElementType::s8;
+  d.b_type = in.any_enum<qk::ElementType>(3);  // s8, u8, s4 (nibble i of B is element i)
   d.a_type = in.any_enum<qk::ElementType>(2);
   d.a_zero_point = in.u8() < 200 ? 0 : in.int32(-130, 260);
   const std::uint8_t zp_mode = in.u8() % 4;  // none, per tensor, per column, per column (again)
   const bool has_bias = in.flag();
   const bool null_data = in.u8() < 8;
 
-  std::size_t b_need = 0;
+  std::size_t b_need = 0;  // bytes of B qk may read (int4: the extent is in nibbles)
   const bool shape_ok = d.k > 0 && d.n > 0 && extent(d.k, d.n, d.stride_k, d.stride_n, &b_need);
+  if (d.b_type == qk::ElementType::s4) b_need = b_need / 2 + 1;
   const bool columns_fit = d.n <= kCapBytes / 4;  // per-column arrays qk may read in full
   std::size_t packed = 0xA5A5A5A5u;
   const bool ask_null = in.u8() < 4;
@@ -132,9 +130,10 @@ void fuzz_s8(Reader& in) {
     return;
   }
   if (ps.ok()) {
-    std::size_t elems = 0;
     QK_FUZZ_CHECK(qk::isa_supported(isa) && d.k > 0 && d.n > 0);
-    QK_FUZZ_CHECK(mul(d.k, d.n, &elems) && packed >= elems);  // no wrapped size
+    // No wrapped size: K x N bytes, or K x N / 2 for int4 (whose K x N may exceed size_t).
+    const unsigned __int128 elems = static_cast<unsigned __int128>(d.k) * d.n;
+    QK_FUZZ_CHECK(packed >= (d.b_type == qk::ElementType::s4 ? elems / 2 : elems));
   } else {
     QK_FUZZ_CHECK(packed == 0xA5A5A5A5u);
   }
@@ -145,7 +144,8 @@ void fuzz_s8(Reader& in) {
   std::vector<std::uint8_t> b(real ? b_need : 64);
   fill(in, b);
   std::vector<std::int32_t> zp(columns_fit && d.n > 0 ? d.n : 1), bias(columns_fit && d.n > 0 ? d.n : 1);
-  for (auto& z : zp) z = in.u8() < 220 ? in.irange(-128, 255) : in.int32(-300, 300);
+  const bool s4 = d.b_type == qk::ElementType::s4;
+  for (auto& z : zp) z = in.u8() < 220 ? (s4 ? in.irange(-9, 8) : in.irange(-128, 255)) : in.int32(-300, 300);
   for (auto& v : bias) v = in.int32(-100000, 100000);
   d.data = null_data ? nullptr : b.data();
   d.zero_point = zp_mode == 0 ? nullptr : zp.data();
