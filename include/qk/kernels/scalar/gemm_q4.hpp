@@ -1,5 +1,5 @@
-// qk/kernels/scalar/gemm_q4.hpp - the portable blockwise 4-bit kernel family (any CPU; ARM too
-// until it has families of its own).
+// qk/kernels/scalar/gemm_q4.hpp - the portable blockwise 4-bit kernel family (any CPU: the
+// scalar ISA, and any build without the x86 or AArch64 families).
 //
 // It reads the packed layout of gemm_q4_contract.hpp (panels of 8) and follows the contract's
 // definition step for step, so it is also the plainest statement of the summation order.

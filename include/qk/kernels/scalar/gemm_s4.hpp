@@ -6,9 +6,9 @@
 // row term without a weight zero point), in wrapping int32, and finishes each row with
 // finish_row_scalar: TFLite's int4 arithmetic is its int8 arithmetic on the unpacked values.
 //
-// It is also the int4 family of the ISAs that have no int4 kernels of their own yet (ARM's
-// NEON, dot product and i8mm: gemm_registry.hpp), under those ISAs' names, so that a packing
-// still reports the ISA it was packed for.
+// It can also stand in, under another ISA's name, for an ISA with no int4 family of its own
+// (gemm_registry.hpp), so that a packing still reports the ISA it was packed for; every ISA with
+// an int8 family has an int4 one now (x86, and AArch64 in kernels/arm/gemm_s4_arm.hpp).
 #pragma once
 
 #include "qk/core/isa.hpp"
