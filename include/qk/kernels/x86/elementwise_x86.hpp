@@ -12,7 +12,7 @@
 //  - SRDHM(x, m), m >= 0: floor((x * m + 2^30) / 2^31): vpmuldq on even lanes and on the odd
 //    lanes shifted down, + 2^30, bits 31..62 picked by a logical shift (the quotient fits int32).
 //  - RDPOT(x, e): general form (x >> e) + ((x & mask) > (mask >> 1) + [x < 0]) where x may be
-//    anywhere in int32 (Mul); AVX-512 Add's output stage merges SRDHM and RDPOT (AddV); Add's values are below 2^29 in magnitude (|x + offset| <= 255,
+//    anywhere in int32 (Mul); AVX-512 Add's output stage merges SRDHM and RDPOT (AddOut); Add's values are below 2^29 in magnitude (|x + offset| <= 255,
 //    left_shift <= 20, multipliers < 2^31 never enlarge), so there the shorter
 //    (x + 2^(e-1) - [x < 0]) >> e (e >= 1; x itself for e = 0) cannot overflow. It is the same
 //    floor: for x >= 0 it rounds half up, for x < 0 it is -floor((|x| + 2^(e-1)) / 2^e).
@@ -27,6 +27,12 @@
 //    a tree of 15 blends on bits 4..7 of the index.
 // Tails: AVX-512 loads and stores the last partial block with byte masks; AVX2 copies it through
 // a 32-byte stack buffer. Nothing here allocates.
+//
+// Add, Mul and the Maximum / Minimum dispatch are written once (elementwise_blocks.inl), included
+// into each region with a Traits of that ISA's vector type and primitives. What differs stays in
+// the region: the block layout, SRDHM and the general RDPOT (masks vs compares), Add's output
+// stage, the Maximum / Minimum loop (AVX-512: 128 a step then masked 64s; AVX2: 64, 32, buffer),
+// and the table lookups.
 #pragma once
 
 #include <immintrin.h>
@@ -55,106 +61,103 @@ namespace qk {
 namespace kernels {
 namespace ew_avx512 {
 
-using V = __m512i;
-
 QK_EW_INLINE __mmask64 tail_mask(std::size_t n) noexcept {
   return n >= 64 ? ~__mmask64{0} : ((__mmask64{1} << n) - 1);
 }
 
-// 32 bytes -> 32 int16 lanes.
-template <bool S>
-QK_EW_INLINE V widen16(__m256i x) noexcept {
-  return S ? _mm512_cvtepi8_epi16(x) : _mm512_cvtepu8_epi16(x);
-}
-// The 64 bytes of a block as two int16 vectors (elements 0-31, 32-63).
-template <bool S>
-QK_EW_INLINE void widen_block(V bytes, V* w0, V* w1) noexcept {
-  *w0 = widen16<S>(_mm512_castsi512_si256(bytes));
-  *w1 = widen16<S>(_mm512_extracti64x4_epi64(bytes, 1));
-}
-// Four int32 vectors in unpack order (see the header) -> 64 bytes in order.
-template <bool S>
-QK_EW_INLINE V narrow_block(V r0lo, V r0hi, V r1lo, V r1hi) noexcept {
-  const V w0 = _mm512_packs_epi32(r0lo, r0hi), w1 = _mm512_packs_epi32(r1lo, r1hi);
-  const V b = S ? _mm512_packs_epi16(w0, w1) : _mm512_packus_epi16(w0, w1);
-  return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), b);
-}
-
-QK_EW_INLINE V srdhm(V x, V m) noexcept {
-  const V nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
-  const V even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);
-  const V odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m), nudge), 1);
-  return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, odd);
-}
-
-struct Rdpot {
-  V mask, threshold, half, neg;  // general form: mask, threshold; short form: half, neg
-  __m128i e;
-  static Rdpot make(std::int32_t shift) noexcept {  // shift <= 0 gives e = -shift; > 0 gives e = 0
-    const std::int32_t e = shift < 0 ? (shift < -31 ? 31 : -shift) : 0;
-    Rdpot r;
-    const std::int32_t mask = static_cast<std::int32_t>((std::uint32_t{1} << e) - 1u);
-    r.mask = _mm512_set1_epi32(mask);
-    r.threshold = _mm512_set1_epi32(mask >> 1);
-    r.half = _mm512_set1_epi32(e > 0 ? (std::int32_t{1} << (e - 1)) : 0);
-    r.neg = _mm512_set1_epi32(e > 0 ? -1 : 0);
-    r.e = _mm_cvtsi32_si128(e);
-    return r;
+struct Traits {
+  using V = __m512i;
+  static constexpr std::size_t kBytes = 64;
+  static QK_EW_INLINE V load(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }
+  static QK_EW_INLINE void store(std::uint8_t* p, V v) noexcept { _mm512_storeu_si512(p, v); }
+  struct Tail {  // byte masks
+    __mmask64 m;
+    QK_EW_INLINE explicit Tail(std::size_t n) noexcept : m(tail_mask(n)) {}
+    QK_EW_INLINE V load(const std::uint8_t* p) const noexcept { return _mm512_maskz_loadu_epi8(m, p); }
+    QK_EW_INLINE void store(std::uint8_t* p, V v) const noexcept { _mm512_mask_storeu_epi8(p, m, v); }
+  };
+  static QK_EW_INLINE V set1_16(std::int32_t x) noexcept { return _mm512_set1_epi16(static_cast<short>(x)); }
+  static QK_EW_INLINE V set1_32(std::int32_t x) noexcept { return _mm512_set1_epi32(x); }
+  static QK_EW_INLINE V add16(V a, V b) noexcept { return _mm512_add_epi16(a, b); }
+  static QK_EW_INLINE V add32(V a, V b) noexcept { return _mm512_add_epi32(a, b); }
+  static QK_EW_INLINE V and_(V a, V b) noexcept { return _mm512_and_si512(a, b); }
+  static QK_EW_INLINE V sra32(V a, __m128i n) noexcept { return _mm512_sra_epi32(a, n); }
+  static QK_EW_INLINE V sll32(V a, __m128i n) noexcept { return _mm512_sll_epi32(a, n); }
+  static QK_EW_INLINE V sign32(V a) noexcept { return _mm512_srai_epi32(a, 31); }
+  static QK_EW_INLINE V madd16(V a, V b) noexcept { return _mm512_madd_epi16(a, b); }
+  static QK_EW_INLINE V unpacklo16(V a, V b) noexcept { return _mm512_unpacklo_epi16(a, b); }
+  static QK_EW_INLINE V unpackhi16(V a, V b) noexcept { return _mm512_unpackhi_epi16(a, b); }
+  static QK_EW_INLINE V mullo16(V a, V b) noexcept { return _mm512_mullo_epi16(a, b); }
+  static QK_EW_INLINE V mulhi16(V a, V b) noexcept { return _mm512_mulhi_epi16(a, b); }
+  static QK_EW_INLINE V min32(V a, V b) noexcept { return _mm512_min_epi32(a, b); }
+  static QK_EW_INLINE V max32(V a, V b) noexcept { return _mm512_max_epi32(a, b); }
+  template <bool S>
+  static QK_EW_INLINE V max8(V a, V b) noexcept {
+    return S ? _mm512_max_epi8(a, b) : _mm512_max_epu8(a, b);
   }
-  QK_EW_INLINE V general(V x) const noexcept {
+  template <bool S>
+  static QK_EW_INLINE V min8(V a, V b) noexcept {
+    return S ? _mm512_min_epi8(a, b) : _mm512_min_epu8(a, b);
+  }
+  // 32 bytes -> 32 int16 lanes.
+  template <bool S>
+  static QK_EW_INLINE V widen16(__m256i x) noexcept {
+    return S ? _mm512_cvtepi8_epi16(x) : _mm512_cvtepu8_epi16(x);
+  }
+  // The 64 bytes of a block as two int16 vectors (elements 0-31, 32-63).
+  template <bool S>
+  static QK_EW_INLINE void widen_block(V bytes, V* w0, V* w1) noexcept {
+    *w0 = widen16<S>(_mm512_castsi512_si256(bytes));
+    *w1 = widen16<S>(_mm512_extracti64x4_epi64(bytes, 1));
+  }
+  // Four int32 vectors in unpack order (see the header) -> 64 bytes in order.
+  template <bool S>
+  static QK_EW_INLINE V narrow_block(V r0lo, V r0hi, V r1lo, V r1hi) noexcept {
+    const V w0 = _mm512_packs_epi32(r0lo, r0hi), w1 = _mm512_packs_epi32(r1lo, r1hi);
+    const V b = S ? _mm512_packs_epi16(w0, w1) : _mm512_packus_epi16(w0, w1);
+    return _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), b);
+  }
+  static QK_EW_INLINE V srdhm(V x, V m) noexcept {
+    const V nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
+    const V even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge), 31);
+    const V odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m), nudge), 1);
+    return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, odd);
+  }
+  static QK_EW_INLINE V rdpot_general(V x, V mask, V threshold, __m128i e) noexcept {
     const V rem = _mm512_and_si512(x, mask);
     const V thr = _mm512_add_epi32(threshold, _mm512_srli_epi32(x, 31));
     const V q = _mm512_sra_epi32(x, e);
     return _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(rem, thr), q, _mm512_set1_epi32(1));
   }
-  // |x| < 2^30 only.
-  QK_EW_INLINE V small(V x) const noexcept {
-    return _mm512_sra_epi32(_mm512_add_epi32(_mm512_add_epi32(x, half), _mm512_and_si512(_mm512_srai_epi32(x, 31), neg)), e);
-  }
 };
 
-// ---- Add
-struct AddInputV {
-  V offset, mult_high, mult_low, round;
-  __m128i high_left, low_shift, high_shift;
-  Rdpot div;
-  static AddInputV make(const ew::AddInput& s, std::int32_t multiplier, std::int32_t left_shift, std::int32_t shift) noexcept {
-    AddInputV a;
-    const std::int32_t k = 31 - left_shift, mh = multiplier >> 16, ml = multiplier & 0xffff;
-    a.offset = _mm512_set1_epi16(static_cast<short>(s.offset));
-    // vpmaddwd pairs against (v, 2v): (mh, 0) gives v * mh, (ml - 2^15, 2^14) gives v * ml.
-    a.mult_high = _mm512_set1_epi32(mh);
-    a.mult_low = _mm512_set1_epi32(static_cast<std::int32_t>((std::uint32_t{1} << 30) | static_cast<std::uint32_t>((ml - 32768) & 0xffff)));
-    a.round = _mm512_set1_epi32(s.round);
-    a.high_left = _mm_cvtsi32_si128(k <= 16 ? 16 - k : 0);
-    a.low_shift = _mm_cvtsi32_si128(s.low_shift);
-    a.high_shift = _mm_cvtsi32_si128(s.high_shift);
-    a.div = Rdpot::make(shift);
-    return a;
-  }
-  // x: int32 lanes holding (v, 2v) as int16 pairs, v = x + offset.
-  QK_EW_INLINE V apply(V x) const noexcept {
-    const V lo = _mm512_sra_epi32(_mm512_add_epi32(_mm512_madd_epi16(x, mult_low), round), low_shift);
-    const V hi = _mm512_sll_epi32(_mm512_madd_epi16(x, mult_high), high_left);
-    return div.small(_mm512_sra_epi32(_mm512_add_epi32(hi, lo), high_shift));
-  }
-  // int16 lanes (x + offset) -> the rescaled int32 values in unpack order.
-  QK_EW_INLINE void apply16(V v16, V* lo, V* hi) const noexcept {
-    const V twice = _mm512_add_epi16(v16, v16);
-    *lo = apply(_mm512_unpacklo_epi16(v16, twice));
-    *hi = apply(_mm512_unpackhi_epi16(v16, twice));
-  }
-};
+// The region's own (defined after the shared body, which dispatches to it).
+template <bool S, bool IsMax, bool BC>
+__attribute__((noinline)) void minmax_loop(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, std::size_t n, std::int32_t lo32,
+                 std::int32_t hi32) noexcept;
 
-// The output stage in one rounding step per lane pair, no 64-bit shift: with |S| < 2^29,
+#include "qk/kernels/x86/elementwise_blocks.inl"
+
+// ---- Add's output stage in one rounding step per lane pair, no 64-bit shift: with |S| < 2^29,
 // t = SRDHM(S, m) + 2^(e-1) is the high dword of 2S * m + 2^31 + 2^(e-1) * 2^32 (2S fits int32),
 // which vpmuldq leaves in the odd dword of each qword: even lanes take it with a shuffle. Then
 // RDPOT(SRDHM(S, m), e) = (t - [S < 0]) >> e for e >= 1 ([SRDHM < 0] may be [S < 0]: both give 0
 // when -2^30 <= S * m < 0), t for e = 0 (neg_limit = INT32_MIN: never below).
-struct AddV {
-  AddInputV in1, in2;
+struct AddOut {
   V out_mult, nudge, neg_limit, out_offset, lo, hi;
   __m128i e;
+  static AddOut make(const EwAddParams& p) noexcept {
+    AddOut c;
+    const std::int32_t e = p.output_shift < 0 ? (p.output_shift < -31 ? 31 : -p.output_shift) : 0;
+    c.out_mult = _mm512_set1_epi32(p.output_multiplier);
+    c.nudge = _mm512_set1_epi64(static_cast<std::int64_t>((e > 0 ? std::uint64_t{1} << (e - 1) : 0u) << 32 | 0x80000000u));
+    c.neg_limit = _mm512_set1_epi32(e > 0 ? 0 : std::numeric_limits<std::int32_t>::min());
+    c.e = _mm_cvtsi32_si128(e);
+    c.out_offset = _mm512_set1_epi32(p.output_offset);
+    c.lo = _mm512_set1_epi32(p.act_min);
+    c.hi = _mm512_set1_epi32(p.act_max);
+    return c;
+  }
   QK_EW_INLINE V finish(V s) const noexcept {
     const V s2 = _mm512_add_epi32(s, s);
     const V pe = _mm512_add_epi64(_mm512_mul_epi32(s2, out_mult), nudge);
@@ -166,144 +169,12 @@ struct AddV {
   }
 };
 
-template <bool S, bool BC>
-QK_EW_INLINE V add_block(const AddV& c, V a, V b, V bconst) noexcept {
-  V a0, a1;
-  widen_block<S>(a, &a0, &a1);
-  V s1[4];
-  c.in1.apply16(_mm512_add_epi16(a0, c.in1.offset), &s1[0], &s1[1]);
-  c.in1.apply16(_mm512_add_epi16(a1, c.in1.offset), &s1[2], &s1[3]);
-  V s2[4] = {bconst, bconst, bconst, bconst};
-  if (!BC) {
-    V b0, b1;
-    widen_block<S>(b, &b0, &b1);
-    c.in2.apply16(_mm512_add_epi16(b0, c.in2.offset), &s2[0], &s2[1]);
-    c.in2.apply16(_mm512_add_epi16(b1, c.in2.offset), &s2[2], &s2[3]);
-  }
-  return narrow_block<S>(c.finish(_mm512_add_epi32(s1[0], s2[0])), c.finish(_mm512_add_epi32(s1[1], s2[1])),
-                         c.finish(_mm512_add_epi32(s1[2], s2[2])), c.finish(_mm512_add_epi32(s1[3], s2[3])));
-}
-
-template <bool S, bool BC>
-__attribute__((noinline)) inline void add_loop(const AddV& c, const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out,
-                                               std::size_t n, std::int32_t bfixed) noexcept {
-  const V bconst = _mm512_set1_epi32(bfixed);
-  std::size_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const V va = _mm512_loadu_si512(a + i);
-    const V vb = BC ? va : _mm512_loadu_si512(b + i);
-    _mm512_storeu_si512(out + i, add_block<S, BC>(c, va, vb, bconst));
-  }
-  if (i < n) {
-    const __mmask64 m = tail_mask(n - i);
-    const V va = _mm512_maskz_loadu_epi8(m, a + i);
-    const V vb = BC ? va : _mm512_maskz_loadu_epi8(m, b + i);
-    _mm512_mask_storeu_epi8(out + i, m, add_block<S, BC>(c, va, vb, bconst));
-  }
-}
-
 inline void ew_add(const EwAddParams& p, bool is_signed, const std::uint8_t* a, const std::uint8_t* b, bool b_broadcast,
                    std::uint8_t* out, std::size_t n) noexcept {
-  if (n == 0) return;
-  const ew::AddInput s1 = ew::AddInput::make(p.offset1, p.left_shift, p.multiplier1, p.shift1);
-  const ew::AddInput s2 = ew::AddInput::make(p.offset2, p.left_shift, p.multiplier2, p.shift2);
-  AddV c;
-  c.in1 = AddInputV::make(s1, p.multiplier1, p.left_shift, p.shift1);
-  c.in2 = AddInputV::make(s2, p.multiplier2, p.left_shift, p.shift2);
-  const std::int32_t e = p.output_shift < 0 ? (p.output_shift < -31 ? 31 : -p.output_shift) : 0;
-  c.out_mult = _mm512_set1_epi32(p.output_multiplier);
-  c.nudge = _mm512_set1_epi64(static_cast<std::int64_t>((e > 0 ? std::uint64_t{1} << (e - 1) : 0u) << 32 | 0x80000000u));
-  c.neg_limit = _mm512_set1_epi32(e > 0 ? 0 : std::numeric_limits<std::int32_t>::min());
-  c.e = _mm_cvtsi32_si128(e);
-  c.out_offset = _mm512_set1_epi32(p.output_offset);
-  c.lo = _mm512_set1_epi32(p.act_min);
-  c.hi = _mm512_set1_epi32(p.act_max);
-  std::int32_t bfixed = 0;
-  if (b_broadcast) bfixed = s2(is_signed ? static_cast<std::int32_t>(static_cast<std::int8_t>(b[0])) : b[0]);
-  if (is_signed)
-    b_broadcast ? add_loop<true, true>(c, a, b, out, n, bfixed) : add_loop<true, false>(c, a, b, out, n, bfixed);
-  else
-    b_broadcast ? add_loop<false, true>(c, a, b, out, n, bfixed) : add_loop<false, false>(c, a, b, out, n, bfixed);
+  ew_add_t<AddOut>(p, is_signed, a, b, b_broadcast, out, n);
 }
 
-// ---- Mul
-struct MulV {
-  V offset1, offset2, mult, out_offset, lo, hi;
-  __m128i left;
-  Rdpot div;
-  QK_EW_INLINE V finish(V prod) const noexcept {
-    const V x = _mm512_sll_epi32(prod, left);
-    const V r = _mm512_add_epi32(div.general(srdhm(x, mult)), out_offset);
-    return _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
-  }
-  // int16 operands (offsets added) -> finished int32 values in unpack order.
-  QK_EW_INLINE void half(V v1, V v2, V* rlo, V* rhi) const noexcept {
-    const V pl = _mm512_mullo_epi16(v1, v2), ph = _mm512_mulhi_epi16(v1, v2);
-    *rlo = finish(_mm512_unpacklo_epi16(pl, ph));
-    *rhi = finish(_mm512_unpackhi_epi16(pl, ph));
-  }
-};
-
-template <bool S, bool BC>
-QK_EW_INLINE V mul_block(const MulV& c, V a, V b, V bconst) noexcept {
-  V a0, a1, b0 = bconst, b1 = bconst;
-  widen_block<S>(a, &a0, &a1);
-  if (!BC) {
-    widen_block<S>(b, &b0, &b1);
-    b0 = _mm512_add_epi16(b0, c.offset2);
-    b1 = _mm512_add_epi16(b1, c.offset2);
-  }
-  V r[4];
-  c.half(_mm512_add_epi16(a0, c.offset1), b0, &r[0], &r[1]);
-  c.half(_mm512_add_epi16(a1, c.offset1), b1, &r[2], &r[3]);
-  return narrow_block<S>(r[0], r[1], r[2], r[3]);
-}
-
-template <bool S, bool BC>
-__attribute__((noinline)) inline void mul_loop(const MulV& c, const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out,
-                                               std::size_t n, std::int32_t bfixed) noexcept {
-  const V bconst = _mm512_set1_epi16(static_cast<short>(bfixed));
-  std::size_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const V va = _mm512_loadu_si512(a + i);
-    const V vb = BC ? va : _mm512_loadu_si512(b + i);
-    _mm512_storeu_si512(out + i, mul_block<S, BC>(c, va, vb, bconst));
-  }
-  if (i < n) {
-    const __mmask64 m = tail_mask(n - i);
-    const V va = _mm512_maskz_loadu_epi8(m, a + i);
-    const V vb = BC ? va : _mm512_maskz_loadu_epi8(m, b + i);
-    _mm512_mask_storeu_epi8(out + i, m, mul_block<S, BC>(c, va, vb, bconst));
-  }
-}
-
-inline void ew_mul(const EwMulParams& p, bool is_signed, const std::uint8_t* a, const std::uint8_t* b, bool b_broadcast,
-                   std::uint8_t* out, std::size_t n) noexcept {
-  if (n == 0) return;
-  MulV c;
-  c.offset1 = _mm512_set1_epi16(static_cast<short>(p.offset1));
-  c.offset2 = _mm512_set1_epi16(static_cast<short>(p.offset2));
-  c.mult = _mm512_set1_epi32(p.output_multiplier);
-  c.out_offset = _mm512_set1_epi32(p.output_offset);
-  c.lo = _mm512_set1_epi32(p.act_min);
-  c.hi = _mm512_set1_epi32(p.act_max);
-  c.left = _mm_cvtsi32_si128(p.output_shift > 0 ? p.output_shift : 0);
-  c.div = Rdpot::make(p.output_shift);
-  std::int32_t bfixed = 0;
-  if (b_broadcast) bfixed = (is_signed ? static_cast<std::int32_t>(static_cast<std::int8_t>(b[0])) : b[0]) + p.offset2;
-  if (is_signed)
-    b_broadcast ? mul_loop<true, true>(c, a, b, out, n, bfixed) : mul_loop<true, false>(c, a, b, out, n, bfixed);
-  else
-    b_broadcast ? mul_loop<false, true>(c, a, b, out, n, bfixed) : mul_loop<false, false>(c, a, b, out, n, bfixed);
-}
-
-// ---- Maximum / Minimum (bytes throughout)
-template <bool S, bool IsMax>
-QK_EW_INLINE V minmax_op(V x, V y, V l, V h) noexcept {
-  const V r = IsMax ? (S ? _mm512_max_epi8(x, y) : _mm512_max_epu8(x, y)) : (S ? _mm512_min_epi8(x, y) : _mm512_min_epu8(x, y));
-  return S ? _mm512_min_epi8(_mm512_max_epi8(r, l), h) : _mm512_min_epu8(_mm512_max_epu8(r, l), h);
-}
-
+// ---- Maximum / Minimum
 template <bool S, bool IsMax, bool BC>
 __attribute__((noinline)) inline void minmax_loop(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, std::size_t n,
                                                   std::int32_t lo32, std::int32_t hi32) noexcept {
@@ -322,26 +193,6 @@ __attribute__((noinline)) inline void minmax_loop(const std::uint8_t* a, const s
     const V vb = BC ? bconst : _mm512_maskz_loadu_epi8(m, b + i);
     _mm512_mask_storeu_epi8(out + i, m, minmax_op<S, IsMax>(va, vb, lo, hi));
   }
-}
-
-template <bool IsMax>
-inline void ew_minmax(const EwClampParams& p, bool is_signed, const std::uint8_t* a, const std::uint8_t* b, bool bc,
-                      std::uint8_t* out, std::size_t n) noexcept {
-  if (n == 0) return;
-  if (is_signed)
-    bc ? minmax_loop<true, IsMax, true>(a, b, out, n, p.act_min, p.act_max)
-       : minmax_loop<true, IsMax, false>(a, b, out, n, p.act_min, p.act_max);
-  else
-    bc ? minmax_loop<false, IsMax, true>(a, b, out, n, p.act_min, p.act_max)
-       : minmax_loop<false, IsMax, false>(a, b, out, n, p.act_min, p.act_max);
-}
-inline void ew_maximum(const EwClampParams& p, bool s, const std::uint8_t* a, const std::uint8_t* b, bool bc,
-                       std::uint8_t* out, std::size_t n) noexcept {
-  ew_minmax<true>(p, s, a, b, bc, out, n);
-}
-inline void ew_minimum(const EwClampParams& p, bool s, const std::uint8_t* a, const std::uint8_t* b, bool bc,
-                       std::uint8_t* out, std::size_t n) noexcept {
-  ew_minmax<false>(p, s, a, b, bc, out, n);
 }
 
 // ---- LUT without VBMI: vpshufb rows + a blend tree.
@@ -427,239 +278,112 @@ namespace qk {
 namespace kernels {
 namespace ew_avx2 {
 
-using V = __m256i;
-
-template <bool S>
-QK_EW_INLINE V widen16(__m128i x) noexcept {
-  return S ? _mm256_cvtepi8_epi16(x) : _mm256_cvtepu8_epi16(x);
+// The last n < 32 elements through 32-byte buffers.
+QK_EW_INLINE __m256i load_partial(const std::uint8_t* p, std::size_t n) noexcept {
+  alignas(32) std::uint8_t buf[32] = {};
+  std::memcpy(buf, p, n);
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(buf));
 }
-template <bool S>
-QK_EW_INLINE void widen_block(V bytes, V* w0, V* w1) noexcept {
-  *w0 = widen16<S>(_mm256_castsi256_si128(bytes));
-  *w1 = widen16<S>(_mm256_extracti128_si256(bytes, 1));
-}
-template <bool S>
-QK_EW_INLINE V narrow_block(V r0lo, V r0hi, V r1lo, V r1hi) noexcept {
-  const V w0 = _mm256_packs_epi32(r0lo, r0hi), w1 = _mm256_packs_epi32(r1lo, r1hi);
-  const V b = S ? _mm256_packs_epi16(w0, w1) : _mm256_packus_epi16(w0, w1);
-  return _mm256_permute4x64_epi64(b, 0xD8);  // qwords 0, 2, 1, 3
+QK_EW_INLINE void store_partial(std::uint8_t* p, __m256i v, std::size_t n) noexcept {
+  alignas(32) std::uint8_t buf[32];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(buf), v);
+  std::memcpy(p, buf, n);
 }
 
-QK_EW_INLINE V srdhm(V x, V m) noexcept {
-  const V nudge = _mm256_set1_epi64x(std::int64_t{1} << 30);
-  const V even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), nudge), 31);
-  const V odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), m), nudge), 1);
-  return _mm256_blend_epi32(even, odd, 0xAA);
-}
-
-struct Rdpot {
-  V mask, threshold, half, neg;
-  __m128i e;
-  static Rdpot make(std::int32_t shift) noexcept {
-    const std::int32_t e = shift < 0 ? (shift < -31 ? 31 : -shift) : 0;
-    Rdpot r;
-    const std::int32_t mask = static_cast<std::int32_t>((std::uint32_t{1} << e) - 1u);
-    r.mask = _mm256_set1_epi32(mask);
-    r.threshold = _mm256_set1_epi32(mask >> 1);
-    r.half = _mm256_set1_epi32(e > 0 ? (std::int32_t{1} << (e - 1)) : 0);
-    r.neg = _mm256_set1_epi32(e > 0 ? -1 : 0);
-    r.e = _mm_cvtsi32_si128(e);
-    return r;
+struct Traits {
+  using V = __m256i;
+  static constexpr std::size_t kBytes = 32;
+  static QK_EW_INLINE V load(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
+  static QK_EW_INLINE void store(std::uint8_t* p, V v) noexcept { _mm256_storeu_si256(reinterpret_cast<V*>(p), v); }
+  struct Tail {  // stack buffers
+    std::size_t n;
+    QK_EW_INLINE explicit Tail(std::size_t count) noexcept : n(count) {}
+    QK_EW_INLINE V load(const std::uint8_t* p) const noexcept { return load_partial(p, n); }
+    QK_EW_INLINE void store(std::uint8_t* p, V v) const noexcept { store_partial(p, v, n); }
+  };
+  static QK_EW_INLINE V set1_16(std::int32_t x) noexcept { return _mm256_set1_epi16(static_cast<short>(x)); }
+  static QK_EW_INLINE V set1_32(std::int32_t x) noexcept { return _mm256_set1_epi32(x); }
+  static QK_EW_INLINE V add16(V a, V b) noexcept { return _mm256_add_epi16(a, b); }
+  static QK_EW_INLINE V add32(V a, V b) noexcept { return _mm256_add_epi32(a, b); }
+  static QK_EW_INLINE V and_(V a, V b) noexcept { return _mm256_and_si256(a, b); }
+  static QK_EW_INLINE V sra32(V a, __m128i n) noexcept { return _mm256_sra_epi32(a, n); }
+  static QK_EW_INLINE V sll32(V a, __m128i n) noexcept { return _mm256_sll_epi32(a, n); }
+  static QK_EW_INLINE V sign32(V a) noexcept { return _mm256_srai_epi32(a, 31); }
+  static QK_EW_INLINE V madd16(V a, V b) noexcept { return _mm256_madd_epi16(a, b); }
+  static QK_EW_INLINE V unpacklo16(V a, V b) noexcept { return _mm256_unpacklo_epi16(a, b); }
+  static QK_EW_INLINE V unpackhi16(V a, V b) noexcept { return _mm256_unpackhi_epi16(a, b); }
+  static QK_EW_INLINE V mullo16(V a, V b) noexcept { return _mm256_mullo_epi16(a, b); }
+  static QK_EW_INLINE V mulhi16(V a, V b) noexcept { return _mm256_mulhi_epi16(a, b); }
+  static QK_EW_INLINE V min32(V a, V b) noexcept { return _mm256_min_epi32(a, b); }
+  static QK_EW_INLINE V max32(V a, V b) noexcept { return _mm256_max_epi32(a, b); }
+  template <bool S>
+  static QK_EW_INLINE V max8(V a, V b) noexcept {
+    return S ? _mm256_max_epi8(a, b) : _mm256_max_epu8(a, b);
   }
-  QK_EW_INLINE V general(V x) const noexcept {
+  template <bool S>
+  static QK_EW_INLINE V min8(V a, V b) noexcept {
+    return S ? _mm256_min_epi8(a, b) : _mm256_min_epu8(a, b);
+  }
+  template <bool S>
+  static QK_EW_INLINE V widen16(__m128i x) noexcept {
+    return S ? _mm256_cvtepi8_epi16(x) : _mm256_cvtepu8_epi16(x);
+  }
+  template <bool S>
+  static QK_EW_INLINE void widen_block(V bytes, V* w0, V* w1) noexcept {
+    *w0 = widen16<S>(_mm256_castsi256_si128(bytes));
+    *w1 = widen16<S>(_mm256_extracti128_si256(bytes, 1));
+  }
+  template <bool S>
+  static QK_EW_INLINE V narrow_block(V r0lo, V r0hi, V r1lo, V r1hi) noexcept {
+    const V w0 = _mm256_packs_epi32(r0lo, r0hi), w1 = _mm256_packs_epi32(r1lo, r1hi);
+    const V b = S ? _mm256_packs_epi16(w0, w1) : _mm256_packus_epi16(w0, w1);
+    return _mm256_permute4x64_epi64(b, 0xD8);  // qwords 0, 2, 1, 3
+  }
+  static QK_EW_INLINE V srdhm(V x, V m) noexcept {
+    const V nudge = _mm256_set1_epi64x(std::int64_t{1} << 30);
+    const V even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), nudge), 31);
+    const V odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), m), nudge), 1);
+    return _mm256_blend_epi32(even, odd, 0xAA);
+  }
+  static QK_EW_INLINE V rdpot_general(V x, V mask, V threshold, __m128i e) noexcept {
     const V rem = _mm256_and_si256(x, mask);
     const V thr = _mm256_add_epi32(threshold, _mm256_srli_epi32(x, 31));
     return _mm256_sub_epi32(_mm256_sra_epi32(x, e), _mm256_cmpgt_epi32(rem, thr));
   }
-  QK_EW_INLINE V small(V x) const noexcept {
-    return _mm256_sra_epi32(_mm256_add_epi32(_mm256_add_epi32(x, half), _mm256_and_si256(_mm256_srai_epi32(x, 31), neg)), e);
-  }
 };
 
-struct AddInputV {
-  V offset, mult_high, mult_low, round;
-  __m128i high_left, low_shift, high_shift;
-  Rdpot div;
-  static AddInputV make(const ew::AddInput& s, std::int32_t multiplier, std::int32_t left_shift, std::int32_t shift) noexcept {
-    AddInputV a;
-    const std::int32_t k = 31 - left_shift, mh = multiplier >> 16, ml = multiplier & 0xffff;
-    a.offset = _mm256_set1_epi16(static_cast<short>(s.offset));
-    // vpmaddwd pairs against (v, 2v): (mh, 0) gives v * mh, (ml - 2^15, 2^14) gives v * ml.
-    a.mult_high = _mm256_set1_epi32(mh);
-    a.mult_low = _mm256_set1_epi32(static_cast<std::int32_t>((std::uint32_t{1} << 30) | static_cast<std::uint32_t>((ml - 32768) & 0xffff)));
-    a.round = _mm256_set1_epi32(s.round);
-    a.high_left = _mm_cvtsi32_si128(k <= 16 ? 16 - k : 0);
-    a.low_shift = _mm_cvtsi32_si128(s.low_shift);
-    a.high_shift = _mm_cvtsi32_si128(s.high_shift);
-    a.div = Rdpot::make(shift);
-    return a;
-  }
-  // x: int32 lanes holding (v, 2v) as int16 pairs, v = x + offset.
-  QK_EW_INLINE V apply(V x) const noexcept {
-    const V lo = _mm256_sra_epi32(_mm256_add_epi32(_mm256_madd_epi16(x, mult_low), round), low_shift);
-    const V hi = _mm256_sll_epi32(_mm256_madd_epi16(x, mult_high), high_left);
-    return div.small(_mm256_sra_epi32(_mm256_add_epi32(hi, lo), high_shift));
-  }
-  // int16 lanes (x + offset) -> the rescaled int32 values in unpack order.
-  QK_EW_INLINE void apply16(V v16, V* lo, V* hi) const noexcept {
-    const V twice = _mm256_add_epi16(v16, v16);
-    *lo = apply(_mm256_unpacklo_epi16(v16, twice));
-    *hi = apply(_mm256_unpackhi_epi16(v16, twice));
-  }
-};
+// The region's own (defined after the shared body, which dispatches to it).
+template <bool S, bool IsMax, bool BC>
+__attribute__((noinline)) void minmax_loop(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, std::size_t n, std::int32_t lo32,
+                 std::int32_t hi32) noexcept;
 
-struct AddV {
-  AddInputV in1, in2;
+#include "qk/kernels/x86/elementwise_blocks.inl"
+
+// ---- Add's output stage: SRDHM, then the short RDPOT.
+struct AddOut {
   V out_mult, out_offset, lo, hi;
   Rdpot out_div;
+  static AddOut make(const EwAddParams& p) noexcept {
+    AddOut c;
+    c.out_mult = _mm256_set1_epi32(p.output_multiplier);
+    c.out_offset = _mm256_set1_epi32(p.output_offset);
+    c.lo = _mm256_set1_epi32(p.act_min);
+    c.hi = _mm256_set1_epi32(p.act_max);
+    c.out_div = Rdpot::make(p.output_shift);
+    return c;
+  }
   QK_EW_INLINE V finish(V s) const noexcept {
-    const V r = _mm256_add_epi32(out_div.small(srdhm(s, out_mult)), out_offset);
+    const V r = _mm256_add_epi32(out_div.small(Traits::srdhm(s, out_mult)), out_offset);
     return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
   }
 };
-
-template <bool S, bool BC>
-QK_EW_INLINE V add_block(const AddV& c, V a, V b, V bconst) noexcept {
-  V a0, a1;
-  widen_block<S>(a, &a0, &a1);
-  V s1[4];
-  c.in1.apply16(_mm256_add_epi16(a0, c.in1.offset), &s1[0], &s1[1]);
-  c.in1.apply16(_mm256_add_epi16(a1, c.in1.offset), &s1[2], &s1[3]);
-  V s2[4] = {bconst, bconst, bconst, bconst};
-  if (!BC) {
-    V b0, b1;
-    widen_block<S>(b, &b0, &b1);
-    c.in2.apply16(_mm256_add_epi16(b0, c.in2.offset), &s2[0], &s2[1]);
-    c.in2.apply16(_mm256_add_epi16(b1, c.in2.offset), &s2[2], &s2[3]);
-  }
-  return narrow_block<S>(c.finish(_mm256_add_epi32(s1[0], s2[0])), c.finish(_mm256_add_epi32(s1[1], s2[1])),
-                         c.finish(_mm256_add_epi32(s1[2], s2[2])), c.finish(_mm256_add_epi32(s1[3], s2[3])));
-}
-
-// The last n < 32 elements through 32-byte buffers.
-QK_EW_INLINE V load_partial(const std::uint8_t* p, std::size_t n) noexcept {
-  alignas(32) std::uint8_t buf[32] = {};
-  std::memcpy(buf, p, n);
-  return _mm256_load_si256(reinterpret_cast<const V*>(buf));
-}
-QK_EW_INLINE void store_partial(std::uint8_t* p, V v, std::size_t n) noexcept {
-  alignas(32) std::uint8_t buf[32];
-  _mm256_store_si256(reinterpret_cast<V*>(buf), v);
-  std::memcpy(p, buf, n);
-}
-
-template <bool S, bool BC>
-__attribute__((noinline)) inline void add_loop(const AddV& c, const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out,
-                                               std::size_t n, std::int32_t bfixed) noexcept {
-  const V bconst = _mm256_set1_epi32(bfixed);
-  std::size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const V va = _mm256_loadu_si256(reinterpret_cast<const V*>(a + i));
-    const V vb = BC ? va : _mm256_loadu_si256(reinterpret_cast<const V*>(b + i));
-    _mm256_storeu_si256(reinterpret_cast<V*>(out + i), add_block<S, BC>(c, va, vb, bconst));
-  }
-  if (i < n) {
-    const V va = load_partial(a + i, n - i);
-    const V vb = BC ? va : load_partial(b + i, n - i);
-    store_partial(out + i, add_block<S, BC>(c, va, vb, bconst), n - i);
-  }
-}
 
 inline void ew_add(const EwAddParams& p, bool is_signed, const std::uint8_t* a, const std::uint8_t* b, bool b_broadcast,
                    std::uint8_t* out, std::size_t n) noexcept {
-  if (n == 0) return;
-  const ew::AddInput s1 = ew::AddInput::make(p.offset1, p.left_shift, p.multiplier1, p.shift1);
-  const ew::AddInput s2 = ew::AddInput::make(p.offset2, p.left_shift, p.multiplier2, p.shift2);
-  AddV c;
-  c.in1 = AddInputV::make(s1, p.multiplier1, p.left_shift, p.shift1);
-  c.in2 = AddInputV::make(s2, p.multiplier2, p.left_shift, p.shift2);
-  c.out_mult = _mm256_set1_epi32(p.output_multiplier);
-  c.out_offset = _mm256_set1_epi32(p.output_offset);
-  c.lo = _mm256_set1_epi32(p.act_min);
-  c.hi = _mm256_set1_epi32(p.act_max);
-  c.out_div = Rdpot::make(p.output_shift);
-  std::int32_t bfixed = 0;
-  if (b_broadcast) bfixed = s2(is_signed ? static_cast<std::int32_t>(static_cast<std::int8_t>(b[0])) : b[0]);
-  if (is_signed)
-    b_broadcast ? add_loop<true, true>(c, a, b, out, n, bfixed) : add_loop<true, false>(c, a, b, out, n, bfixed);
-  else
-    b_broadcast ? add_loop<false, true>(c, a, b, out, n, bfixed) : add_loop<false, false>(c, a, b, out, n, bfixed);
+  ew_add_t<AddOut>(p, is_signed, a, b, b_broadcast, out, n);
 }
 
-struct MulV {
-  V offset1, offset2, mult, out_offset, lo, hi;
-  __m128i left;
-  Rdpot div;
-  QK_EW_INLINE V finish(V prod) const noexcept {
-    const V x = _mm256_sll_epi32(prod, left);
-    const V r = _mm256_add_epi32(div.general(srdhm(x, mult)), out_offset);
-    return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
-  }
-  QK_EW_INLINE void half(V v1, V v2, V* rlo, V* rhi) const noexcept {
-    const V pl = _mm256_mullo_epi16(v1, v2), ph = _mm256_mulhi_epi16(v1, v2);
-    *rlo = finish(_mm256_unpacklo_epi16(pl, ph));
-    *rhi = finish(_mm256_unpackhi_epi16(pl, ph));
-  }
-};
-
-template <bool S, bool BC>
-QK_EW_INLINE V mul_block(const MulV& c, V a, V b, V bconst) noexcept {
-  V a0, a1, b0 = bconst, b1 = bconst;
-  widen_block<S>(a, &a0, &a1);
-  if (!BC) {
-    widen_block<S>(b, &b0, &b1);
-    b0 = _mm256_add_epi16(b0, c.offset2);
-    b1 = _mm256_add_epi16(b1, c.offset2);
-  }
-  V r[4];
-  c.half(_mm256_add_epi16(a0, c.offset1), b0, &r[0], &r[1]);
-  c.half(_mm256_add_epi16(a1, c.offset1), b1, &r[2], &r[3]);
-  return narrow_block<S>(r[0], r[1], r[2], r[3]);
-}
-
-template <bool S, bool BC>
-__attribute__((noinline)) inline void mul_loop(const MulV& c, const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out,
-                                               std::size_t n, std::int32_t bfixed) noexcept {
-  const V bconst = _mm256_set1_epi16(static_cast<short>(bfixed));
-  std::size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const V va = _mm256_loadu_si256(reinterpret_cast<const V*>(a + i));
-    const V vb = BC ? va : _mm256_loadu_si256(reinterpret_cast<const V*>(b + i));
-    _mm256_storeu_si256(reinterpret_cast<V*>(out + i), mul_block<S, BC>(c, va, vb, bconst));
-  }
-  if (i < n) {
-    const V va = load_partial(a + i, n - i);
-    const V vb = BC ? va : load_partial(b + i, n - i);
-    store_partial(out + i, mul_block<S, BC>(c, va, vb, bconst), n - i);
-  }
-}
-
-inline void ew_mul(const EwMulParams& p, bool is_signed, const std::uint8_t* a, const std::uint8_t* b, bool b_broadcast,
-                   std::uint8_t* out, std::size_t n) noexcept {
-  if (n == 0) return;
-  MulV c;
-  c.offset1 = _mm256_set1_epi16(static_cast<short>(p.offset1));
-  c.offset2 = _mm256_set1_epi16(static_cast<short>(p.offset2));
-  c.mult = _mm256_set1_epi32(p.output_multiplier);
-  c.out_offset = _mm256_set1_epi32(p.output_offset);
-  c.lo = _mm256_set1_epi32(p.act_min);
-  c.hi = _mm256_set1_epi32(p.act_max);
-  c.left = _mm_cvtsi32_si128(p.output_shift > 0 ? p.output_shift : 0);
-  c.div = Rdpot::make(p.output_shift);
-  std::int32_t bfixed = 0;
-  if (b_broadcast) bfixed = (is_signed ? static_cast<std::int32_t>(static_cast<std::int8_t>(b[0])) : b[0]) + p.offset2;
-  if (is_signed)
-    b_broadcast ? mul_loop<true, true>(c, a, b, out, n, bfixed) : mul_loop<true, false>(c, a, b, out, n, bfixed);
-  else
-    b_broadcast ? mul_loop<false, true>(c, a, b, out, n, bfixed) : mul_loop<false, false>(c, a, b, out, n, bfixed);
-}
-
-template <bool S, bool IsMax>
-QK_EW_INLINE V minmax_op(V x, V y, V l, V h) noexcept {
-  const V r = IsMax ? (S ? _mm256_max_epi8(x, y) : _mm256_max_epu8(x, y)) : (S ? _mm256_min_epi8(x, y) : _mm256_min_epu8(x, y));
-  return S ? _mm256_min_epi8(_mm256_max_epi8(r, l), h) : _mm256_min_epu8(_mm256_max_epu8(r, l), h);
-}
-
+// ---- Maximum / Minimum
 template <bool S, bool IsMax, bool BC>
 __attribute__((noinline)) inline void minmax_loop(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* out, std::size_t n,
                                                   std::int32_t lo32, std::int32_t hi32) noexcept {
@@ -684,26 +408,6 @@ __attribute__((noinline)) inline void minmax_loop(const std::uint8_t* a, const s
     const V vb = BC ? bconst : load_partial(b + i, n - i);
     store_partial(out + i, minmax_op<S, IsMax>(va, vb, lo, hi), n - i);
   }
-}
-
-template <bool IsMax>
-inline void ew_minmax(const EwClampParams& p, bool is_signed, const std::uint8_t* a, const std::uint8_t* b, bool bc,
-                      std::uint8_t* out, std::size_t n) noexcept {
-  if (n == 0) return;
-  if (is_signed)
-    bc ? minmax_loop<true, IsMax, true>(a, b, out, n, p.act_min, p.act_max)
-       : minmax_loop<true, IsMax, false>(a, b, out, n, p.act_min, p.act_max);
-  else
-    bc ? minmax_loop<false, IsMax, true>(a, b, out, n, p.act_min, p.act_max)
-       : minmax_loop<false, IsMax, false>(a, b, out, n, p.act_min, p.act_max);
-}
-inline void ew_maximum(const EwClampParams& p, bool s, const std::uint8_t* a, const std::uint8_t* b, bool bc,
-                       std::uint8_t* out, std::size_t n) noexcept {
-  ew_minmax<true>(p, s, a, b, bc, out, n);
-}
-inline void ew_minimum(const EwClampParams& p, bool s, const std::uint8_t* a, const std::uint8_t* b, bool bc,
-                       std::uint8_t* out, std::size_t n) noexcept {
-  ew_minmax<false>(p, s, a, b, bc, out, n);
 }
 
 // vpblendvb selects by bit 7 of each mask byte: x shifted left by 3, 2, 1, 0 bits brings index

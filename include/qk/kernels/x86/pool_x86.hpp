@@ -12,6 +12,10 @@
 //    has no verified divisor take the scalar definition.
 //  - channel sums: int16 sums in registers over at most 255 pixels, then widened into the
 //    int32 accumulators.
+// The max and average rows and the channel-sum block are written once (pool_rows.inl), included
+// into each region with a Traits of that ISA's vectors and primitives; the tails (masks vs the
+// scalar definition), the average's finish (vpmovwb vs packs), the channel-sum loop over blocks
+// and the AVX-512-only mean and softmax kernels stay in the region.
 #pragma once
 
 #include <immintrin.h>
@@ -38,8 +42,6 @@ namespace qk {
 namespace kernels {
 namespace pool_avx512 {
 
-using V = __m512i;
-
 QK_POOL_INLINE __mmask64 mask64(std::size_t n) noexcept {
   return n >= 64 ? ~__mmask64{0} : ((__mmask64{1} << n) - 1);
 }
@@ -47,106 +49,73 @@ QK_POOL_INLINE __mmask32 mask32(std::size_t n) noexcept {
   return n >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((std::uint32_t{1} << n) - 1u);
 }
 
-template <bool S>
-QK_POOL_INLINE V vmax8(V a, V b) noexcept {
-  return S ? _mm512_max_epi8(a, b) : _mm512_max_epu8(a, b);
-}
-template <bool S>
-QK_POOL_INLINE V vmin8(V a, V b) noexcept {
-  return S ? _mm512_min_epi8(a, b) : _mm512_min_epu8(a, b);
-}
-
-template <bool S>
-__attribute__((noinline)) inline void max_row_t(const PoolRowParams& p) noexcept {
-  const std::size_t C = p.channels, row = p.in_w * C;
-  const V lo = _mm512_set1_epi8(static_cast<char>(p.act_min)), hi = _mm512_set1_epi8(static_cast<char>(p.act_max));
-  const std::size_t rows = p.y1 - p.y0;
-  for (std::size_t ox = 0; ox < p.out_w; ++ox) {
-    std::size_t x0 = 0, x1 = 0;
-    pool_row_window(p, ox, &x0, &x1);
-    const std::size_t cols = x1 - x0;
-    const std::uint8_t* base = p.image + (p.y0 * p.in_w + x0) * C;
-    std::uint8_t* o = p.out + ox * C;
-    std::size_t c = 0;
-    for (; c + 64 <= C; c += 64) {
-      const std::uint8_t* b = base + c;
-      V m = _mm512_loadu_si512(b);
-      for (std::size_t iy = 0; iy < rows; ++iy, b += row)
-        for (std::size_t ix = 0; ix < cols; ++ix) m = vmax8<S>(m, _mm512_loadu_si512(b + ix * C));
-      _mm512_storeu_si512(o + c, vmin8<S>(vmax8<S>(m, lo), hi));
-    }
-    if (c + 32 <= C) {  // a half block without masks (C = 32, 96, ...)
-      const std::uint8_t* b = base + c;
-      __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-      for (std::size_t iy = 0; iy < rows; ++iy, b += row)
-        for (std::size_t ix = 0; ix < cols; ++ix) {
-          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + ix * C));
-          m = S ? _mm256_max_epi8(m, v) : _mm256_max_epu8(m, v);
-        }
-      m = S ? _mm256_min_epi8(_mm256_max_epi8(m, _mm512_castsi512_si256(lo)), _mm512_castsi512_si256(hi))
-            : _mm256_min_epu8(_mm256_max_epu8(m, _mm512_castsi512_si256(lo)), _mm512_castsi512_si256(hi));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + c), m);
-      c += 32;
-    }
-    if (c < C) {
-      const __mmask64 k = mask64(C - c);
-      const std::uint8_t* b = base + c;
-      V m = _mm512_maskz_loadu_epi8(k, b);
-      for (std::size_t iy = 0; iy < rows; ++iy, b += row)
-        for (std::size_t ix = 0; ix < cols; ++ix) m = vmax8<S>(m, _mm512_maskz_loadu_epi8(k, b + ix * C));
-      _mm512_mask_storeu_epi8(o + c, k, vmin8<S>(vmax8<S>(m, lo), hi));
-    }
+struct Traits {
+  using V = __m512i;
+  using H = __m256i;
+  static constexpr std::size_t kBytes = 64, kHalf = 32;
+  static QK_POOL_INLINE V load(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }
+  static QK_POOL_INLINE void store(std::uint8_t* p, V v) noexcept { _mm512_storeu_si512(p, v); }
+  static QK_POOL_INLINE H loadh(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const H*>(p)); }
+  static QK_POOL_INLINE void storeh(std::uint8_t* p, H v) noexcept { _mm256_storeu_si256(reinterpret_cast<H*>(p), v); }
+  static QK_POOL_INLINE H lower(V v) noexcept { return _mm512_castsi512_si256(v); }
+  static QK_POOL_INLINE H upper(V v) noexcept { return _mm512_extracti64x4_epi64(v, 1); }
+  static QK_POOL_INLINE V set1_8(std::int32_t x) noexcept { return _mm512_set1_epi8(static_cast<char>(x)); }
+  static QK_POOL_INLINE V set1_16(std::int32_t x) noexcept { return _mm512_set1_epi16(static_cast<short>(x)); }
+  static QK_POOL_INLINE V zero() noexcept { return _mm512_setzero_si512(); }
+  static QK_POOL_INLINE V add16(V a, V b) noexcept { return _mm512_add_epi16(a, b); }
+  static QK_POOL_INLINE V add32(V a, V b) noexcept { return _mm512_add_epi32(a, b); }
+  template <bool S>
+  static QK_POOL_INLINE V max8(V a, V b) noexcept {
+    return S ? _mm512_max_epi8(a, b) : _mm512_max_epu8(a, b);
   }
-}
-
-template <bool S>
-QK_POOL_INLINE V widen(__m256i x) noexcept {
-  return S ? _mm512_cvtepi8_epi16(x) : _mm512_cvtepu8_epi16(x);
-}
-
-// int16 sums -> clamped, divided int16 values.
-template <bool S>
-QK_POOL_INLINE __m256i finish(V s, V half, V mult, __m128i sh, V lo, V hi) noexcept {
-  V q;
-  if (S) {
-    q = _mm512_srl_epi16(_mm512_mulhi_epu16(_mm512_add_epi16(_mm512_abs_epi16(s), half), mult), sh);
-    q = _mm512_mask_sub_epi16(q, _mm512_movepi16_mask(s), _mm512_setzero_si512(), q);
-  } else {
-    q = _mm512_srl_epi16(_mm512_mulhi_epu16(_mm512_add_epi16(s, half), mult), sh);
+  template <bool S>
+  static QK_POOL_INLINE V min8(V a, V b) noexcept {
+    return S ? _mm512_min_epi8(a, b) : _mm512_min_epu8(a, b);
   }
-  return _mm512_cvtepi16_epi8(_mm512_min_epi16(_mm512_max_epi16(q, lo), hi));
-}
-
-template <bool S>
-__attribute__((noinline)) inline void average_row_t(const PoolRowParams& p) noexcept {
-  const std::size_t C = p.channels, row = p.in_w * C;
-  const V lo = _mm512_set1_epi16(static_cast<short>(p.act_min)), hi = _mm512_set1_epi16(static_cast<short>(p.act_max));
-  const std::size_t rows = p.y1 - p.y0;
-  for (std::size_t ox = 0; ox < p.out_w; ++ox) {
-    std::size_t x0 = 0, x1 = 0;
-    pool_row_window(p, ox, &x0, &x1);
-    const std::size_t cols = x1 - x0, n = rows * cols;
-    if (n > kPoolMaxVectorTaps || !p.divisors->d[n].exact) {
-      pool_scalar::pixel_any<false>(p, ox, 0, C);
-      continue;
+  template <bool S>
+  static QK_POOL_INLINE H max8h(H a, H b) noexcept {
+    return S ? _mm256_max_epi8(a, b) : _mm256_max_epu8(a, b);
+  }
+  template <bool S>
+  static QK_POOL_INLINE H min8h(H a, H b) noexcept {
+    return S ? _mm256_min_epi8(a, b) : _mm256_min_epu8(a, b);
+  }
+  template <bool S>
+  static QK_POOL_INLINE V widen(H x) noexcept {
+    return S ? _mm512_cvtepi8_epi16(x) : _mm512_cvtepu8_epi16(x);
+  }
+  template <bool S>
+  static QK_POOL_INLINE V widen16_32(H x) noexcept {
+    return S ? _mm512_cvtepi16_epi32(x) : _mm512_cvtepu16_epi32(x);
+  }
+  // int16 sums -> clamped, divided int16 values, narrowed by vpmovwb.
+  template <bool S>
+  static QK_POOL_INLINE H finish(V s, V half, V mult, __m128i sh, V lo, V hi) noexcept {
+    V q;
+    if (S) {
+      q = _mm512_srl_epi16(_mm512_mulhi_epu16(_mm512_add_epi16(_mm512_abs_epi16(s), half), mult), sh);
+      q = _mm512_mask_sub_epi16(q, _mm512_movepi16_mask(s), _mm512_setzero_si512(), q);
+    } else {
+      q = _mm512_srl_epi16(_mm512_mulhi_epu16(_mm512_add_epi16(s, half), mult), sh);
     }
-    const PoolDivisor dv = p.divisors->d[n];
-    const V half = _mm512_set1_epi16(static_cast<short>(n / 2)), mult = _mm512_set1_epi16(static_cast<short>(dv.mult));
-    const __m128i sh = _mm_cvtsi32_si128(dv.shift);
-    const std::uint8_t* base = p.image + (p.y0 * p.in_w + x0) * C;
-    std::uint8_t* o = p.out + ox * C;
-    std::size_t c = 0;
-    for (; c + 64 <= C; c += 64) {
-      const std::uint8_t* b = base + c;
-      V s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-      for (std::size_t iy = 0; iy < rows; ++iy, b += row)
-        for (std::size_t ix = 0; ix < cols; ++ix) {
-          s0 = _mm512_add_epi16(s0, widen<S>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + ix * C))));
-          s1 = _mm512_add_epi16(s1, widen<S>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + ix * C + 32))));
-        }
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + c), finish<S>(s0, half, mult, sh, lo, hi));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + c + 32), finish<S>(s1, half, mult, sh, lo, hi));
-    }
+    return _mm512_cvtepi16_epi8(_mm512_min_epi16(_mm512_max_epi16(q, lo), hi));
+  }
+  // The last C - c < 32 channels of a max pixel, with byte masks.
+  template <bool S>
+  static QK_POOL_INLINE void max_tail(const PoolRowParams&, std::size_t, const std::uint8_t* base, std::uint8_t* o, std::size_t c,
+                                      std::size_t C, std::size_t row, std::size_t rows, std::size_t cols, V lo, V hi) noexcept {
+    const __mmask64 k = mask64(C - c);
+    const std::uint8_t* b = base + c;
+    V m = _mm512_maskz_loadu_epi8(k, b);
+    for (std::size_t iy = 0; iy < rows; ++iy, b += row)
+      for (std::size_t ix = 0; ix < cols; ++ix) m = max8<S>(m, _mm512_maskz_loadu_epi8(k, b + ix * C));
+    _mm512_mask_storeu_epi8(o + c, k, min8<S>(max8<S>(m, lo), hi));
+  }
+  // The last C - c < 64 channels of an average pixel, 32 at a time with byte masks.
+  template <bool S>
+  static QK_POOL_INLINE void average_tail(const PoolRowParams&, std::size_t, const std::uint8_t* base, std::uint8_t* o, std::size_t c,
+                                          std::size_t C, std::size_t row, std::size_t rows, std::size_t cols, V half, V mult,
+                                          __m128i sh, V lo, V hi) noexcept {
     for (; c < C; c += 32) {
       const __mmask32 k = mask32(C - c);
       const std::uint8_t* b = base + c;
@@ -156,7 +125,20 @@ __attribute__((noinline)) inline void average_row_t(const PoolRowParams& p) noex
       _mm256_mask_storeu_epi8(o + c, k, finish<S>(s0, half, mult, sh, lo, hi));
     }
   }
-}
+};
+
+#include "qk/kernels/x86/pool_rows.inl"
+
+// A block of 64 channels by one masked load (the tail block too), widened to int16.
+template <bool S>
+struct MaskedLoad {
+  __mmask64 k;
+  QK_POOL_INLINE void operator()(const std::uint8_t* q, V* w0, V* w1) const noexcept {
+    const V v = _mm512_maskz_loadu_epi8(k, q);
+    *w0 = Traits::widen<S>(_mm512_castsi512_si256(v));
+    *w1 = Traits::widen<S>(_mm512_extracti64x4_epi64(v, 1));
+  }
+};
 
 // Channels [0, channels) in blocks of 64 (masked tail); int16 sums over runs of 255 pixels.
 template <bool S>
@@ -164,30 +146,9 @@ __attribute__((noinline)) inline void channel_sums_t(const std::uint8_t* x, std:
                                                      std::size_t channels, std::int32_t* acc) noexcept {
   for (std::size_t c = 0; c < channels; c += 64) {
     const std::size_t left = channels - c;
-    const __mmask64 k = mask64(left);
+    const MaskedLoad<S> load{mask64(left)};
     V a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;  // int32: channels c + 16j..
-    for (std::size_t i0 = 0; i0 < pixels; i0 += kPoolMaxVectorTaps) {
-      const std::size_t i1 = pixels - i0 < kPoolMaxVectorTaps ? pixels : i0 + kPoolMaxVectorTaps;
-      V s0 = _mm512_setzero_si512(), s1 = s0;
-      const std::uint8_t* q = x + i0 * stride + c;
-      for (std::size_t i = i0; i < i1; ++i, q += stride) {
-        const V v = _mm512_maskz_loadu_epi8(k, q);
-        s0 = _mm512_add_epi16(s0, widen<S>(_mm512_castsi512_si256(v)));
-        s1 = _mm512_add_epi16(s1, widen<S>(_mm512_extracti64x4_epi64(v, 1)));
-      }
-      // int16 -> int32 (uint8 sums are unsigned 16-bit: at most 255 * 255).
-      if (S) {
-        a0 = _mm512_add_epi32(a0, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s0)));
-        a1 = _mm512_add_epi32(a1, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s0, 1)));
-        a2 = _mm512_add_epi32(a2, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(s1)));
-        a3 = _mm512_add_epi32(a3, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(s1, 1)));
-      } else {
-        a0 = _mm512_add_epi32(a0, _mm512_cvtepu16_epi32(_mm512_castsi512_si256(s0)));
-        a1 = _mm512_add_epi32(a1, _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(s0, 1)));
-        a2 = _mm512_add_epi32(a2, _mm512_cvtepu16_epi32(_mm512_castsi512_si256(s1)));
-        a3 = _mm512_add_epi32(a3, _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(s1, 1)));
-      }
-    }
+    channel_block<S>(x, stride, pixels, c, load, &a0, &a1, &a2, &a3);
     const V parts[4] = {a0, a1, a2, a3};
     for (std::size_t j = 0; j < 4; ++j) {
       if (16 * j >= left) break;
@@ -197,15 +158,6 @@ __attribute__((noinline)) inline void channel_sums_t(const std::uint8_t* x, std:
       _mm512_mask_storeu_epi32(d, kk, _mm512_add_epi32(_mm512_maskz_loadu_epi32(kk, d), parts[j]));
     }
   }
-}
-
-inline void max_row(const PoolRowParams& p) noexcept { p.is_signed ? max_row_t<true>(p) : max_row_t<false>(p); }
-inline void average_row(const PoolRowParams& p) noexcept {
-  p.is_signed ? average_row_t<true>(p) : average_row_t<false>(p);
-}
-inline void channel_sums(const std::uint8_t* x, std::size_t stride, std::size_t pixels, std::size_t channels, bool s,
-                         std::int32_t* acc) noexcept {
-  s ? channel_sums_t<true>(x, stride, pixels, channels, acc) : channel_sums_t<false>(x, stride, pixels, channels, acc);
 }
 
 // int8 mean output, 16 channels a step: MBQM as the scalar family (wrapping left shift, SRDHM
@@ -280,7 +232,7 @@ __attribute__((noinline)) inline void softmax_rows_t(const std::int32_t* etab, c
     const std::uint8_t* x = in + r * n;
     std::uint8_t* y = out + r * n;
     V mv = tmin;
-    for (std::size_t c = 0; c < n; c += 64) mv = vmax8<S>(mv, _mm512_mask_loadu_epi8(tmin, mask64(n - c), x + c));
+    for (std::size_t c = 0; c < n; c += 64) mv = Traits::max8<S>(mv, _mm512_mask_loadu_epi8(tmin, mask64(n - c), x + c));
     __m256i m2 = S ? _mm256_max_epi8(_mm512_castsi512_si256(mv), _mm512_extracti64x4_epi64(mv, 1))
                    : _mm256_max_epu8(_mm512_castsi512_si256(mv), _mm512_extracti64x4_epi64(mv, 1));
     __m128i m1 = S ? _mm_max_epi8(_mm256_castsi256_si128(m2), _mm256_extracti128_si256(m2, 1))
@@ -354,109 +306,75 @@ namespace qk {
 namespace kernels {
 namespace pool_avx2 {
 
-using V = __m256i;
-
-template <bool S>
-QK_POOL_INLINE V vmax8(V a, V b) noexcept {
-  return S ? _mm256_max_epi8(a, b) : _mm256_max_epu8(a, b);
-}
-template <bool S>
-QK_POOL_INLINE V vmin8(V a, V b) noexcept {
-  return S ? _mm256_min_epi8(a, b) : _mm256_min_epu8(a, b);
-}
-template <bool S>
-QK_POOL_INLINE __m128i vmax8x(__m128i a, __m128i b) noexcept {
-  return S ? _mm_max_epi8(a, b) : _mm_max_epu8(a, b);
-}
-template <bool S>
-QK_POOL_INLINE __m128i vmin8x(__m128i a, __m128i b) noexcept {
-  return S ? _mm_min_epi8(a, b) : _mm_min_epu8(a, b);
-}
-QK_POOL_INLINE V load32(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
 QK_POOL_INLINE __m128i load16(const std::uint8_t* p) noexcept {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
 
-template <bool S>
-__attribute__((noinline)) inline void max_row_t(const PoolRowParams& p) noexcept {
-  const std::size_t C = p.channels, row = p.in_w * C;
-  const V lo = _mm256_set1_epi8(static_cast<char>(p.act_min)), hi = _mm256_set1_epi8(static_cast<char>(p.act_max));
-  const std::size_t rows = p.y1 - p.y0;
-  for (std::size_t ox = 0; ox < p.out_w; ++ox) {
-    std::size_t x0 = 0, x1 = 0;
-    pool_row_window(p, ox, &x0, &x1);
-    const std::size_t cols = x1 - x0;
-    const std::uint8_t* base = p.image + (p.y0 * p.in_w + x0) * C;
-    std::uint8_t* o = p.out + ox * C;
-    std::size_t c = 0;
-    for (; c + 32 <= C; c += 32) {
-      const std::uint8_t* b = base + c;
-      V m = load32(b);
-      for (std::size_t iy = 0; iy < rows; ++iy, b += row)
-        for (std::size_t ix = 0; ix < cols; ++ix) m = vmax8<S>(m, load32(b + ix * C));
-      _mm256_storeu_si256(reinterpret_cast<V*>(o + c), vmin8<S>(vmax8<S>(m, lo), hi));
-    }
-    if (c + 16 <= C) {
-      const std::uint8_t* b = base + c;
-      __m128i m = load16(b);
-      for (std::size_t iy = 0; iy < rows; ++iy, b += row)
-        for (std::size_t ix = 0; ix < cols; ++ix) m = vmax8x<S>(m, load16(b + ix * C));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + c),
-                       vmin8x<S>(vmax8x<S>(m, _mm256_castsi256_si128(lo)), _mm256_castsi256_si128(hi)));
-      c += 16;
-    }
-    if (c < C) pool_scalar::pixel_any<true>(p, ox, c, C);
+struct Traits {
+  using V = __m256i;
+  using H = __m128i;
+  static constexpr std::size_t kBytes = 32, kHalf = 16;
+  static QK_POOL_INLINE V load(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
+  static QK_POOL_INLINE void store(std::uint8_t* p, V v) noexcept { _mm256_storeu_si256(reinterpret_cast<V*>(p), v); }
+  static QK_POOL_INLINE H loadh(const std::uint8_t* p) noexcept { return load16(p); }
+  static QK_POOL_INLINE void storeh(std::uint8_t* p, H v) noexcept { _mm_storeu_si128(reinterpret_cast<H*>(p), v); }
+  static QK_POOL_INLINE H lower(V v) noexcept { return _mm256_castsi256_si128(v); }
+  static QK_POOL_INLINE H upper(V v) noexcept { return _mm256_extracti128_si256(v, 1); }
+  static QK_POOL_INLINE V set1_8(std::int32_t x) noexcept { return _mm256_set1_epi8(static_cast<char>(x)); }
+  static QK_POOL_INLINE V set1_16(std::int32_t x) noexcept { return _mm256_set1_epi16(static_cast<short>(x)); }
+  static QK_POOL_INLINE V zero() noexcept { return _mm256_setzero_si256(); }
+  static QK_POOL_INLINE V add16(V a, V b) noexcept { return _mm256_add_epi16(a, b); }
+  static QK_POOL_INLINE V add32(V a, V b) noexcept { return _mm256_add_epi32(a, b); }
+  template <bool S>
+  static QK_POOL_INLINE V max8(V a, V b) noexcept {
+    return S ? _mm256_max_epi8(a, b) : _mm256_max_epu8(a, b);
   }
-}
-
-template <bool S>
-QK_POOL_INLINE V widen(__m128i x) noexcept {
-  return S ? _mm256_cvtepi8_epi16(x) : _mm256_cvtepu8_epi16(x);
-}
-template <bool S>
-QK_POOL_INLINE __m128i finish(V s, V half, V mult, __m128i sh, V lo, V hi) noexcept {
-  V q;
-  if (S) {
-    q = _mm256_srl_epi16(_mm256_mulhi_epu16(_mm256_add_epi16(_mm256_abs_epi16(s), half), mult), sh);
-    q = _mm256_sign_epi16(q, s);
-  } else {
-    q = _mm256_srl_epi16(_mm256_mulhi_epu16(_mm256_add_epi16(s, half), mult), sh);
+  template <bool S>
+  static QK_POOL_INLINE V min8(V a, V b) noexcept {
+    return S ? _mm256_min_epi8(a, b) : _mm256_min_epu8(a, b);
   }
-  q = _mm256_min_epi16(_mm256_max_epi16(q, lo), hi);
-  return S ? _mm_packs_epi16(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1))
-           : _mm_packus_epi16(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-}
-
-template <bool S>
-__attribute__((noinline)) inline void average_row_t(const PoolRowParams& p) noexcept {
-  const std::size_t C = p.channels, row = p.in_w * C;
-  const V lo = _mm256_set1_epi16(static_cast<short>(p.act_min)), hi = _mm256_set1_epi16(static_cast<short>(p.act_max));
-  const std::size_t rows = p.y1 - p.y0;
-  for (std::size_t ox = 0; ox < p.out_w; ++ox) {
-    std::size_t x0 = 0, x1 = 0;
-    pool_row_window(p, ox, &x0, &x1);
-    const std::size_t cols = x1 - x0, n = rows * cols;
-    if (n > kPoolMaxVectorTaps || !p.divisors->d[n].exact) {
-      pool_scalar::pixel_any<false>(p, ox, 0, C);
-      continue;
+  template <bool S>
+  static QK_POOL_INLINE H max8h(H a, H b) noexcept {
+    return S ? _mm_max_epi8(a, b) : _mm_max_epu8(a, b);
+  }
+  template <bool S>
+  static QK_POOL_INLINE H min8h(H a, H b) noexcept {
+    return S ? _mm_min_epi8(a, b) : _mm_min_epu8(a, b);
+  }
+  template <bool S>
+  static QK_POOL_INLINE V widen(H x) noexcept {
+    return S ? _mm256_cvtepi8_epi16(x) : _mm256_cvtepu8_epi16(x);
+  }
+  template <bool S>
+  static QK_POOL_INLINE V widen16_32(H x) noexcept {
+    return S ? _mm256_cvtepi16_epi32(x) : _mm256_cvtepu16_epi32(x);
+  }
+  // int16 sums -> clamped, divided int16 values, narrowed by packs (exact after the clamp).
+  template <bool S>
+  static QK_POOL_INLINE H finish(V s, V half, V mult, __m128i sh, V lo, V hi) noexcept {
+    V q;
+    if (S) {
+      q = _mm256_srl_epi16(_mm256_mulhi_epu16(_mm256_add_epi16(_mm256_abs_epi16(s), half), mult), sh);
+      q = _mm256_sign_epi16(q, s);
+    } else {
+      q = _mm256_srl_epi16(_mm256_mulhi_epu16(_mm256_add_epi16(s, half), mult), sh);
     }
-    const PoolDivisor dv = p.divisors->d[n];
-    const V half = _mm256_set1_epi16(static_cast<short>(n / 2)), mult = _mm256_set1_epi16(static_cast<short>(dv.mult));
-    const __m128i sh = _mm_cvtsi32_si128(dv.shift);
-    const std::uint8_t* base = p.image + (p.y0 * p.in_w + x0) * C;
-    std::uint8_t* o = p.out + ox * C;
-    std::size_t c = 0;
-    for (; c + 32 <= C; c += 32) {
-      const std::uint8_t* b = base + c;
-      V s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-      for (std::size_t iy = 0; iy < rows; ++iy, b += row)
-        for (std::size_t ix = 0; ix < cols; ++ix) {
-          s0 = _mm256_add_epi16(s0, widen<S>(load16(b + ix * C)));
-          s1 = _mm256_add_epi16(s1, widen<S>(load16(b + ix * C + 16)));
-        }
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + c), finish<S>(s0, half, mult, sh, lo, hi));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + c + 16), finish<S>(s1, half, mult, sh, lo, hi));
-    }
+    q = _mm256_min_epi16(_mm256_max_epi16(q, lo), hi);
+    return S ? _mm_packs_epi16(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1))
+             : _mm_packus_epi16(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+  }
+  // The last C - c < 16 channels of a max pixel: the scalar definition.
+  template <bool S>
+  static QK_POOL_INLINE void max_tail(const PoolRowParams& p, std::size_t ox, const std::uint8_t*, std::uint8_t*, std::size_t c,
+                                      std::size_t C, std::size_t, std::size_t, std::size_t, V, V) noexcept {
+    pool_scalar::pixel_any<true>(p, ox, c, C);
+  }
+  // The last C - c < 32 channels of an average pixel: 16 in registers, the rest by the scalar
+  // definition.
+  template <bool S>
+  static QK_POOL_INLINE void average_tail(const PoolRowParams& p, std::size_t ox, const std::uint8_t* base, std::uint8_t* o,
+                                          std::size_t c, std::size_t C, std::size_t row, std::size_t rows, std::size_t cols, V half,
+                                          V mult, __m128i sh, V lo, V hi) noexcept {
     if (c + 16 <= C) {
       const std::uint8_t* b = base + c;
       V s0 = _mm256_setzero_si256();
@@ -467,50 +385,34 @@ __attribute__((noinline)) inline void average_row_t(const PoolRowParams& p) noex
     }
     if (c < C) pool_scalar::pixel_any<false>(p, ox, c, C);
   }
-}
+};
 
+#include "qk/kernels/x86/pool_rows.inl"
+
+// A block of 32 channels as two 16-byte loads, widened to int16.
+template <bool S>
+struct HalvesLoad {
+  QK_POOL_INLINE void operator()(const std::uint8_t* q, V* w0, V* w1) const noexcept {
+    *w0 = Traits::widen<S>(load16(q));
+    *w1 = Traits::widen<S>(load16(q + 16));
+  }
+};
+
+// Channels in blocks of 32; the rest by the scalar definition.
 template <bool S>
 __attribute__((noinline)) inline void channel_sums_t(const std::uint8_t* x, std::size_t stride, std::size_t pixels,
                                                      std::size_t channels, std::int32_t* acc) noexcept {
   std::size_t c = 0;
   for (; c + 32 <= channels; c += 32) {
     V a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    for (std::size_t i0 = 0; i0 < pixels; i0 += kPoolMaxVectorTaps) {
-      const std::size_t i1 = pixels - i0 < kPoolMaxVectorTaps ? pixels : i0 + kPoolMaxVectorTaps;
-      V s0 = _mm256_setzero_si256(), s1 = s0;
-      const std::uint8_t* q = x + i0 * stride + c;
-      for (std::size_t i = i0; i < i1; ++i, q += stride) {
-        s0 = _mm256_add_epi16(s0, widen<S>(load16(q)));
-        s1 = _mm256_add_epi16(s1, widen<S>(load16(q + 16)));
-      }
-      if (S) {
-        a0 = _mm256_add_epi32(a0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s0)));
-        a1 = _mm256_add_epi32(a1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s0, 1)));
-        a2 = _mm256_add_epi32(a2, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(s1)));
-        a3 = _mm256_add_epi32(a3, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(s1, 1)));
-      } else {
-        a0 = _mm256_add_epi32(a0, _mm256_cvtepu16_epi32(_mm256_castsi256_si128(s0)));
-        a1 = _mm256_add_epi32(a1, _mm256_cvtepu16_epi32(_mm256_extracti128_si256(s0, 1)));
-        a2 = _mm256_add_epi32(a2, _mm256_cvtepu16_epi32(_mm256_castsi256_si128(s1)));
-        a3 = _mm256_add_epi32(a3, _mm256_cvtepu16_epi32(_mm256_extracti128_si256(s1, 1)));
-      }
-    }
+    channel_block<S>(x, stride, pixels, c, HalvesLoad<S>{}, &a0, &a1, &a2, &a3);
     std::int32_t* d = acc + c;
-    _mm256_storeu_si256(reinterpret_cast<V*>(d), _mm256_add_epi32(load32(reinterpret_cast<const std::uint8_t*>(d)), a0));
-    _mm256_storeu_si256(reinterpret_cast<V*>(d + 8), _mm256_add_epi32(load32(reinterpret_cast<const std::uint8_t*>(d + 8)), a1));
-    _mm256_storeu_si256(reinterpret_cast<V*>(d + 16), _mm256_add_epi32(load32(reinterpret_cast<const std::uint8_t*>(d + 16)), a2));
-    _mm256_storeu_si256(reinterpret_cast<V*>(d + 24), _mm256_add_epi32(load32(reinterpret_cast<const std::uint8_t*>(d + 24)), a3));
+    _mm256_storeu_si256(reinterpret_cast<V*>(d), _mm256_add_epi32(Traits::load(reinterpret_cast<const std::uint8_t*>(d)), a0));
+    _mm256_storeu_si256(reinterpret_cast<V*>(d + 8), _mm256_add_epi32(Traits::load(reinterpret_cast<const std::uint8_t*>(d + 8)), a1));
+    _mm256_storeu_si256(reinterpret_cast<V*>(d + 16), _mm256_add_epi32(Traits::load(reinterpret_cast<const std::uint8_t*>(d + 16)), a2));
+    _mm256_storeu_si256(reinterpret_cast<V*>(d + 24), _mm256_add_epi32(Traits::load(reinterpret_cast<const std::uint8_t*>(d + 24)), a3));
   }
   if (c < channels) pool_scalar::channel_sums(x + c, stride, pixels, channels - c, S, acc + c);
-}
-
-inline void max_row(const PoolRowParams& p) noexcept { p.is_signed ? max_row_t<true>(p) : max_row_t<false>(p); }
-inline void average_row(const PoolRowParams& p) noexcept {
-  p.is_signed ? average_row_t<true>(p) : average_row_t<false>(p);
-}
-inline void channel_sums(const std::uint8_t* x, std::size_t stride, std::size_t pixels, std::size_t channels, bool s,
-                         std::int32_t* acc) noexcept {
-  s ? channel_sums_t<true>(x, stride, pixels, channels, acc) : channel_sums_t<false>(x, stride, pixels, channels, acc);
 }
 
 inline const PoolKernels& pool_kernels() noexcept {
