@@ -16,7 +16,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${QK_FUZZ_BUILD:-$root/build/fuzz}"
 seconds="${QK_FUZZ_SECONDS:-60}"
 jobs="${QK_FUZZ_JOBS:-2}"
-all_targets="fuzz_gemm fuzz_conv fuzz_quantize fuzz_requant fuzz_gemm_s8_diff fuzz_conv_s8_diff fuzz_layers fuzz_gemm_q4"
+all_targets="fuzz_gemm fuzz_conv fuzz_quantize fuzz_requant fuzz_gemm_s8_diff fuzz_conv_s8_diff fuzz_layers fuzz_gemm_q4 fuzz_onnx_load"
 targets="${QK_FUZZ_TARGETS:-$all_targets}"
 
 if ! command -v clang++ >/dev/null; then

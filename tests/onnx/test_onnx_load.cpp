@@ -216,3 +216,37 @@ TEST_CASE("onnx run: shape errors are reported, not run", "[onnx]") {
   x.dims = {1, 1, 4, 4};
   CHECK(qk::onnx::run_reference(model, {x}, &out, &error).code() == qk::StatusCode::bad_shape);  // 128 bytes for 16 floats
 }
+
+#include <dirent.h>
+
+// The fuzz target's seeds (tests/fuzz/make_onnx_seeds.py) are only useful if they get past the
+// loader and through the interpreter: each must load and run on inputs of its declared shape.
+TEST_CASE("onnx load: every fuzz seed loads and runs", "[onnx]") {
+  const std::string dir = QK_ONNX_SEEDS;
+  std::size_t seeds = 0;
+  DIR* d = opendir(dir.c_str());
+  REQUIRE(d != nullptr);
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string path = dir + "/" + e->d_name;
+    qk::onnx::Model model;
+    std::string error;
+    INFO(path << ": " << error);
+    REQUIRE(qk::onnx::load_file(path.c_str(), &model, &error).ok());
+    std::vector<qk::onnx::Tensor> inputs;
+    for (const auto& vi : model.inputs) {
+      qk::onnx::Tensor t;
+      t.type = vi.type;
+      t.dims = vi.dims;
+      t.bytes.assign(t.count() * qk::onnx::data_type_size(t.type), 1);
+      inputs.push_back(std::move(t));
+    }
+    std::vector<qk::onnx::Tensor> out;
+    const qk::Status st = qk::onnx::run_reference(model, inputs, &out, &error);
+    INFO(error);
+    CHECK(st.ok());
+    ++seeds;
+  }
+  closedir(d);
+  CHECK(seeds >= 14);
+}
