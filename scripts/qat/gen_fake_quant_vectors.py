@@ -19,7 +19,7 @@ assert torch.__version__.startswith("1.13"), torch.__version__
 f32 = np.float32
 rng = np.random.default_rng(20261205)
 
-KIND_PER_TENSOR, KIND_PER_CHANNEL, KIND_LSQ = 1, 2, 3
+KIND_PER_TENSOR, KIND_PER_CHANNEL, KIND_LSQ, KIND_LSQ_CHANNEL = 1, 2, 3, 4
 LSQ_HAS_ELEMENTS = 1
 
 out_parts = []
@@ -141,6 +141,41 @@ def lsq_case(n, scale, zp, qmin, qmax, gf, elements=True, specials=True):
     count += 1
 
 
+def lsq_channel_call(x3, dy3, scales, zps, qmin, qmax, gf):
+    xt = torch.from_numpy(x3.copy()).requires_grad_()
+    st = torch.from_numpy(scales.copy()).requires_grad_()
+    zt = torch.from_numpy(zps.copy()).requires_grad_()
+    y = torch._fake_quantize_learnable_per_channel_affine(xt, st, zt, 1, qmin, qmax, gf)
+    y.backward(torch.from_numpy(dy3.copy()))
+    return y.detach().numpy(), xt.grad.numpy(), st.grad.numpy(), zt.grad.numpy()
+
+
+def lsq_channel_case(outer, channels, inner, scales, zps, qmin, qmax, gf):
+    global count
+    scales = np.asarray(scales, dtype=f32)
+    zps = np.asarray(zps, dtype=f32)
+    gf = float(f32(gf))
+    n = outer * channels * inner
+    ch = (np.arange(n) // inner) % channels
+    zr = np.clip(np.rint(zps), qmin, qmax).astype(np.int64)
+    x = make_x(n, scales[ch], zr[ch], qmin, qmax)
+    dy = make_dy(n)
+    shape = (outer, channels, inner)
+    y, dx, ds, dz = lsq_channel_call(x.reshape(shape), dy.reshape(shape), scales, zps, qmin, qmax, gf)
+    des = np.empty(n, dtype=f32)
+    dez = np.empty(n, dtype=f32)
+    for i in range(n):  # each element alone (a one-element sum, 0 + v), see lsq_case
+        c = ch[i]
+        _, _, a, b = lsq_channel_call(x[i:i + 1].reshape(1, 1, 1), dy[i:i + 1].reshape(1, 1, 1), scales[c:c + 1],
+                                      zps[c:c + 1], qmin, qmax, gf)
+        des[i], dez[i] = a[0], b[0]
+    put("IIIIiif", KIND_LSQ_CHANNEL, outer, channels, inner, qmin, qmax, gf)
+    put_arr(scales, "<f4"); put_arr(zps, "<f4"); put_arr(ds, "<f4"); put_arr(dz, "<f4")
+    put_arr(x, "<f4"); put_arr(dy, "<f4"); put_arr(y.reshape(-1), "<f4"); put_arr(dx.reshape(-1), "<f4")
+    put_arr(des, "<f4"); put_arr(dez, "<f4")
+    count += 1
+
+
 def ranges():
     r = [(0, 255), (-128, 127), (-8, 7), (0, 15), (-2, 1), (-32768, 32767), (-127, 127)]
     for b in range(2, 17):
@@ -191,6 +226,14 @@ for (qmin, qmax) in lsq_ranges:
 for n in [513, 1000, 2047, 4099]:
     lsq_case(n, 0.0625, 3.0, 0, 255, 1.0 / (n * 255) ** 0.5, elements=(n == 513), specials=False)
 lsq_case(8219, 0.02, -1.0, -128, 127, 1.0 / (8219 * 127) ** 0.5, elements=False, specials=False)
+
+# 4. LSQ per channel: channel axis first (outer 1), middle, last (inner 1).
+for (outer, channels, inner, qmin, qmax) in [(1, 3, 40, -128, 127), (2, 4, 9, 0, 255), (5, 3, 1, -8, 7),
+                                             (3, 2, 33, 0, 15), (1, 1, 1, -2, 1), (2, 5, 17, -32768, 32767),
+                                             (40, 9, 1, -128, 127), (20, 2, 5, 0, 255)]:
+    sc = [SCALES[(c * 3 + inner) % len(SCALES)] for c in range(channels)]
+    zps = [lsq_zps[(c + outer) % len(lsq_zps)] for c in range(channels)]
+    lsq_channel_case(outer, channels, inner, sc, zps, qmin, qmax, 1.0 if outer % 2 else 1.0 / (inner * max(qmax, 1)) ** 0.5)
 
 data = b"QKFQV001" + struct.pack("<I", count) + b"".join(out_parts)
 here = os.path.dirname(os.path.abspath(__file__))

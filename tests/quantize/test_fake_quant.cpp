@@ -19,7 +19,7 @@
 
 namespace {
 
-constexpr std::uint32_t kPerTensor = 1, kPerChannel = 2, kLsq = 3;
+constexpr std::uint32_t kPerTensor = 1, kPerChannel = 2, kLsq = 3, kLsqChannel = 4;
 
 struct Reader {
   std::vector<unsigned char> bytes;
@@ -73,8 +73,17 @@ struct LsqCase {
   std::vector<float> x, dy, y, dx, dscale_elem, dzp_elem;
 };
 
+struct LsqChannelCase {
+  std::uint32_t outer, channels, inner;
+  std::int32_t qmin, qmax;
+  float gf;
+  std::vector<float> scales, zps, dscale, dzp;
+  std::vector<float> x, dy, y, dx, dscale_elem, dzp_elem;
+};
+
 struct Vectors {
   std::vector<PerTensorCase> per_tensor;
+  std::vector<LsqChannelCase> lsq_channel;
   std::vector<PerChannelCase> per_channel;
   std::vector<LsqCase> lsq;
   bool ok = false;
@@ -143,6 +152,26 @@ Vectors load() {
         t.dzp_elem = r.arr<float>(t.n);
       }
       v.lsq.push_back(std::move(t));
+    } else if (kind == kLsqChannel) {
+      LsqChannelCase t;
+      t.outer = r.get<std::uint32_t>();
+      t.channels = r.get<std::uint32_t>();
+      t.inner = r.get<std::uint32_t>();
+      t.qmin = r.get<std::int32_t>();
+      t.qmax = r.get<std::int32_t>();
+      t.gf = r.get<float>();
+      t.scales = r.arr<float>(t.channels);
+      t.zps = r.arr<float>(t.channels);
+      t.dscale = r.arr<float>(t.channels);
+      t.dzp = r.arr<float>(t.channels);
+      const std::size_t n = std::size_t{t.outer} * t.channels * t.inner;
+      t.x = r.arr<float>(n);
+      t.dy = r.arr<float>(n);
+      t.y = r.arr<float>(n);
+      t.dx = r.arr<float>(n);
+      t.dscale_elem = r.arr<float>(n);
+      t.dzp_elem = r.arr<float>(n);
+      v.lsq_channel.push_back(std::move(t));
     } else {
       return v;
     }
@@ -196,6 +225,7 @@ TEST_CASE("fake quant vectors file loads and covers every kind", "[fake_quant]")
   CHECK(v.per_tensor.size() >= 90);
   CHECK(v.per_channel.size() >= 6);
   CHECK(v.lsq.size() >= 28);
+  CHECK(v.lsq_channel.size() >= 6);
 }
 
 TEST_CASE("fake_quantize_per_tensor_affine matches PyTorch bit for bit", "[fake_quant]") {
@@ -296,6 +326,66 @@ TEST_CASE("learnable (LSQ) per tensor matches PyTorch bit for bit", "[fake_quant
     }
   }
   CHECK(with_elements >= 28);
+}
+
+TEST_CASE("learnable (LSQ) per channel matches PyTorch bit for bit", "[fake_quant][lsq]") {
+  const Vectors& v = vectors();
+  REQUIRE(v.ok);
+  std::size_t bounded = 0;
+  for (std::size_t c = 0; c < v.lsq_channel.size(); ++c) {
+    const LsqChannelCase& t = v.lsq_channel[c];
+    const std::size_t n = std::size_t{t.outer} * t.channels * t.inner;
+    INFO("case " << c << " shape " << t.outer << "x" << t.channels << "x" << t.inner << " g=" << t.gf);
+    std::vector<float> y(n, kPoison), dx(n, kPoison), des(n, kPoison), dez(n, kPoison);
+    std::vector<float> ds(t.channels, kPoison), dz(t.channels, kPoison);
+    REQUIRE(qk::fake_quantize_learnable_per_channel_affine(t.x.data(), t.outer, t.channels, t.inner, t.scales.data(),
+                                                           t.zps.data(), t.channels, t.qmin, t.qmax, y.data(),
+                                                           nullptr)
+                .ok());
+    REQUIRE(qk::fake_quantize_learnable_per_channel_affine_backward(
+                t.dy.data(), t.x.data(), t.outer, t.channels, t.inner, t.scales.data(), t.zps.data(), t.channels,
+                t.qmin, t.qmax, t.gf, dx.data(), des.data(), dez.data(), ds.data(), dz.data())
+                .ok());
+    CHECK(first_mismatch(y.data(), t.y.data(), n) == -1);
+    CHECK(first_mismatch(dx.data(), t.dx.data(), n) == -1);
+    std::vector<float> des0(n), dez0(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      des0[i] = 0.0f + des[i];
+      dez0[i] = 0.0f + dez[i];
+    }
+    const long es = first_mismatch(des0.data(), t.dscale_elem.data(), n);
+    INFO("dscale element mismatch at " << es);
+    CHECK(es == -1);
+    CHECK(first_mismatch(dez0.data(), t.dzp_elem.data(), n) == -1);
+    if (t.outer < 16) {
+      // Per-channel sums: our order is PyTorch's for outer < 16 (docs/qat.md): bit-exact.
+      const long ed = first_mismatch(ds.data(), t.dscale.data(), t.channels);
+      INFO("dscale channel mismatch at " << ed);
+      CHECK(ed == -1);
+      CHECK(first_mismatch(dz.data(), t.dzp.data(), t.channels) == -1);
+    } else {
+      // PyTorch sums many rows in a cascade of its own: not the same order. Two float sums of
+      // the same m terms in any orders differ by at most about 2 m u sum|e| (u = 2^-24).
+      ++bounded;
+      const std::size_t m = std::size_t{t.outer} * t.inner;
+      for (std::size_t ch = 0; ch < t.channels; ++ch) {
+        double abs_s = 0.0, abs_z = 0.0;
+        for (std::size_t o = 0; o < t.outer; ++o)
+          for (std::size_t i = 0; i < t.inner; ++i) {
+            abs_s += std::fabs(static_cast<double>(des[(o * t.channels + ch) * t.inner + i]));
+            abs_z += std::fabs(static_cast<double>(dez[(o * t.channels + ch) * t.inner + i]));
+          }
+        const double u = std::ldexp(1.0, -24);
+        INFO("channel " << ch << " dscale " << ds[ch] << " vs " << t.dscale[ch] << ", dzp " << dz[ch] << " vs "
+                        << t.dzp[ch]);
+        CHECK(std::fabs(static_cast<double>(ds[ch]) - static_cast<double>(t.dscale[ch])) <=
+              2.0 * static_cast<double>(m) * u * abs_s);
+        CHECK(std::fabs(static_cast<double>(dz[ch]) - static_cast<double>(t.dzp[ch])) <=
+              2.0 * static_cast<double>(m) * u * abs_z);
+      }
+    }
+  }
+  CHECK(bounded >= 1);
 }
 
 TEST_CASE("LSQ zero point rounding differs between forward and backward, as in PyTorch", "[fake_quant][lsq]") {
@@ -412,6 +502,38 @@ TEST_CASE("fake quant errors write nothing", "[fake_quant][errors]") {
               .code() == qk::StatusCode::invalid_argument);
     CHECK(bits(ds) == bits(kPoison));
     CHECK(bits(dz) == bits(kPoison));
+    CHECK(untouched());
+  }
+
+  SECTION("learnable per channel") {
+    const float scales[3] = {0.5f, 1.0f, 2.0f};
+    const float zps[3] = {0.0f, 2.5f, -3.7f};
+    const float bad_zps[3] = {0.0f, nan, 1.0f};
+    const float bad_scales[3] = {0.5f, 1.0f, 0.0f};
+    float ds[3] = {kPoison, kPoison, kPoison}, dz[3] = {kPoison, kPoison, kPoison};
+    auto bwd = [&](const float* s, const float* z, std::size_t np, std::int32_t lo, std::int32_t hi, float g,
+                   float* pdx) {
+      return qk::fake_quantize_learnable_per_channel_affine_backward(dy.data(), x.data(), 2, 3, 3, s, z, np, lo, hi, g,
+                                                                     pdx, des.data(), dez.data(), ds, dz)
+          .code();
+    };
+    CHECK(bwd(scales, zps, 4, -128, 127, 1.0f, dx.data()) == qk::StatusCode::bad_shape);
+    CHECK(bwd(scales, bad_zps, 3, -128, 127, 1.0f, dx.data()) == qk::StatusCode::invalid_argument);
+    CHECK(bwd(bad_scales, zps, 3, -128, 127, 1.0f, dx.data()) == qk::StatusCode::invalid_argument);
+    CHECK(bwd(scales, zps, 3, 1, 127, 1.0f, dx.data()) == qk::StatusCode::invalid_argument);
+    CHECK(bwd(scales, zps, 3, -128, 127, inf, dx.data()) == qk::StatusCode::invalid_argument);
+    CHECK(bwd(scales, zps, 3, -128, 127, 1.0f, nullptr) == qk::StatusCode::null_pointer);
+    CHECK(bwd(nullptr, zps, 3, -128, 127, 1.0f, dx.data()) == qk::StatusCode::null_pointer);
+    CHECK(qk::fake_quantize_learnable_per_channel_affine(x.data(), 2, 3, 3, scales, bad_zps, 3, -128, 127, y.data(),
+                                                         mask.data())
+              .code() == qk::StatusCode::invalid_argument);
+    CHECK(qk::fake_quantize_learnable_per_channel_affine(x.data(), 2, 3, 3, scales, zps, 2, -128, 127, y.data(),
+                                                         mask.data())
+              .code() == qk::StatusCode::bad_shape);
+    for (int c = 0; c < 3; ++c) {
+      CHECK(bits(ds[c]) == bits(kPoison));
+      CHECK(bits(dz[c]) == bits(kPoison));
+    }
     CHECK(untouched());
   }
 }

@@ -129,6 +129,29 @@ inline LsqGrad lsq_grad_elem(float x, float dy, float scale, float inv_scale, st
   return g;
 }
 
+// The per-channel LSQ kernel (fake_quantize_learnable_channel_grad_kernel_cpu) holds the zero
+// point as a float (already rounded and clamped, so an integer value zpf) and mixes it with
+// integers in float: slopes float(qmin) - zpf and float(qmax) - zpf, and float(q) - zpf inside.
+// Otherwise the same expressions, fused in the same two places (checked against PyTorch).
+inline LsqGrad lsq_channel_grad_elem(float x, float dy, float scale, float inv_scale, float zpf,
+                                     std::int32_t quant_min, std::int32_t quant_max, float grad_factor) noexcept {
+  const float qf = std::fma(x, inv_scale, zpf);
+  const std::int64_t q = fq_to_int64(std::nearbyint(qf));
+  const bool inside = q >= quant_min && q <= quant_max;
+  LsqGrad g;
+  g.dx = fq_ste(dy, inside);
+  if (!inside) {
+    g.dzp = dy * -1.0f * scale * grad_factor;
+    const float slope = q < quant_min ? static_cast<float>(quant_min) - zpf : static_cast<float>(quant_max) - zpf;
+    g.dscale = dy * slope * grad_factor;
+  } else {
+    const float err = std::fma(static_cast<float>(q) - zpf, scale, -x);
+    g.dzp = 0.0f;
+    g.dscale = dy * err * inv_scale * grad_factor;
+  }
+  return g;
+}
+
 // PyTorch 1.13's float sum of a contiguous tensor (aten SumKernel cascade_sum, the serial path
 // taken below 32768 elements, vector width 8 as on AVX2 and the default build): the input is
 // read as vectors of 8 lanes; groups of 4 vectors are added into 4 vector accumulators with a
@@ -439,6 +462,117 @@ inline Status fake_quantize_learnable_per_tensor_affine_backward(
   }
   if (dscale != nullptr) *dscale = pytorch_sum(dscale_elem, n);
   if (dzero_point != nullptr) *dzero_point = pytorch_sum(dzp_elem, n);
+  return Status::success();
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Learnable fake quantization per channel (torch._fake_quantize_learnable_per_channel_affine),
+// float zero points. PyTorch rounds them the same way in both passes here:
+//   zp[c] = clamp(nearbyint(zero_points[c]), quant_min, quant_max)   (torch.round: ties to even)
+// (as an int32 in the forward, kept as a float in the backward). Layout and num_params as
+// fake_quantize_per_channel_affine.
+namespace detail {
+inline Status lsq_check_channels(std::size_t outer, std::size_t channels, std::size_t inner, std::size_t num_params,
+                                 const float* scales, const float* zero_points, std::int32_t quant_min,
+                                 std::int32_t quant_max, std::size_t* total) noexcept {
+  if (num_params != channels)
+    return Status(StatusCode::bad_shape, "fake_quantize_learnable_per_channel_affine: num_params != channels",
+                  "num_params", static_cast<unsigned long long>(num_params));
+  if (channels != 0 && outer > std::numeric_limits<std::size_t>::max() / channels)
+    return Status(StatusCode::size_overflow, "fake_quantize_learnable_per_channel_affine: element count overflows",
+                  "outer", static_cast<unsigned long long>(outer));
+  std::size_t t = outer * channels;
+  if (inner != 0 && t > std::numeric_limits<std::size_t>::max() / inner)
+    return Status(StatusCode::size_overflow, "fake_quantize_learnable_per_channel_affine: element count overflows",
+                  "inner", static_cast<unsigned long long>(inner));
+  t *= inner;
+  QK_RETURN_IF_ERROR(fq_check_range(quant_min, quant_max));
+  if (channels != 0 && (scales == nullptr || zero_points == nullptr))
+    return Status(StatusCode::null_pointer, "fake_quantize_learnable_per_channel_affine: null scales or zero points");
+  for (std::size_t c = 0; c < channels; ++c) {
+    QK_RETURN_IF_ERROR(check_scale(scales[c]));
+    if (!std::isfinite(zero_points[c]))
+      return Status(StatusCode::invalid_argument, "fake_quantize_learnable: zero point is NaN or infinite",
+                    "zero_point", zero_points[c]);
+  }
+  *total = t;
+  return Status::success();
+}
+}  // namespace detail
+
+// Forward: fake_quantize_per_channel_affine with the rounded zero points. mask may be null.
+inline Status fake_quantize_learnable_per_channel_affine(const float* x, std::size_t outer, std::size_t channels,
+                                                         std::size_t inner, const float* scales,
+                                                         const float* zero_points, std::size_t num_params,
+                                                         std::int32_t quant_min, std::int32_t quant_max, float* y,
+                                                         std::uint8_t* mask) noexcept {
+  std::size_t total = 0;
+  QK_RETURN_IF_ERROR(detail::lsq_check_channels(outer, channels, inner, num_params, scales, zero_points, quant_min,
+                                                quant_max, &total));
+  if (total != 0 && (x == nullptr || y == nullptr))
+    return Status(StatusCode::null_pointer, "fake_quantize_learnable_per_channel_affine: null x or y");
+  for (std::size_t o = 0; o < outer; ++o)
+    for (std::size_t c = 0; c < channels; ++c) {
+      const float s = scales[c];
+      const float inv = 1.0f / s;
+      const std::int32_t zp = lsq_forward_zero_point(zero_points[c], quant_min, quant_max);
+      const std::size_t base = (o * channels + c) * inner;
+      for (std::size_t i = 0; i < inner; ++i) {
+        const detail::FqElem e = detail::fq_forward_elem(x[base + i], s, inv, zp, quant_min, quant_max);
+        y[base + i] = e.y;
+        if (mask != nullptr) mask[base + i] = e.inside ? 1 : 0;
+      }
+    }
+  return Status::success();
+}
+
+// Backward: dx and the per-element contributions dscale_elem, dzp_elem (caller buffers of
+// outer*channels*inner floats, same layout as x), and, when dscale / dzero_point are not null,
+// the per-channel gradients (arrays of `channels` floats):
+//   dscale[c] = sum over o of pytorch_sum(dscale_elem[o][c][0..inner))   (o ascending, from 0)
+// which is the order of PyTorch's reduction over the non-channel axes for the shapes the tests
+// use (outer < 16); in general it is a documented order, not PyTorch's: see docs/qat.md.
+// Errors as the forward, plus quant_min <= 0 <= quant_max and a finite grad_factor.
+inline Status fake_quantize_learnable_per_channel_affine_backward(
+    const float* dy, const float* x, std::size_t outer, std::size_t channels, std::size_t inner, const float* scales,
+    const float* zero_points, std::size_t num_params, std::int32_t quant_min, std::int32_t quant_max,
+    float grad_factor, float* dx, float* dscale_elem, float* dzp_elem, float* dscale, float* dzero_point) noexcept {
+  std::size_t total = 0;
+  QK_RETURN_IF_ERROR(detail::lsq_check_channels(outer, channels, inner, num_params, scales, zero_points, quant_min,
+                                                quant_max, &total));
+  if (quant_min > 0 || quant_max < 0)
+    return Status(StatusCode::invalid_argument, "fake_quantize_learnable backward: range must contain 0",
+                  "quant_min", quant_min);
+  if (!std::isfinite(grad_factor))
+    return Status(StatusCode::invalid_argument, "fake_quantize_learnable backward: grad_factor not finite",
+                  "grad_factor", grad_factor);
+  if (total != 0 && (dy == nullptr || x == nullptr || dx == nullptr || dscale_elem == nullptr || dzp_elem == nullptr))
+    return Status(StatusCode::null_pointer, "fake_quantize_learnable_per_channel_affine_backward: null pointer");
+  for (std::size_t o = 0; o < outer; ++o)
+    for (std::size_t c = 0; c < channels; ++c) {
+      const float s = scales[c];
+      const float inv = 1.0f / s;
+      const float zpf = static_cast<float>(lsq_forward_zero_point(zero_points[c], quant_min, quant_max));
+      const std::size_t base = (o * channels + c) * inner;
+      for (std::size_t i = 0; i < inner; ++i) {
+        const detail::LsqGrad g = detail::lsq_channel_grad_elem(x[base + i], dy[base + i], s, inv, zpf, quant_min,
+                                                                quant_max, grad_factor);
+        dx[base + i] = g.dx;
+        dscale_elem[base + i] = g.dscale;
+        dzp_elem[base + i] = g.dzp;
+      }
+    }
+  for (std::size_t c = 0; c < channels; ++c) {
+    float ds = 0.0f, dz = 0.0f;
+    for (std::size_t o = 0; o < outer; ++o) {
+      const std::size_t base = (o * channels + c) * inner;
+      ds += pytorch_sum(dscale_elem + base, inner);
+      dz += pytorch_sum(dzp_elem + base, inner);
+    }
+    if (dscale != nullptr) dscale[c] = ds;
+    if (dzero_point != nullptr) dzero_point[c] = dz;
+  }
   return Status::success();
 }
 
