@@ -1,0 +1,488 @@
+// Post-training quantization of a float graph into QDQ form, and the Model -> ModelProto writer.
+#include "qk/onnx/quantize.hpp"
+
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "qk/onnx/interpreter.hpp"
+#include "qk/quantize/calibration.hpp"
+
+namespace qk {
+namespace onnx {
+
+namespace {
+
+Status fail(std::string* error, StatusCode code, const char* message, const std::string& detail) {
+  if (error != nullptr) *error = detail;
+  return Status(code, message);
+}
+
+// ---- which tensors are quantized, and how ------------------------------------------------------
+
+bool fusable_activation(const Node& n, const Model& m) {
+  if (n.op == Op::relu) return true;
+  if (n.op != Op::clip) return false;
+  // Clip(0, hi): a ReLU-like clamp the integer output stage applies (lower bound exactly 0).
+  float lo = -1.0f;
+  if (m.opset < 11) {
+    lo = n.get_float("min", -1.0f);
+  } else if (const Tensor* t = m.initializer(n.input(1))) {
+    if (t->type == DataType::float32 && t->count() == 1) lo = t->data<float>()[0];
+  }
+  return lo == 0.0f;
+}
+
+bool produces_activation(Op op) {
+  switch (op) {
+    case Op::conv: case Op::gemm: case Op::matmul: case Op::global_average_pool: case Op::average_pool:
+    case Op::relu: case Op::clip:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool passes_through(Op op) { return op == Op::max_pool || op == Op::flatten || op == Op::reshape; }
+
+struct Plan {
+  std::vector<std::string> calibrated;          // tensors with their own observed range
+  std::map<std::string, std::string> same_as;   // pass-through tensor -> the tensor whose params it keeps
+  std::set<std::string> fused;                  // producer outputs consumed only by a fused Relu/Clip
+};
+
+Status make_plan(const Model& m, Plan* plan, std::string* error) {
+  std::map<std::string, std::vector<const Node*>> consumers;
+  for (const Node& n : m.nodes)
+    for (const std::string& in : n.inputs) consumers[in].push_back(&n);
+  for (const ValueInfo& in : m.inputs) {
+    if (in.type != DataType::float32)
+      return fail(error, StatusCode::unsupported, "quantize: graph input is not float",
+                  "graph input '" + in.name + "' is not float32");
+    plan->calibrated.push_back(in.name);
+  }
+  for (const Node& n : m.nodes) {
+    const std::string& out = n.outputs[0];
+    if (passes_through(n.op)) {
+      plan->same_as[out] = n.input(0);
+      continue;
+    }
+    if (!produces_activation(n.op))
+      return fail(error, StatusCode::unsupported, "quantize: an op qk cannot quantize yet",
+                  "node '" + n.name + "' (" + op_name(n.op) + "): post-training quantization of this op is not implemented");
+    const auto& cs = consumers[out];
+    if ((n.op == Op::conv || n.op == Op::gemm || n.op == Op::matmul) && cs.size() == 1 && fusable_activation(*cs[0], m)) {
+      plan->fused.insert(out);
+      continue;
+    }
+    if ((n.op == Op::relu || n.op == Op::clip) && plan->fused.count(n.input(0)) == 0)
+      return fail(error, StatusCode::unsupported, "quantize: a standalone activation",
+                  "node '" + n.name + "': an activation that does not follow a Conv/Gemm/MatMul is not quantized yet");
+    plan->calibrated.push_back(out);
+  }
+  return Status::success();
+}
+
+// ---- observers ---------------------------------------------------------------------------------
+
+struct RangeObserverAny {
+  virtual ~RangeObserverAny() = default;
+  virtual Status observe(const float* x, std::size_t n) = 0;
+  virtual Status params(QuantParams* p) = 0;
+};
+
+template <class O>
+struct RangeObserverOf final : RangeObserverAny {
+  O o;
+  Status observe(const float* x, std::size_t n) override { return o.observe(x, n); }
+  Status params(QuantParams* p) override { return o.params(p, 1); }
+};
+
+Status make_observer(RangeMethod method, std::unique_ptr<RangeObserverAny>* out) {
+  // Activations: int8 asymmetric, [-128, 127].
+  CalibConfig c;
+  QK_RETURN_IF_ERROR(make_calib_config(8, true, false, false, false, &c));
+  switch (method) {
+    case RangeMethod::minmax: {
+      auto o = std::make_unique<RangeObserverOf<MinMaxObserver>>();
+      QK_RETURN_IF_ERROR(o->o.init(c));
+      *out = std::move(o);
+      return Status::success();
+    }
+    case RangeMethod::moving_average: {
+      auto o = std::make_unique<RangeObserverOf<MovingAverageMinMaxObserver>>();
+      QK_RETURN_IF_ERROR(o->o.init(c));
+      *out = std::move(o);
+      return Status::success();
+    }
+    case RangeMethod::mean_k_sigma: {
+      auto o = std::make_unique<RangeObserverOf<MeanKSigmaObserver>>();
+      QK_RETURN_IF_ERROR(o->o.init(c));
+      *out = std::move(o);
+      return Status::success();
+    }
+    case RangeMethod::percentile: {
+      auto o = std::make_unique<RangeObserverOf<PercentileObserver>>();
+      QK_RETURN_IF_ERROR(o->o.init(c));
+      *out = std::move(o);
+      return Status::success();
+    }
+    case RangeMethod::entropy: {
+      auto o = std::make_unique<RangeObserverOf<EntropyObserver>>();
+      QK_RETURN_IF_ERROR(o->o.init(c));
+      *out = std::move(o);
+      return Status::success();
+    }
+    case RangeMethod::mse: {
+      auto o = std::make_unique<RangeObserverOf<HistogramObserver>>();
+      QK_RETURN_IF_ERROR(o->o.init(c));
+      *out = std::move(o);
+      return Status::success();
+    }
+  }
+  return Status(StatusCode::invalid_argument, "quantize: unknown range method");
+}
+
+// ---- building the QDQ graph ---------------------------------------------------------------------
+
+Tensor scalar_f32(float v) {
+  Tensor t;
+  t.type = DataType::float32;
+  t.bytes.resize(4);
+  std::memcpy(t.bytes.data(), &v, 4);
+  return t;
+}
+
+Tensor scalar_i8(std::int32_t v) {
+  Tensor t;
+  t.type = DataType::int8;
+  t.bytes.assign(1, static_cast<unsigned char>(static_cast<std::int8_t>(v)));
+  return t;
+}
+
+Node make_node(Op op, const std::string& name, std::vector<std::string> in, std::string out) {
+  Node n;
+  n.op = op;
+  n.name = name;
+  n.inputs = std::move(in);
+  n.outputs = {std::move(out)};
+  return n;
+}
+
+Attribute int_attr(const char* name, std::int64_t v) {
+  Attribute a;
+  a.name = name;
+  a.kind = Attribute::Kind::integer;
+  a.i = v;
+  return a;
+}
+
+// Symmetric int8 weights [-127, 127] along `axis` (or per tensor), ONNX rounding (half to even).
+void quantize_weights(const Tensor& w, std::size_t axis, bool per_channel, Tensor* q, Tensor* scales) {
+  const std::size_t n = w.count();
+  std::size_t channels = per_channel ? static_cast<std::size_t>(w.dims[axis]) : 1, inner = 1;
+  for (std::size_t i = axis + 1; i < w.dims.size(); ++i) inner *= static_cast<std::size_t>(w.dims[i]);
+  auto channel_of = [&](std::size_t i) { return per_channel ? (i / inner) % channels : 0; };
+  std::vector<float> amax(channels, 0.0f);
+  for (std::size_t i = 0; i < n; ++i) amax[channel_of(i)] = std::max(amax[channel_of(i)], std::fabs(w.data<float>()[i]));
+  scales->type = DataType::float32;
+  scales->dims = per_channel ? std::vector<std::int64_t>{static_cast<std::int64_t>(channels)} : std::vector<std::int64_t>{};
+  scales->bytes.resize(channels * 4);
+  for (std::size_t c = 0; c < channels; ++c) {
+    const float s = amax[c] / 127.0f;
+    scales->data<float>()[c] = s > 0.0f && std::isfinite(s) ? s : 1.0f;  // an all-zero channel
+  }
+  q->type = DataType::int8;
+  q->dims = w.dims;
+  q->bytes.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = std::nearbyint(w.data<float>()[i] / scales->data<float>()[channel_of(i)]);
+    q->data<std::int8_t>()[i] = static_cast<std::int8_t>(std::min(127.0f, std::max(-127.0f, v)));
+  }
+}
+
+}  // namespace
+
+const char* range_method_name(RangeMethod m) noexcept {
+  switch (m) {
+    case RangeMethod::minmax: return "minmax";
+    case RangeMethod::moving_average: return "moving_average";
+    case RangeMethod::mean_k_sigma: return "mean_k_sigma";
+    case RangeMethod::percentile: return "percentile";
+    case RangeMethod::entropy: return "entropy";
+    case RangeMethod::mse: return "mse";
+  }
+  return "?";
+}
+
+bool parse_range_method(const std::string& s, RangeMethod* out) noexcept {
+  for (int i = 0; i <= static_cast<int>(RangeMethod::mse); ++i)
+    if (s == range_method_name(static_cast<RangeMethod>(i))) {
+      *out = static_cast<RangeMethod>(i);
+      return true;
+    }
+  return false;
+}
+
+const char* weight_scheme_name(WeightScheme w) noexcept {
+  return w == WeightScheme::int8_per_channel ? "int8 per channel" : "int8 per tensor";
+}
+
+struct Calibrator::Impl {
+  const Model* model = nullptr;
+  Plan plan;
+  std::map<std::string, std::unique_ptr<RangeObserverAny>> observers;
+  std::size_t batches = 0;
+};
+
+Calibrator::Calibrator() = default;
+Calibrator::~Calibrator() = default;
+Calibrator::Calibrator(Calibrator&&) noexcept = default;
+Calibrator& Calibrator::operator=(Calibrator&&) noexcept = default;
+
+Status Calibrator::init(const Model& model, const PtqOptions& options, std::string* error) {
+  auto impl = std::make_unique<Impl>();
+  impl->model = &model;
+  QK_RETURN_IF_ERROR(make_plan(model, &impl->plan, error));
+  for (const std::string& t : impl->plan.calibrated) {
+    std::unique_ptr<RangeObserverAny> o;
+    const Status st = make_observer(options.method, &o);
+    if (!st.ok()) return fail(error, st.code(), st.message(), st.message());
+    impl->observers[t] = std::move(o);
+  }
+  impl_ = std::move(impl);
+  return Status::success();
+}
+
+Status Calibrator::observe(const std::vector<Tensor>& inputs, std::string* error) {
+  if (!impl_) return fail(error, StatusCode::invalid_argument, "calibrator: not initialized", "calibrator not initialized");
+  Status bad = Status::success();
+  auto feed = [&](const std::string& name, const Tensor& t) {
+    const auto it = impl_->observers.find(name);
+    if (it == impl_->observers.end() || !bad.ok()) return;
+    const Status st = it->second->observe(t.data<float>(), t.count());
+    if (!st.ok()) bad = st;
+  };
+  for (std::size_t i = 0; i < inputs.size() && i < impl_->model->inputs.size(); ++i) feed(impl_->model->inputs[i].name, inputs[i]);
+  std::vector<Tensor> outputs;
+  QK_RETURN_IF_ERROR(run_reference(*impl_->model, inputs, &outputs, error,
+                                   [&](const Node& n, const std::vector<const Tensor*>& outs) { feed(n.outputs[0], *outs[0]); }));
+  if (!bad.ok()) return fail(error, bad.code(), bad.message(), std::string("calibration: ") + bad.message());
+  ++impl_->batches;
+  return Status::success();
+}
+
+Status Calibrator::params(const std::string& name, float* scale, std::int32_t* zero_point, std::string* error) const {
+  if (!impl_) return fail(error, StatusCode::invalid_argument, "calibrator: not initialized", "calibrator not initialized");
+  const auto it = impl_->observers.find(name);
+  if (it == impl_->observers.end())
+    return fail(error, StatusCode::invalid_argument, "calibrator: tensor not calibrated", "tensor '" + name + "' was not calibrated");
+  QuantParams p;
+  const Status st = it->second->params(&p);
+  if (!st.ok()) return fail(error, st.code(), st.message(), "tensor '" + name + "': " + st.message());
+  *scale = p.scale;
+  *zero_point = p.zero_point;
+  return Status::success();
+}
+
+std::size_t Calibrator::batches() const noexcept { return impl_ ? impl_->batches : 0; }
+
+Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqOptions& options, Model* qdq,
+                    std::string* error) {
+  if (qdq == nullptr) return fail(error, StatusCode::null_pointer, "quantize_qdq: null output", "null output");
+  Plan plan;
+  QK_RETURN_IF_ERROR(make_plan(model, &plan, error));
+  if (calibrator.batches() == 0)
+    return fail(error, StatusCode::invalid_argument, "quantize_qdq: no calibration data", "the calibrator observed no data");
+  Model out;
+  out.opset = std::max<std::int64_t>(model.opset, 13);  // per-axis DequantizeLinear
+  out.inputs = model.inputs;
+  out.outputs = model.outputs;
+  out.producer = "qk-quantize";
+  // Quantization parameters of every quantized tensor (by its float name).
+  std::map<std::string, std::pair<float, std::int32_t>> qp;
+  for (const std::string& t : plan.calibrated) {
+    float s = 0.0f;
+    std::int32_t z = 0;
+    QK_RETURN_IF_ERROR(calibrator.params(t, &s, &z, error));
+    qp[t] = {s, z};
+  }
+  for (const auto& kv : plan.same_as) {
+    const auto it = qp.find(kv.second);
+    if (it == qp.end())
+      return fail(error, StatusCode::unsupported, "quantize_qdq: pass-through op on an unquantized tensor",
+                  "tensor '" + kv.first + "' moves '" + kv.second + "', which is not quantized");
+    qp[kv.first] = it->second;
+  }
+  std::set<std::string> weight_names;
+  // Q/DQ pair after a tensor: `from` (float) -> name/q -> DQ -> `to`.
+  auto add_qdq = [&](const std::string& from, const std::string& to, const std::string& tensor) {
+    const auto& p = qp.at(tensor);
+    out.initializers.push_back({tensor + "/scale", scalar_f32(p.first)});
+    out.initializers.push_back({tensor + "/zero_point", scalar_i8(p.second)});
+    out.nodes.push_back(make_node(Op::quantize_linear, tensor + "/QuantizeLinear", {from, tensor + "/scale", tensor + "/zero_point"}, tensor + "/q"));
+    out.nodes.push_back(make_node(Op::dequantize_linear, tensor + "/DequantizeLinear", {tensor + "/q", tensor + "/scale", tensor + "/zero_point"}, to));
+  };
+  std::map<std::string, std::string> rename;  // graph inputs: consumers read name/dq
+  for (const ValueInfo& in : model.inputs) {
+    add_qdq(in.name, in.name + "/dq", in.name);
+    rename[in.name] = in.name + "/dq";
+  }
+  for (const Node& n : model.nodes) {
+    Node q = n;
+    for (std::string& in : q.inputs)
+      if (rename.count(in) != 0) in = rename[in];
+    const std::string out_name = n.outputs[0];
+    if (n.op == Op::conv || n.op == Op::gemm || n.op == Op::matmul) {
+      const Tensor* w = model.initializer(n.input(1));
+      if (w == nullptr || w->type != DataType::float32)
+        return fail(error, StatusCode::unsupported, "quantize_qdq: weights are not a float initializer",
+                    "node '" + n.name + "': weights must be a float32 initializer");
+      if (n.op == Op::gemm && (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f || n.get_float("beta", 1.0f) != 1.0f))
+        return fail(error, StatusCode::unsupported, "quantize_qdq: Gemm with transA, alpha or beta",
+                    "node '" + n.name + "': only Gemm with transA 0, alpha 1 and beta 1 is quantized");
+      if (w->dims.size() < 2)
+        return fail(error, StatusCode::unsupported, "quantize_qdq: weights of rank < 2", "node '" + n.name + "': weights of rank < 2");
+      const std::size_t axis = n.op == Op::conv ? 0 : (n.op == Op::gemm && n.get_int("transB", 0) != 0) ? 0 : w->dims.size() - 1;
+      Tensor wq, ws;
+      quantize_weights(*w, axis, options.weights == WeightScheme::int8_per_channel, &wq, &ws);
+      const std::string wname = n.input(1);
+      if (!weight_names.insert(wname).second)
+        return fail(error, StatusCode::unsupported, "quantize_qdq: shared weights", "weights '" + wname + "' are used twice");
+      out.initializers.push_back({wname + "/q", wq});
+      out.initializers.push_back({wname + "/scale", ws});
+      Node dq = make_node(Op::dequantize_linear, wname + "/DequantizeLinear", {wname + "/q", wname + "/scale"}, wname);
+      if (options.weights == WeightScheme::int8_per_channel) dq.attributes.push_back(int_attr("axis", static_cast<std::int64_t>(axis)));
+      out.nodes.push_back(dq);
+      if (!n.input(2).empty()) {
+        const Tensor* b = model.initializer(n.input(2));
+        const std::size_t oc = static_cast<std::size_t>(w->dims[axis]);
+        if (b == nullptr || b->type != DataType::float32 || b->count() != oc)
+          return fail(error, StatusCode::unsupported, "quantize_qdq: bias is not a float initializer of one value per channel",
+                      "node '" + n.name + "': the bias must be a float32 initializer with one value per output channel");
+        const auto it = qp.find(n.input(0));
+        if (it == qp.end())
+          return fail(error, StatusCode::unsupported, "quantize_qdq: input not quantized", "node '" + n.name + "': its input is not quantized");
+        Tensor bq, bs;
+        bq.type = DataType::int32;
+        bq.dims = {static_cast<std::int64_t>(oc)};
+        bq.bytes.resize(oc * 4);
+        bs.type = DataType::float32;
+        bs.dims = {static_cast<std::int64_t>(oc)};
+        bs.bytes.resize(oc * 4);
+        for (std::size_t c = 0; c < oc; ++c) {
+          const float s = it->second.first * ws.data<float>()[ws.count() == 1 ? 0 : c];
+          bs.data<float>()[c] = s;
+          const float v = std::nearbyint(b->data<float>()[c] / s);
+          const float lim = 2147483520.0f;
+          bq.data<std::int32_t>()[c] = static_cast<std::int32_t>(std::min(lim, std::max(-lim, v)));
+        }
+        const std::string bname = n.input(2);
+        out.initializers.push_back({bname + "/q", bq});
+        out.initializers.push_back({bname + "/scale", bs});
+        Node bdq = make_node(Op::dequantize_linear, bname + "/DequantizeLinear", {bname + "/q", bname + "/scale"}, bname);
+        bdq.attributes.push_back(int_attr("axis", 0));
+        out.nodes.push_back(bdq);
+      }
+      // Conv/Gemm keep reading the (now dequantized) weight and bias names.
+    }
+    // Other initializers the node reads (Reshape's shape, Clip's bounds) are copied as they are.
+    for (const std::string& in : n.inputs) {
+      const Tensor* t = model.initializer(in);
+      if (t == nullptr || weight_names.count(in) != 0 || (n.op != Op::reshape && n.op != Op::clip)) continue;
+      if (out.initializer(in) == nullptr) out.initializers.push_back({in, *t});
+    }
+    if (plan.fused.count(out_name) != 0 || qp.count(out_name) == 0) {
+      out.nodes.push_back(q);
+      continue;
+    }
+    q.outputs[0] = out_name + "/float";
+    out.nodes.push_back(q);
+    add_qdq(out_name + "/float", out_name, out_name);
+  }
+  *qdq = std::move(out);
+  return Status::success();
+}
+
+// ---- writer ------------------------------------------------------------------------------------
+
+namespace {
+
+void write_tensor(const std::string& name, const Tensor& t, ::onnx::TensorProto* p) {
+  p->set_name(name);
+  p->set_data_type(static_cast<int>(t.type));
+  for (std::int64_t d : t.dims) p->add_dims(d);
+  p->set_raw_data(std::string(t.bytes.begin(), t.bytes.end()));
+}
+
+void write_value_info(const ValueInfo& v, ::onnx::ValueInfoProto* p) {
+  p->set_name(v.name);
+  auto* tt = p->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(static_cast<int>(v.type == DataType::undefined ? DataType::float32 : v.type));
+  auto* shape = tt->mutable_shape();
+  for (std::size_t i = 0; i < v.dims.size(); ++i) {
+    auto* d = shape->add_dim();
+    if (v.dims[i] >= 0) d->set_dim_value(v.dims[i]);
+    else d->set_dim_param(i == 0 ? "N" : "d" + std::to_string(i));
+  }
+}
+
+}  // namespace
+
+Status save(const Model& model, std::string* bytes, std::string* error) {
+  if (bytes == nullptr) return fail(error, StatusCode::null_pointer, "onnx::save: null output", "null output");
+  ::onnx::ModelProto p;
+  p.set_ir_version(8);
+  p.set_producer_name(model.producer.empty() ? "qk" : model.producer);
+  auto* opset = p.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(model.opset);
+  bool ms = false;
+  ::onnx::GraphProto* g = p.mutable_graph();
+  g->set_name("qk");
+  for (const ValueInfo& v : model.inputs) write_value_info(v, g->add_input());
+  for (const ValueInfo& v : model.outputs) write_value_info(v, g->add_output());
+  for (const NamedTensor& t : model.initializers) write_tensor(t.name, t.tensor, g->add_initializer());
+  for (const Node& n : model.nodes) {
+    ::onnx::NodeProto* np = g->add_node();
+    np->set_name(n.name);
+    np->set_op_type(op_name(n.op));
+    if (n.op == Op::qlinear_add) {
+      np->set_domain("com.microsoft");
+      ms = true;
+    }
+    for (const std::string& in : n.inputs) np->add_input(in);
+    for (const std::string& o : n.outputs) np->add_output(o);
+    for (const Attribute& a : n.attributes) {
+      ::onnx::AttributeProto* ap = np->add_attribute();
+      ap->set_name(a.name);
+      switch (a.kind) {
+        case Attribute::Kind::integer: ap->set_type(::onnx::AttributeProto::INT); ap->set_i(a.i); break;
+        case Attribute::Kind::real: ap->set_type(::onnx::AttributeProto::FLOAT); ap->set_f(a.f); break;
+        case Attribute::Kind::integers:
+          ap->set_type(::onnx::AttributeProto::INTS);
+          for (std::int64_t v : a.ints) ap->add_ints(v);
+          break;
+        case Attribute::Kind::reals:
+          ap->set_type(::onnx::AttributeProto::FLOATS);
+          for (float v : a.floats) ap->add_floats(v);
+          break;
+        case Attribute::Kind::string: ap->set_type(::onnx::AttributeProto::STRING); ap->set_s(a.s); break;
+      }
+    }
+  }
+  if (ms) {
+    auto* o = p.add_opset_import();
+    o->set_domain("com.microsoft");
+    o->set_version(1);
+  }
+  if (!p.SerializeToString(bytes)) return fail(error, StatusCode::invalid_argument, "onnx::save: serialization failed", "protobuf serialization failed");
+  return Status::success();
+}
+
+}  // namespace onnx
+}  // namespace qk

@@ -1,0 +1,300 @@
+// qk-quantize: fp32 ONNX + calibration images -> a quantized QDQ ONNX model, evaluated on qk.
+//
+//   qk-quantize models/fashion_cnn/fashion_cnn.onnx --observer entropy --output cnn_int8.onnx --evaluate
+//   qk-quantize models/fashion_cnn/fashion_cnn.onnx --table        # every observer x weight scheme
+//
+// Images are IDX files (MNIST / Fashion-MNIST, gzipped or not), fed as pixel / 255 in NCHW,
+// which is how scripts/ptq/train_fashion_cnn.py trains and exports the committed model.
+// Calibration draws the first --samples training images; evaluation uses the test set.
+// The fp32 column is the reference interpreter (qk/onnx/interpreter.hpp) on the float model;
+// the int8 columns run the QDQ model lowered onto qk's layers (qk/onnx/network.hpp).
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "idx.hpp"
+#include "qk/onnx/interpreter.hpp"
+#include "qk/onnx/model.hpp"
+#include "qk/onnx/network.hpp"
+#include "qk/onnx/quantize.hpp"
+
+namespace {
+
+using qk::onnx::Model;
+using qk::onnx::Tensor;
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: qk-quantize MODEL.onnx [options]\n"
+               "  --data DIR          IDX files (train-images-idx3-ubyte[.gz], ..., t10k-*), default\n"
+               "                      /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist)\n"
+               "  --observer NAME     minmax | moving_average | mean_k_sigma | percentile | entropy | mse (default minmax)\n"
+               "  --weights SCHEME    per-channel | per-tensor (int8 symmetric; default per-channel)\n"
+               "  --samples N         calibration images, the first N of the training set (default 1000)\n"
+               "  --batch N           calibration batch (default 32; the moving average is per batch)\n"
+               "  --output FILE       write the quantized model (QDQ ONNX, loads in ONNX Runtime)\n"
+               "  --evaluate          test accuracy (fp32 and qk int8), model sizes, qk batch-1 latency\n"
+               "  --test-samples N    evaluate on the first N test images (default all)\n"
+               "  --table             every observer x weight scheme, one markdown table row each\n"
+               "  --quiet             no progress bars\n");
+}
+
+bool g_progress = true;
+
+// A progress bar on stderr, redrawn at most 100 times; nothing when stderr is not a terminal.
+struct Progress {
+  const char* what;
+  std::size_t total, last = static_cast<std::size_t>(-1);
+  Progress(const char* w, std::size_t t) : what(w), total(t) { update(0); }
+  void update(std::size_t done) {
+    if (!g_progress || total == 0) return;
+    const std::size_t pct = done * 100 / total;
+    if (pct == last) return;
+    last = pct;
+    char bar[41];
+    for (std::size_t i = 0; i < 40; ++i) bar[i] = i < pct * 40 / 100 ? '#' : '.';
+    bar[40] = 0;
+    std::fprintf(stderr, "\r%-12s [%s] %3zu%% (%zu/%zu)", what, bar, pct, done, total);
+    if (done == total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+};
+
+struct Dataset {
+  qk_tools::IdxImages train, test;
+  std::vector<std::uint8_t> train_labels, test_labels;
+};
+
+std::string find_file(const std::string& dir, const std::string& base) {
+  for (const char* ext : {"", ".gz"}) {
+    const std::string p = dir + "/" + base + ext;
+    if (std::ifstream(p).good()) return p;
+  }
+  return dir + "/" + base + ".gz";
+}
+
+bool load_dataset(const std::string& dir, Dataset* d, std::string* error) {
+  return qk_tools::read_idx_images(find_file(dir, "train-images-idx3-ubyte"), &d->train, error) &&
+         qk_tools::read_idx_labels(find_file(dir, "train-labels-idx1-ubyte"), &d->train_labels, error) &&
+         qk_tools::read_idx_images(find_file(dir, "t10k-images-idx3-ubyte"), &d->test, error) &&
+         qk_tools::read_idx_labels(find_file(dir, "t10k-labels-idx1-ubyte"), &d->test_labels, error);
+}
+
+// Images [first, first + n) as a float NCHW batch of pixel / 255.
+Tensor batch_tensor(const qk_tools::IdxImages& im, std::size_t first, std::size_t n) {
+  Tensor t;
+  t.type = qk::onnx::DataType::float32;
+  t.dims = {static_cast<std::int64_t>(n), 1, static_cast<std::int64_t>(im.rows), static_cast<std::int64_t>(im.cols)};
+  const std::size_t px = im.rows * im.cols;
+  t.bytes.resize(n * px * 4);
+  for (std::size_t i = 0; i < n * px; ++i) t.data<float>()[i] = static_cast<float>(im.pixels[first * px + i]) / 255.0f;
+  return t;
+}
+
+std::size_t argmax(const float* v, std::size_t n) {
+  return static_cast<std::size_t>(std::max_element(v, v + n) - v);
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "qk-quantize: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// fp32 top-1 predictions of the reference interpreter on the first n test images.
+std::vector<std::size_t> float_predictions(const Model& m, const Dataset& d, std::size_t n) {
+  std::vector<std::size_t> pred;
+  Progress bar("fp32 eval", n);
+  for (std::size_t i = 0; i < n; i += 100) {
+    const std::size_t b = std::min<std::size_t>(100, n - i);
+    std::vector<Tensor> out;
+    std::string error;
+    if (!qk::onnx::run_reference(m, {batch_tensor(d.test, i, b)}, &out, &error).ok()) die(error);
+    const std::size_t classes = out[0].count() / b;
+    for (std::size_t k = 0; k < b; ++k) pred.push_back(argmax(out[0].data<float>() + k * classes, classes));
+    bar.update(i + b);
+  }
+  return pred;
+}
+
+struct Result {
+  double accuracy = 0, agreement = 0, latency_us = 0;
+  std::size_t model_bytes = 0;
+  std::string layers;
+};
+
+Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onnx::PtqOptions& opt, std::size_t samples,
+                             std::size_t batch, std::size_t test_n, const std::vector<std::size_t>& fp32_pred,
+                             const std::string& output, bool evaluate) {
+  std::string error;
+  qk::onnx::Calibrator cal;
+  if (!cal.init(model, opt, &error).ok()) die(error);
+  samples = std::min(samples, d.train.count);
+  {
+    Progress bar("calibrating", samples);
+    for (std::size_t i = 0; i < samples; i += batch) {
+      const std::size_t b = std::min(batch, samples - i);
+      if (!cal.observe({batch_tensor(d.train, i, b)}, &error).ok()) die(error);
+      bar.update(i + b);
+    }
+  }
+  Model qdq;
+  if (!qk::onnx::quantize_qdq(model, cal, opt, &qdq, &error).ok()) die(error);
+  std::string bytes;
+  if (!qk::onnx::save(qdq, &bytes, &error).ok()) die(error);
+  Result r;
+  r.model_bytes = bytes.size();
+  if (!output.empty()) {
+    std::ofstream f(output, std::ios::binary);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!f) die("cannot write " + output);
+  }
+  if (!evaluate) return r;
+  // Accuracy: the lowered network, 100 images a run.
+  qk::onnx::Network net;
+  const std::size_t eb = 100;
+  if (!net.build(qdq, eb, &error).ok()) die(error);
+  r.layers = net.describe();
+  std::vector<unsigned char> arena(net.arena_size());
+  std::vector<float> logits(net.output_count());
+  std::size_t correct = 0, agree = 0;
+  {
+    Progress bar("int8 eval", test_n);
+    for (std::size_t i = 0; i < test_n; i += eb) {
+      const std::size_t b = std::min(eb, test_n - i);
+      Tensor x = batch_tensor(d.test, i, eb <= d.test.count - i ? eb : b);
+      std::vector<float> in(net.input_count(), 0.0f);
+      std::memcpy(in.data(), x.data<float>(), std::min(in.size(), x.count()) * 4);
+      if (!net.run(in.data(), logits.data(), arena.data(), arena.size()).ok()) die("network run failed");
+      const std::size_t classes = logits.size() / eb;
+      for (std::size_t k = 0; k < b; ++k) {
+        const std::size_t p = argmax(logits.data() + k * classes, classes);
+        correct += p == d.test_labels[i + k];
+        agree += p == fp32_pred[i + k];
+      }
+      bar.update(i + b);
+    }
+  }
+  r.accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test_n);
+  r.agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(test_n);
+  // Latency: batch 1, one thread, mean over up to 1000 test images after 50 warm-up runs.
+  qk::onnx::Network one;
+  if (!one.build(qdq, 1, &error).ok()) die(error);
+  std::vector<unsigned char> arena1(one.arena_size());
+  std::vector<float> out1(one.output_count());
+  const std::size_t runs = std::min<std::size_t>(1000, d.test.count);
+  std::vector<Tensor> images;
+  for (std::size_t i = 0; i < runs; ++i) images.push_back(batch_tensor(d.test, i, 1));
+  for (std::size_t i = 0; i < 50; ++i) (void)one.run(images[i % runs].data<float>(), out1.data(), arena1.data(), arena1.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < runs; ++i) (void)one.run(images[i].data<float>(), out1.data(), arena1.data(), arena1.size());
+  const auto t1 = std::chrono::steady_clock::now();
+  r.latency_us = std::chrono::duration<double, std::micro>(t1 - t0).count() / static_cast<double>(runs);
+  return r;
+}
+
+std::size_t file_size(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  return f ? static_cast<std::size_t>(f.tellg()) : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage();
+    return 2;
+  }
+  std::string model_path, data_dir = "/usr/share/datasets/fashion-mnist", output;
+  qk::onnx::PtqOptions opt;
+  std::size_t samples = 1000, batch = 32, test_n = 0;
+  bool evaluate = false, table = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) die("missing value after " + a);
+      return argv[++i];
+    };
+    auto number = [&]() -> std::size_t {
+      const std::string v = value();
+      char* end = nullptr;
+      const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end != 0 || n == 0) die(a + " needs a positive integer, not '" + v + "'");
+      return static_cast<std::size_t>(n);
+    };
+    if (a == "--data") data_dir = value();
+    else if (a == "--observer") {
+      const std::string v = value();
+      if (!qk::onnx::parse_range_method(v, &opt.method)) die("unknown observer '" + v + "'");
+    } else if (a == "--weights") {
+      const std::string v = value();
+      if (v == "per-channel") opt.weights = qk::onnx::WeightScheme::int8_per_channel;
+      else if (v == "per-tensor") opt.weights = qk::onnx::WeightScheme::int8_per_tensor;
+      else die("unknown weight scheme '" + v + "' (per-channel or per-tensor)");
+    } else if (a == "--samples") samples = number();
+    else if (a == "--batch") batch = number();
+    else if (a == "--test-samples") test_n = number();
+    else if (a == "--output") output = value();
+    else if (a == "--evaluate") evaluate = true;
+    else if (a == "--table") table = true;
+    else if (a == "--quiet") g_progress = false;
+    else if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else if (!a.empty() && a[0] == '-') die("unknown option " + a);
+    else if (model_path.empty()) model_path = a;
+    else die("more than one model given");
+  }
+  if (model_path.empty()) die("no model given");
+  if (!isatty(2)) g_progress = false;
+  Model model;
+  std::string error;
+  if (!qk::onnx::load_file(model_path.c_str(), &model, &error).ok()) die(error);
+  Dataset d;
+  if (!load_dataset(data_dir, &d, &error)) die(error + " (install Debian's dataset-fashion-mnist, or pass --data)");
+  test_n = test_n == 0 ? d.test.count : std::min(test_n, d.test.count);
+  if (!evaluate && !table) {
+    if (output.empty()) die("nothing to do: give --output, --evaluate or --table");
+    quantize_and_evaluate(model, d, opt, samples, batch, test_n, {}, output, false);
+    std::printf("wrote %s (%zu bytes)\n", output.c_str(), file_size(output));
+    return 0;
+  }
+  const std::vector<std::size_t> fp32_pred = float_predictions(model, d, test_n);
+  std::size_t fp32_correct = 0;
+  for (std::size_t i = 0; i < test_n; ++i) fp32_correct += fp32_pred[i] == d.test_labels[i];
+  const double fp32_acc = 100.0 * static_cast<double>(fp32_correct) / static_cast<double>(test_n);
+  const std::size_t fp32_bytes = file_size(model_path);
+  std::printf("model %s: fp32 accuracy %.2f%% on %zu test images, %zu bytes\n", model_path.c_str(), fp32_acc, test_n, fp32_bytes);
+  std::printf("calibration: first %zu training images, batches of %zu\n\n", std::min(samples, d.train.count), batch);
+  std::printf("| weights | activations | observer | accuracy | drop (pp) | agrees with fp32 | size (bytes) | vs fp32 | qk batch-1 latency (us) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  std::vector<qk::onnx::WeightScheme> schemes = {opt.weights};
+  std::vector<qk::onnx::RangeMethod> methods = {opt.method};
+  if (table) {
+    schemes = {qk::onnx::WeightScheme::int8_per_channel, qk::onnx::WeightScheme::int8_per_tensor};
+    methods.clear();
+    for (int m = 0; m <= static_cast<int>(qk::onnx::RangeMethod::mse); ++m) methods.push_back(static_cast<qk::onnx::RangeMethod>(m));
+  }
+  std::string layers;
+  for (auto s : schemes)
+    for (auto m : methods) {
+      qk::onnx::PtqOptions o = opt;
+      o.weights = s;
+      o.method = m;
+      const Result r = quantize_and_evaluate(model, d, o, samples, batch, test_n, fp32_pred, table ? std::string() : output, true);
+      layers = r.layers;
+      std::printf("| %s | int8 per tensor | %s | %.2f%% | %+.2f | %.2f%% | %zu | %.2fx smaller | %.1f |\n",
+                  qk::onnx::weight_scheme_name(s), qk::onnx::range_method_name(m), r.accuracy, r.accuracy - fp32_acc,
+                  r.agreement, r.model_bytes, static_cast<double>(fp32_bytes) / static_cast<double>(r.model_bytes), r.latency_us);
+      std::fflush(stdout);
+    }
+  std::printf("\nqk layers:\n%s", layers.c_str());
+  if (!output.empty() && !table) std::printf("wrote %s\n", output.c_str());
+  return 0;
+}
