@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-QK_WITH_ARM=0 bash scripts/install-deps.sh   # the demo needs no cross toolchain
+QK_WITH_ARM=0 QK_WITH_ORT=0 bash scripts/install-deps.sh   # the demo needs no cross toolchain, no node
 
 build=${QK_BUILD_DIR:-build/demo}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \

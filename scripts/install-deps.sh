@@ -8,7 +8,16 @@ packages=(
   libxsimd-dev catch2 libbenchmark-dev libcpuinfo-dev
   libgemmlowp-dev libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler nlohmann-json3-dev
   libdnnl-dev ocl-icd-opencl-dev libxnnpack-dev libpthreadpool-dev libopenblas-dev
+  zlib1g-dev dataset-fashion-mnist
 )
+# node and npm run ONNX Runtime (onnxruntime-node) in the ORT agreement test. A machine may have
+# them from elsewhere (NodeSource's nodejs bundles npm, and conflicts with Debian's npm): only
+# what is missing comes from Debian.
+# QK_WITH_ORT=0 (scripts/demo.sh) skips them.
+if [ "${QK_WITH_ORT:-1}" = 1 ]; then
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
+fi
 if [ "${QK_WITH_ARM:-1}" = 1 ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user)
 fi
@@ -23,4 +32,15 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# ONNX Runtime for node, into build/ort-npm (the CPU library is bundled in the package; its
+# install script only fetches GPU libraries, hence --ignore-scripts). The tests find it there
+# (QK_ORT_NODE_MODULES in tests/CMakeLists.txt).
+ort_version=1.30.0
+ort_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/ort-npm"
+if [ "${QK_WITH_ORT:-1}" = 1 ] &&
+   ! grep -qs "\"version\": \"$ort_version\"" "$ort_dir/node_modules/onnxruntime-node/package.json"; then
+  mkdir -p "$ort_dir"
+  npm install --prefix "$ort_dir" --ignore-scripts --no-audit --no-fund --loglevel=error "onnxruntime-node@$ort_version"
 fi

@@ -39,7 +39,7 @@ fi
 t0=$SECONDS
 cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-aarch64-linux-gnu.cmake" \
   -DCMAKE_BUILD_TYPE=Release -DQK_BUILD_TESTS=ON -DQK_BUILD_BENCHMARKS=OFF -DQK_BUILD_EXAMPLES=OFF \
-  -DQK_USE_CPUINFO=OFF -DQK_QEMU_CPU= "${xsimd_args[@]}"
+  -DQK_USE_CPUINFO=OFF -DQK_BUILD_ONNX=OFF -DQK_QEMU_CPU= "${xsimd_args[@]}"
 cmake --build "$dir" -j "$jobs"
 echo "test-arm: cross build took $((SECONDS - t0)) s"
 

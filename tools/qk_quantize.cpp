@@ -43,6 +43,8 @@ void usage() {
                "  --evaluate          test accuracy (fp32 and qk int8), model sizes, qk batch-1 latency\n"
                "  --test-samples N    evaluate on the first N test images (default all)\n"
                "  --table             every observer x weight scheme, one markdown table row each\n"
+               "  --dump DIR          with --evaluate: write DIR/input.f32 (test images, NCHW), DIR/qk_logits.f32\n"
+               "                      (qk's outputs on them) and DIR/labels.u8, to compare with another runtime\n"
                "  --quiet             no progress bars\n");
 }
 
@@ -129,9 +131,15 @@ struct Result {
   std::string layers;
 };
 
+void write_file(const std::string& path, const void* data, std::size_t bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+  if (!f) die("cannot write " + path);
+}
+
 Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onnx::PtqOptions& opt, std::size_t samples,
                              std::size_t batch, std::size_t test_n, const std::vector<std::size_t>& fp32_pred,
-                             const std::string& output, bool evaluate) {
+                             const std::string& output, bool evaluate, const std::string& dump = std::string()) {
   std::string error;
   qk::onnx::Calibrator cal;
   if (!cal.init(model, opt, &error).ok()) die(error);
@@ -164,6 +172,7 @@ Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onn
   std::vector<unsigned char> arena(net.arena_size());
   std::vector<float> logits(net.output_count());
   std::size_t correct = 0, agree = 0;
+  std::vector<float> all_logits;
   {
     Progress bar("int8 eval", test_n);
     for (std::size_t i = 0; i < test_n; i += eb) {
@@ -173,6 +182,7 @@ Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onn
       std::memcpy(in.data(), x.data<float>(), std::min(in.size(), x.count()) * 4);
       if (!net.run(in.data(), logits.data(), arena.data(), arena.size()).ok()) die("network run failed");
       const std::size_t classes = logits.size() / eb;
+      if (!dump.empty()) all_logits.insert(all_logits.end(), logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(b * classes));
       for (std::size_t k = 0; k < b; ++k) {
         const std::size_t p = argmax(logits.data() + k * classes, classes);
         correct += p == d.test_labels[i + k];
@@ -182,6 +192,12 @@ Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onn
     }
   }
   r.accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test_n);
+  if (!dump.empty()) {
+    const Tensor x = batch_tensor(d.test, 0, test_n);
+    write_file(dump + "/input.f32", x.bytes.data(), x.bytes.size());
+    write_file(dump + "/qk_logits.f32", all_logits.data(), all_logits.size() * 4);
+    write_file(dump + "/labels.u8", d.test_labels.data(), test_n);
+  }
   r.agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(test_n);
   // Latency: batch 1, one thread, mean over up to 1000 test images after 50 warm-up runs.
   qk::onnx::Network one;
@@ -211,7 +227,7 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  std::string model_path, data_dir = "/usr/share/datasets/fashion-mnist", output;
+  std::string model_path, data_dir = "/usr/share/datasets/fashion-mnist", output, dump;
   qk::onnx::PtqOptions opt;
   std::size_t samples = 1000, batch = 32, test_n = 0;
   bool evaluate = false, table = false;
@@ -241,6 +257,7 @@ int main(int argc, char** argv) {
     else if (a == "--batch") batch = number();
     else if (a == "--test-samples") test_n = number();
     else if (a == "--output") output = value();
+    else if (a == "--dump") dump = value();
     else if (a == "--evaluate") evaluate = true;
     else if (a == "--table") table = true;
     else if (a == "--quiet") g_progress = false;
@@ -252,6 +269,7 @@ int main(int argc, char** argv) {
     else die("more than one model given");
   }
   if (model_path.empty()) die("no model given");
+  if (!dump.empty() && (!evaluate || table)) die("--dump goes with --evaluate (and not --table)");
   if (!isatty(2)) g_progress = false;
   Model model;
   std::string error;
@@ -287,7 +305,8 @@ int main(int argc, char** argv) {
       qk::onnx::PtqOptions o = opt;
       o.weights = s;
       o.method = m;
-      const Result r = quantize_and_evaluate(model, d, o, samples, batch, test_n, fp32_pred, table ? std::string() : output, true);
+      const Result r = quantize_and_evaluate(model, d, o, samples, batch, test_n, fp32_pred, table ? std::string() : output,
+                                             true, table ? std::string() : dump);
       layers = r.layers;
       std::printf("| %s | int8 per tensor | %s | %.2f%% | %+.2f | %.2f%% | %zu | %.2fx smaller | %.1f |\n",
                   qk::onnx::weight_scheme_name(s), qk::onnx::range_method_name(m), r.accuracy, r.accuracy - fp32_acc,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "idx.hpp"
 #include "qk/onnx/interpreter.hpp"
 #include "qk/onnx/model.hpp"
 
@@ -16,17 +17,17 @@ TEST_CASE("onnx reference interpreter: the Fashion-MNIST CNN matches PyTorch", "
   std::string error;
   INFO(error);
   REQUIRE(qk::onnx::load_file((dir + "/fashion_cnn.onnx").c_str(), &model, &error).ok());
-  // 256 test images' logits from PyTorch and the images themselves, as the export script wrote them.
+  // PyTorch's logits of the first 256 test images, as the export script wrote them; the images
+  // are read where Debian's dataset-fashion-mnist has them.
   std::vector<float> logits(256 * 10);
-  std::vector<unsigned char> images(256 * 28 * 28);
   FILE* f = std::fopen((dir + "/expected_logits.bin").c_str(), "rb");
   REQUIRE(f != nullptr);
   REQUIRE(std::fread(logits.data(), sizeof(float), logits.size(), f) == logits.size());
   std::fclose(f);
-  f = std::fopen((dir + "/test_images_256.bin").c_str(), "rb");
-  REQUIRE(f != nullptr);
-  REQUIRE(std::fread(images.data(), 1, images.size(), f) == images.size());
-  std::fclose(f);
+  qk_tools::IdxImages test;
+  REQUIRE(qk_tools::read_idx_images(std::string(QK_FASHION_MNIST) + "/t10k-images-idx3-ubyte.gz", &test, &error));
+  REQUIRE(test.count >= 256);
+  const std::vector<unsigned char> images(test.pixels.begin(), test.pixels.begin() + 256 * 28 * 28);
   qk::onnx::Tensor x;
   x.type = qk::onnx::DataType::float32;
   x.dims = {256, 1, 28, 28};

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The ONNX Runtime agreement test (CTest qk_onnx_ort_agreement): qk-quantize quantizes the
+# committed Fashion-MNIST CNN, evaluates it on qk and writes the QDQ model; ort_agreement.js runs
+# that file in ONNX Runtime (onnxruntime-node, installed by scripts/install-deps.sh) on the same
+# images and requires top-1 agreement >= 99% and logits within 4 output quantization steps.
+#   ort_agreement.sh QK_QUANTIZE MODEL NODE_MODULES WORK_DIR [observer weights]...
+set -euo pipefail
+tool=$1 model=$2 modules=$3 work=$4
+shift 4
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if ! command -v node >/dev/null || [ ! -d "$modules/onnxruntime-node" ]; then
+  echo "ort_agreement: node or onnxruntime-node missing ($modules): run scripts/install-deps.sh"
+  exit 1
+fi
+configs=("$@")
+[ ${#configs[@]} -gt 0 ] || configs=(minmax per-channel entropy per-tensor)
+for ((i = 0; i < ${#configs[@]}; i += 2)); do
+  dir="$work/${configs[i]}-${configs[i+1]}"
+  mkdir -p "$dir"
+  "$tool" "$model" --observer "${configs[i]}" --weights "${configs[i+1]}" --evaluate --quiet --test-samples 2000 \
+    --output "$dir/model.onnx" --dump "$dir" | grep -E '^\| int8' || true
+  NODE_PATH="$modules" node "$here/ort_agreement.js" "$dir/model.onnx" "$dir" 99.0 4
+done
