@@ -15,7 +15,8 @@
 // follow a Conv/Gemm are fused: the producer's output is not quantized, the activation's is.
 // MaxPool, Flatten and Reshape keep their input's scale and zero point (they only move values).
 // Activations are int8 asymmetric, [-128, 127] (TFLite's and ORT's S8S8 convention); weights
-// int8 symmetric [-127, 127] per channel or per tensor.
+// int8 symmetric [-127, 127] per channel or per tensor. The graph's outputs always take their
+// min/max range, whatever the method: clipping logits turns the largest ones into ties.
 //
 // The same QDQ model is what qk's network (network.hpp) lowers onto its integer layers, so the
 // tool's output is checked against ONNX Runtime on the very file qk runs.
