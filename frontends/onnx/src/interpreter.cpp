@@ -8,6 +8,8 @@
 #include <limits>
 #include <unordered_map>
 
+#include "common.hpp"
+
 namespace qk {
 namespace onnx {
 
@@ -62,15 +64,7 @@ bool want_type(const Tensor& t, DataType type, const char* what, OpError* e) {
 
 bool is_8bit(DataType t) { return t == DataType::int8 || t == DataType::uint8; }
 
-// Element i of an integer tensor as int32 (int8, uint8, int32).
-std::int32_t int_at(const Tensor& t, std::size_t i) {
-  switch (t.type) {
-    case DataType::int8: return t.data<std::int8_t>()[i];
-    case DataType::uint8: return t.data<std::uint8_t>()[i];
-    case DataType::int32: return t.data<std::int32_t>()[i];
-    default: return 0;
-  }
-}
+using detail::int_at;
 
 // Row-major strides of dims.
 std::vector<std::size_t> strides_of(const Dims& d) {

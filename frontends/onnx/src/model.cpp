@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common.hpp"
+
 namespace qk {
 namespace onnx {
 
@@ -275,10 +277,7 @@ void value_info(const ::onnx::ValueInfoProto& v, ValueInfo* out) {
   }
 }
 
-Status fail(std::string* error, StatusCode code, const char* message, const std::string& detail) {
-  if (error != nullptr) *error = detail;
-  return Status(code, message);
-}
+using detail::fail;
 
 }  // namespace
 

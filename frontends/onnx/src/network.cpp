@@ -11,15 +11,15 @@
 #include "qk/layers/pool.hpp"
 #include "qk/layers/sequence.hpp"
 
+#include "common.hpp"
+
 namespace qk {
 namespace onnx {
 
 namespace {
 
-Status fail(std::string* error, StatusCode code, const char* message, const std::string& detail) {
-  if (error != nullptr) *error = detail;
-  return Status(code, message);
-}
+using detail::fail;
+using detail::int_at;
 
 // A quantized activation: its NHWC shape (a matrix [n][c] is {n, 1, 1, c}) and quantization.
 struct Act {
@@ -34,15 +34,6 @@ struct ConstDQ {
   std::vector<std::int32_t> zero_points;  // as many as scales, or empty (0)
   std::int64_t axis = 1;
 };
-
-std::int32_t int_at(const Tensor& t, std::size_t i) {
-  switch (t.type) {
-    case DataType::int8: return t.data<std::int8_t>()[i];
-    case DataType::uint8: return t.data<std::uint8_t>()[i];
-    case DataType::int32: return t.data<std::int32_t>()[i];
-    default: return 0;
-  }
-}
 
 bool scalar_quant(const Model& m, const Node& n, layers::QuantInfo* q) {
   const Tensor* s = m.initializer(n.input(1));

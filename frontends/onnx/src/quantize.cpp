@@ -12,15 +12,14 @@
 #include "qk/onnx/interpreter.hpp"
 #include "qk/quantize/calibration.hpp"
 
+#include "common.hpp"
+
 namespace qk {
 namespace onnx {
 
 namespace {
 
-Status fail(std::string* error, StatusCode code, const char* message, const std::string& detail) {
-  if (error != nullptr) *error = detail;
-  return Status(code, message);
-}
+using detail::fail;
 
 // ---- which tensors are quantized, and how ------------------------------------------------------
 
@@ -102,47 +101,25 @@ struct RangeObserverOf final : RangeObserverAny {
   Status params(QuantParams* p) override { return o.params(p, 1); }
 };
 
+template <class O>
+Status make_observer_of(const CalibConfig& c, std::unique_ptr<RangeObserverAny>* out) {
+  auto o = std::make_unique<RangeObserverOf<O>>();
+  QK_RETURN_IF_ERROR(o->o.init(c));
+  *out = std::move(o);
+  return Status::success();
+}
+
 Status make_observer(RangeMethod method, std::unique_ptr<RangeObserverAny>* out) {
   // Activations: int8 asymmetric, [-128, 127].
   CalibConfig c;
   QK_RETURN_IF_ERROR(make_calib_config(8, true, false, false, false, &c));
   switch (method) {
-    case RangeMethod::minmax: {
-      auto o = std::make_unique<RangeObserverOf<MinMaxObserver>>();
-      QK_RETURN_IF_ERROR(o->o.init(c));
-      *out = std::move(o);
-      return Status::success();
-    }
-    case RangeMethod::moving_average: {
-      auto o = std::make_unique<RangeObserverOf<MovingAverageMinMaxObserver>>();
-      QK_RETURN_IF_ERROR(o->o.init(c));
-      *out = std::move(o);
-      return Status::success();
-    }
-    case RangeMethod::mean_k_sigma: {
-      auto o = std::make_unique<RangeObserverOf<MeanKSigmaObserver>>();
-      QK_RETURN_IF_ERROR(o->o.init(c));
-      *out = std::move(o);
-      return Status::success();
-    }
-    case RangeMethod::percentile: {
-      auto o = std::make_unique<RangeObserverOf<PercentileObserver>>();
-      QK_RETURN_IF_ERROR(o->o.init(c));
-      *out = std::move(o);
-      return Status::success();
-    }
-    case RangeMethod::entropy: {
-      auto o = std::make_unique<RangeObserverOf<EntropyObserver>>();
-      QK_RETURN_IF_ERROR(o->o.init(c));
-      *out = std::move(o);
-      return Status::success();
-    }
-    case RangeMethod::mse: {
-      auto o = std::make_unique<RangeObserverOf<HistogramObserver>>();
-      QK_RETURN_IF_ERROR(o->o.init(c));
-      *out = std::move(o);
-      return Status::success();
-    }
+    case RangeMethod::minmax: return make_observer_of<MinMaxObserver>(c, out);
+    case RangeMethod::moving_average: return make_observer_of<MovingAverageMinMaxObserver>(c, out);
+    case RangeMethod::mean_k_sigma: return make_observer_of<MeanKSigmaObserver>(c, out);
+    case RangeMethod::percentile: return make_observer_of<PercentileObserver>(c, out);
+    case RangeMethod::entropy: return make_observer_of<EntropyObserver>(c, out);
+    case RangeMethod::mse: return make_observer_of<HistogramObserver>(c, out);
   }
   return Status(StatusCode::invalid_argument, "quantize: unknown range method");
 }
