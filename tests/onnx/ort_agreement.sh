@@ -8,6 +8,13 @@ set -euo pipefail
 tool=$1 model=$2 modules=$3 work=$4
 shift 4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Skipped (exit 77, CTest's SKIP_RETURN_CODE) only where install-deps.sh recorded that npm could
+# not reach the registry; anything else missing is a failure.
+if [ -f "$modules/../UNAVAILABLE" ] && [ ! -d "$modules/onnxruntime-node" ]; then
+  echo "ort_agreement: SKIPPED: ONNX Runtime is not installed here:"
+  cat "$modules/../UNAVAILABLE"
+  exit 77
+fi
 if ! command -v node >/dev/null || [ ! -d "$modules/onnxruntime-node" ]; then
   echo "ort_agreement: node or onnxruntime-node missing ($modules): run scripts/install-deps.sh"
   exit 1
