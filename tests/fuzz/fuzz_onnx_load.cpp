@@ -53,13 +53,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (std::size_t i = 0; i < n; ++i) t.data<float>()[i] = static_cast<float>(data[i % size]) / 16.0f - 8.0f;
     inputs.push_back(std::move(t));
   }
-  // Bound the work: the interpreter refuses tensors over 1 GiB, but a legal graph of large
-  // initializers and many nodes could still be slow; libFuzzer's -timeout catches real hangs.
+  // Bound the work: the interpreter refuses tensors over 1 GiB, and RunLimits bounds each node's
+  // loops (2^26 multiply-adds or window taps: well under libFuzzer's 10 s -timeout even with
+  // ASan); a legal file can describe a conv that runs for hours without it.
   std::size_t init_bytes = 0;
   for (const NamedTensor& t : model.initializers) init_bytes += t.tensor.bytes.size();
   if (init_bytes > (std::size_t{1} << 22) || model.nodes.size() > 64) return 0;
   std::vector<Tensor> outputs;
-  const qk::Status rs = run_reference(model, inputs, &outputs, &error);
+  RunLimits limits;
+  limits.max_work_per_node = std::uint64_t{1} << 26;
+  const qk::Status rs = run_reference(model, inputs, &outputs, &error, Observer(), limits);
   if (rs.ok())
     QK_FUZZ_CHECK(outputs.size() == model.outputs.size());
   else

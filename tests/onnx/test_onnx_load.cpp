@@ -217,6 +217,25 @@ TEST_CASE("onnx run: shape errors are reported, not run", "[onnx]") {
   CHECK(qk::onnx::run_reference(model, {x}, &out, &error).code() == qk::StatusCode::bad_shape);  // 128 bytes for 16 floats
 }
 
+TEST_CASE("onnx run: the work limit refuses a node before it loops", "[onnx]") {
+  qk::onnx::Model model;
+  std::string error;
+  REQUIRE(load(conv_relu_model(), &error, &model).ok());
+  qk::onnx::Tensor x;
+  x.type = qk::onnx::DataType::float32;
+  x.dims = {1, 1, 4, 4};
+  x.bytes.assign(16 * 4, 0);
+  std::vector<qk::onnx::Tensor> out;
+  // The conv: 1 x 2 x 4 x 4 outputs x 9 taps = 288 multiply-adds.
+  qk::onnx::RunLimits limits;
+  limits.max_work_per_node = 287;
+  CHECK(qk::onnx::run_reference(model, {x}, &out, &error, qk::onnx::Observer(), limits).code() == qk::StatusCode::unsupported);
+  CHECK(error.find("conv0") != std::string::npos);
+  CHECK(out.empty());
+  limits.max_work_per_node = 288;
+  CHECK(qk::onnx::run_reference(model, {x}, &out, &error, qk::onnx::Observer(), limits).ok());
+}
+
 #include <dirent.h>
 
 // The fuzz target's seeds (tests/fuzz/make_onnx_seeds.py) are only useful if they get past the

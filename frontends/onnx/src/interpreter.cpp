@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <unordered_map>
 
@@ -19,10 +20,13 @@ constexpr std::size_t kMaxTensorBytes = std::size_t{1} << 30;
 
 using Dims = std::vector<std::int64_t>;
 
-// An op's failure: the message is completed with the node's name by the caller.
+// An op's failure: the message is completed with the node's name by the caller. It also carries
+// the run's work limit in (RunLimits::max_work_per_node, 0 = none), which the looping ops check
+// before they allocate or loop.
 struct OpError {
   StatusCode code = StatusCode::ok;
   std::string what;
+  std::uint64_t work_limit = 0;
 };
 
 bool fail(OpError* e, StatusCode c, std::string what) {
@@ -32,6 +36,18 @@ bool fail(OpError* e, StatusCode c, std::string what) {
 }
 
 bool unsupported(OpError* e, std::string what) { return fail(e, StatusCode::unsupported, std::move(what)); }
+
+// `work` is a product of dimensions (in double: it may exceed 2^64); false if over the limit.
+bool within_work(OpError* e, double work) {
+  if (e->work_limit == 0 || work <= static_cast<double>(e->work_limit)) return true;
+  return fail(e, StatusCode::unsupported, "needs about " + std::to_string(work) + " operations, over the run's limit of " +
+                                            std::to_string(e->work_limit));
+}
+double product(std::initializer_list<std::int64_t> v) {
+  double p = 1.0;
+  for (std::int64_t x : v) p *= static_cast<double>(x);
+  return p;
+}
 bool bad_shape(OpError* e, std::string what) { return fail(e, StatusCode::bad_shape, std::move(what)); }
 
 std::string dims_str(const Dims& d) {
@@ -83,6 +99,11 @@ bool broadcast_dims(const Dims& a, const Dims& b, Dims* out, OpError* e) {
     if (da != db && da != 1 && db != 1) return bad_shape(e, "shapes " + dims_str(a) + " and " + dims_str(b) + " do not broadcast");
     (*out)[i] = da == 1 ? db : da;
   }
+  // The index tables of a broadcast are built before the output is allocated: bound them here.
+  double n = 1.0;
+  for (std::int64_t d : *out) n *= static_cast<double>(d);
+  if (n > static_cast<double>(kMaxTensorBytes / 4))
+    return fail(e, StatusCode::size_overflow, "broadcast of " + dims_str(a) + " and " + dims_str(b) + " is larger than 1 GiB");
   return true;
 }
 
@@ -192,7 +213,8 @@ bool conv_shape(const Node& node, const Tensor& x, const Tensor& wt, ConvShape* 
   const Dims ks = node.get_ints("kernel_shape");
   if (!ks.empty() && (ks.size() != 2 || ks[0] != wt.dims[2] || ks[1] != wt.dims[3]))
     return bad_shape(e, "kernel_shape does not match the weights");
-  return window_2d(node, s->h, s->w, wt.dims[2], wt.dims[3], false, &s->g, e);
+  return window_2d(node, s->h, s->w, wt.dims[2], wt.dims[3], false, &s->g, e) &&
+         within_work(e, product({s->n, s->m, s->g.oh, s->g.ow, s->cg, s->g.kh, s->g.kw}));
 }
 
 // y[n][m][oy][ox] = sum over the group's channels and taps of xv(index) * wv(index), with
@@ -368,6 +390,7 @@ bool op_pool(const Node& node, const Tensor& x, bool is_max, Tensor* y, OpError*
   const bool include_pad = node.get_int("count_include_pad", 0) != 0;
   Window2D g;
   if (!window_2d(node, x.dims[2], x.dims[3], ks[0], ks[1], ceil_mode, &g, e)) return false;
+  if (!within_work(e, product({x.dims[0], x.dims[1], g.oh, g.ow, g.kh, g.kw}))) return false;
   if (!make_tensor(y, DataType::float32, {x.dims[0], x.dims[1], g.oh, g.ow}, e)) return false;
   const std::int64_t h = x.dims[2], w = x.dims[3];
   const float* xp = x.data<float>();
@@ -429,6 +452,7 @@ bool op_gemm(const Node& node, const Inputs& in, Tensor* y, OpError* e) {
   const std::int64_t M = ta ? a.dims[1] : a.dims[0], K = ta ? a.dims[0] : a.dims[1];
   const std::int64_t K2 = tb ? b.dims[1] : b.dims[0], N = tb ? b.dims[0] : b.dims[1];
   if (K != K2) return bad_shape(e, "A " + dims_str(a.dims) + " and B " + dims_str(b.dims) + " have different K");
+  if (!within_work(e, product({M, N, K}))) return false;
   std::vector<std::size_t> ci;
   if (c != nullptr) {
     Dims bc;
@@ -475,7 +499,7 @@ bool matmul_shape(const Tensor& a, const Tensor& b, MatMulShape* s, OpError* e) 
   s->out = batch;
   if (!a1) s->out.push_back(s->M);
   if (!b1) s->out.push_back(s->N);
-  return true;
+  return within_work(e, static_cast<double>(s->a_batch.size()) * product({s->M, s->N, s->K}));
 }
 
 template <class Acc, class AV, class BV, class Out>
@@ -810,7 +834,7 @@ bool run_node(const Model& model, const Node& node, const Inputs& in, Tensor* y,
 }  // namespace
 
 Status run_reference(const Model& model, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
-                     std::string* error, const Observer& observe) {
+                     std::string* error, const Observer& observe, const RunLimits& limits) {
   auto failed = [&](StatusCode code, const char* message, const std::string& detail) {
     if (error != nullptr) *error = detail;
     return Status(code, message);
@@ -851,6 +875,7 @@ Status run_reference(const Model& model, const std::vector<Tensor>& inputs, std:
     }
     produced[k].resize(1);
     OpError e;
+    e.work_limit = limits.max_work_per_node;
     if (!run_node(model, node, in, &produced[k][0], &e))
       return failed(e.code, "onnx::run_reference: a node cannot run",
                     "node '" + node.name + "' (" + op_name(node.op) + "): " + e.what);

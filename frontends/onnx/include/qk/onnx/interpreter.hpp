@@ -14,6 +14,7 @@
 // allocate without bound.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,10 +27,18 @@ namespace onnx {
 // Called after each node with the node and its outputs (in the node's output order).
 using Observer = std::function<void(const Node& node, const std::vector<const Tensor*>& outputs)>;
 
+// Bounds for running a model that is not trusted. The interpreter refuses any tensor over 1 GiB
+// whatever these say; the work of one node (multiply-adds of a Conv, Gemm or MatMul, window taps
+// of a pool) is not bounded unless max_work_per_node is set: a legal file can describe a conv
+// whose loops run for hours (tests/fuzz/fuzz_onnx_load.cpp sets 2^26).
+struct RunLimits {
+  std::uint64_t max_work_per_node = 0;  // 0: no limit
+};
+
 // Runs `model` on `inputs` (one per model.inputs, in that order; dims concrete). Fills *outputs
 // (one per model.outputs). On error *outputs is unchanged and *error names the node.
 Status run_reference(const Model& model, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs,
-                     std::string* error, const Observer& observe = Observer());
+                     std::string* error, const Observer& observe = Observer(), const RunLimits& limits = RunLimits());
 
 }  // namespace onnx
 }  // namespace qk
