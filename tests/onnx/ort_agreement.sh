@@ -10,9 +10,11 @@ shift 4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Skipped (exit 77, CTest's SKIP_RETURN_CODE) only where install-deps.sh recorded that npm could
 # not reach the registry; anything else missing is a failure.
-if [ -f "$modules/../UNAVAILABLE" ] && [ ! -d "$modules/onnxruntime-node" ]; then
+# (dirname, not $modules/..: node_modules does not exist when the install failed.)
+unavailable="$(dirname "$modules")/UNAVAILABLE"
+if [ -f "$unavailable" ] && [ ! -d "$modules/onnxruntime-node" ]; then
   echo "ort_agreement: SKIPPED: ONNX Runtime is not installed here:"
-  cat "$modules/../UNAVAILABLE"
+  cat "$unavailable"
   exit 77
 fi
 if ! command -v node >/dev/null || [ ! -d "$modules/onnxruntime-node" ]; then
