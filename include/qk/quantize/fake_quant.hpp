@@ -333,6 +333,15 @@ inline Status fq_check_channels(const char* what, std::size_t outer, std::size_t
   *total = t;
   return Status::success();
 }
+
+// The outer count the loops run, re-derived from the checked total rather than the caller's
+// `outer`: GCC (aarch64, -O2) inlines a call whose outer*channels*inner overflows, does not see
+// that the check returned first, and reports the loop's index overflow as undefined behaviour
+// (-Waggressive-loop-optimizations, an error under -Werror). Equal to outer whenever the check
+// passed and channels, inner > 0; 0 otherwise (the loops then have nothing to do).
+inline std::size_t fq_outer(std::size_t total, std::size_t channels, std::size_t inner) noexcept {
+  return channels == 0 || inner == 0 ? 0 : total / channels / inner;
+}
 }  // namespace detail
 
 inline Status fake_quantize_per_channel_affine(const float* x, std::size_t outer, std::size_t channels,
@@ -346,7 +355,7 @@ inline Status fake_quantize_per_channel_affine(const float* x, std::size_t outer
                                                quant_max, &total));
   if (total != 0 && (x == nullptr || y == nullptr))
     return Status(StatusCode::null_pointer, "fake_quantize_per_channel_affine: null x or y");
-  for (std::size_t o = 0; o < outer; ++o)
+  for (std::size_t o = 0, outer_n = detail::fq_outer(total, channels, inner); o < outer_n; ++o)
     for (std::size_t c = 0; c < channels; ++c) {
       const float s = scales[c];
       const float inv = 1.0f / s;  // per element in PyTorch; same value
@@ -372,7 +381,7 @@ inline Status fake_quantize_per_channel_affine_backward(const float* dy, const f
                                                quant_max, &total));
   if (total != 0 && (dy == nullptr || x == nullptr || dx == nullptr))
     return Status(StatusCode::null_pointer, "fake_quantize_per_channel_affine_backward: null dy, x or dx");
-  for (std::size_t o = 0; o < outer; ++o)
+  for (std::size_t o = 0, outer_n = detail::fq_outer(total, channels, inner); o < outer_n; ++o)
     for (std::size_t c = 0; c < channels; ++c) {
       const float s = scales[c];
       const float inv = 1.0f / s;
@@ -512,7 +521,7 @@ inline Status fake_quantize_learnable_per_channel_affine(const float* x, std::si
                                                 quant_max, &total));
   if (total != 0 && (x == nullptr || y == nullptr))
     return Status(StatusCode::null_pointer, "fake_quantize_learnable_per_channel_affine: null x or y");
-  for (std::size_t o = 0; o < outer; ++o)
+  for (std::size_t o = 0, outer_n = detail::fq_outer(total, channels, inner); o < outer_n; ++o)
     for (std::size_t c = 0; c < channels; ++c) {
       const float s = scales[c];
       const float inv = 1.0f / s;
@@ -549,7 +558,7 @@ inline Status fake_quantize_learnable_per_channel_affine_backward(
                   "grad_factor", grad_factor);
   if (total != 0 && (dy == nullptr || x == nullptr || dx == nullptr || dscale_elem == nullptr || dzp_elem == nullptr))
     return Status(StatusCode::null_pointer, "fake_quantize_learnable_per_channel_affine_backward: null pointer");
-  for (std::size_t o = 0; o < outer; ++o)
+  for (std::size_t o = 0, outer_n = detail::fq_outer(total, channels, inner); o < outer_n; ++o)
     for (std::size_t c = 0; c < channels; ++c) {
       const float s = scales[c];
       const float inv = 1.0f / s;
@@ -565,7 +574,7 @@ inline Status fake_quantize_learnable_per_channel_affine_backward(
     }
   for (std::size_t c = 0; c < channels; ++c) {
     float ds = 0.0f, dz = 0.0f;
-    for (std::size_t o = 0; o < outer; ++o) {
+    for (std::size_t o = 0, outer_n = detail::fq_outer(total, channels, inner); o < outer_n; ++o) {
       const std::size_t base = (o * channels + c) * inner;
       ds += pytorch_sum(dscale_elem + base, inner);
       dz += pytorch_sum(dzp_elem + base, inner);
