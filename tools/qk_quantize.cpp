@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,14 +37,23 @@ void usage() {
                "  --data DIR          IDX files (train-images-idx3-ubyte[.gz], ..., t10k-*), default\n"
                "                      /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist)\n"
                "  --observer NAME     minmax | moving_average | mean_k_sigma | percentile | entropy | mse (default minmax)\n"
-               "  --weights SCHEME    per-channel | per-tensor (int8 symmetric; default per-channel)\n"
+               "  --weights SCHEME    int8-per-channel (default) | int8-per-tensor | int4-per-channel |\n"
+               "                      int4-per-block | int3-per-channel | int3-per-block | fp16\n"
+               "                      (integer weights symmetric; int4/int3 as ONNX INT4, opset 21)\n"
+               "  --block N           block size of the per-block schemes along the input (default 32)\n"
+               "  --weight-range R    minmax (default) | mse: how each channel's or block's scale is chosen\n"
+               "  --activations A     int8 (default, calibrated) | int16 (calibrated, symmetric) |\n"
+               "                      dynamic-int8 (quantized at run time) | float32 (with --weights fp16)\n"
                "  --samples N         calibration images, the first N of the training set (default 1000)\n"
                "  --batch N           calibration batch (default 32; the moving average is per batch)\n"
                "  --output FILE       write the quantized model (QDQ ONNX, loads in ONNX Runtime)\n"
                "  --evaluate          test accuracy (fp32 and qk int8), model sizes, qk batch-1 latency\n"
                "                      (one thread; best of 5 means over 1000 test images)\n"
                "  --test-samples N    evaluate on the first N test images (default all)\n"
-               "  --table             every observer x weight scheme, one markdown table row each\n"
+               "  --table             every scheme and observer (int8 weights x 6 observers, W4A8 and\n"
+               "                      int3 per channel and per block 32/64/128 with minmax and mse weight\n"
+               "                      ranges, int16 and dynamic activations, fp16 weights), a row each\n"
+               "  --csv FILE          with --table or --evaluate: the rows as CSV too (for the plot)\n"
                "  --dump DIR          with --evaluate: write DIR/input.f32 (test images, NCHW), DIR/qk_logits.f32\n"
                "                      (qk's outputs on them) and DIR/labels.u8, to compare with another runtime\n"
                "  --quiet             no progress bars\n");
@@ -130,6 +140,9 @@ struct Result {
   double accuracy = 0, agreement = 0, latency_us = 0;
   std::size_t model_bytes = 0;
   std::string layers;
+  // false: qk's integer network does not lower this scheme; accuracy comes from the reference
+  // interpreter running the QDQ file (what ONNX Runtime computes), and there is no latency.
+  bool lowered = true;
 };
 
 void write_file(const std::string& path, const void* data, std::size_t bytes) {
@@ -138,21 +151,47 @@ void write_file(const std::string& path, const void* data, std::size_t bytes) {
   if (!f) die("cannot write " + path);
 }
 
-Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onnx::PtqOptions& opt, std::size_t samples,
-                             std::size_t batch, std::size_t test_n, const std::vector<std::size_t>& fp32_pred,
+void calibrate(const Model& model, const Dataset& d, const qk::onnx::PtqOptions& opt, std::size_t samples, std::size_t batch,
+               qk::onnx::Calibrator* cal) {
+  std::string error;
+  if (!cal->init(model, opt, &error).ok()) die(error);
+  samples = std::min(samples, d.train.count);
+  Progress bar("calibrating", samples);
+  for (std::size_t i = 0; i < samples; i += batch) {
+    const std::size_t b = std::min(batch, samples - i);
+    if (!cal->observe({batch_tensor(d.train, i, b)}, &error).ok()) die(error);
+    bar.update(i + b);
+  }
+}
+
+// The test images through the reference interpreter running the QDQ model, for schemes the
+// integer network does not lower.
+void interpreter_accuracy(const Model& qdq, const Dataset& d, std::size_t test_n, const std::vector<std::size_t>& fp32_pred,
+                          Result* r) {
+  std::size_t correct = 0, agree = 0;
+  Progress bar("qdq eval", test_n);
+  for (std::size_t i = 0; i < test_n; i += 100) {
+    const std::size_t b = std::min<std::size_t>(100, test_n - i);
+    std::vector<Tensor> out;
+    std::string error;
+    if (!qk::onnx::run_reference(qdq, {batch_tensor(d.test, i, b)}, &out, &error).ok()) die(error);
+    const std::size_t classes = out[0].count() / b;
+    for (std::size_t k = 0; k < b; ++k) {
+      const std::size_t p = argmax(out[0].data<float>() + k * classes, classes);
+      correct += p == d.test_labels[i + k];
+      agree += p == fp32_pred[i + k];
+    }
+    bar.update(i + b);
+  }
+  r->lowered = false;
+  r->accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test_n);
+  r->agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(test_n);
+}
+
+Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onnx::PtqOptions& opt,
+                             const qk::onnx::Calibrator& cal, std::size_t test_n, const std::vector<std::size_t>& fp32_pred,
                              const std::string& output, bool evaluate, const std::string& dump = std::string()) {
   std::string error;
-  qk::onnx::Calibrator cal;
-  if (!cal.init(model, opt, &error).ok()) die(error);
-  samples = std::min(samples, d.train.count);
-  {
-    Progress bar("calibrating", samples);
-    for (std::size_t i = 0; i < samples; i += batch) {
-      const std::size_t b = std::min(batch, samples - i);
-      if (!cal.observe({batch_tensor(d.train, i, b)}, &error).ok()) die(error);
-      bar.update(i + b);
-    }
-  }
   Model qdq;
   if (!qk::onnx::quantize_qdq(model, cal, opt, &qdq, &error).ok()) die(error);
   std::string bytes;
@@ -168,7 +207,13 @@ Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onn
   // Accuracy: the lowered network, 100 images a run.
   qk::onnx::Network net;
   const std::size_t eb = 100;
-  if (!net.build(qdq, eb, &error).ok()) die(error);
+  const qk::Status built = net.build(qdq, eb, &error);
+  if (built.code() == qk::StatusCode::unsupported && dump.empty()) {
+    r.layers = "not lowered onto qk's layers: " + error + "\n";
+    interpreter_accuracy(qdq, d, test_n, fp32_pred, &r);
+    return r;
+  }
+  if (!built.ok()) die(error);
   r.layers = net.describe();
   std::vector<unsigned char> arena(net.arena_size());
   std::vector<float> logits(net.output_count());
@@ -226,6 +271,59 @@ std::size_t file_size(const std::string& path) {
   return f ? static_cast<std::size_t>(f.tellg()) : 0;
 }
 
+
+// One row of the table: a scheme and an observer.
+struct Row {
+  qk::onnx::PtqOptions options;
+};
+
+std::vector<Row> table_rows() {
+  using qk::onnx::ActivationScheme;
+  using qk::onnx::RangeMethod;
+  using qk::onnx::WeightRange;
+  using qk::onnx::WeightScheme;
+  std::vector<Row> rows;
+  auto add = [&](WeightScheme w, RangeMethod m, WeightRange r, std::size_t block, ActivationScheme a) {
+    Row row;
+    row.options.weights = w;
+    row.options.method = m;
+    row.options.weight_range = r;
+    row.options.block_size = block;
+    row.options.activations = a;
+    rows.push_back(row);
+  };
+  for (WeightScheme w : {WeightScheme::int8_per_channel, WeightScheme::int8_per_tensor})
+    for (int m = 0; m <= static_cast<int>(RangeMethod::mse); ++m)
+      add(w, static_cast<RangeMethod>(m), WeightRange::minmax, 32, ActivationScheme::int8);
+  // Low-bit weights with the best int8 observer for activations (minmax, on this model).
+  for (WeightScheme w : {WeightScheme::int4_per_channel, WeightScheme::int3_per_channel})
+    for (WeightRange r : {WeightRange::minmax, WeightRange::mse}) add(w, RangeMethod::minmax, r, 32, ActivationScheme::int8);
+  for (WeightScheme w : {WeightScheme::int4_per_block, WeightScheme::int3_per_block})
+    for (std::size_t block : {std::size_t{32}, std::size_t{64}, std::size_t{128}})
+      for (WeightRange r : {WeightRange::minmax, WeightRange::mse}) add(w, RangeMethod::minmax, r, block, ActivationScheme::int8);
+  add(WeightScheme::int8_per_channel, RangeMethod::minmax, WeightRange::minmax, 32, ActivationScheme::int16);
+  add(WeightScheme::int8_per_channel, RangeMethod::minmax, WeightRange::minmax, 32, ActivationScheme::dynamic_int8);
+  add(WeightScheme::fp16, RangeMethod::minmax, WeightRange::minmax, 32, ActivationScheme::float32);
+  return rows;
+}
+
+std::string weights_label(const qk::onnx::PtqOptions& o) {
+  std::string s = qk::onnx::weight_scheme_name(o.weights);
+  if (o.weights == qk::onnx::WeightScheme::int4_per_block || o.weights == qk::onnx::WeightScheme::int3_per_block)
+    s += " " + std::to_string(o.block_size);
+  if (o.weight_range == qk::onnx::WeightRange::mse) s += ", mse";
+  return s;
+}
+
+// Bits per weight on disk, scales included: an fp32 scale per channel or per block.
+double bits_per_weight(const qk::onnx::PtqOptions& o) {
+  const double bits = qk::onnx::weight_scheme_bits(o.weights);
+  if (o.weights == qk::onnx::WeightScheme::int4_per_block || o.weights == qk::onnx::WeightScheme::int3_per_block)
+    return (o.weights == qk::onnx::WeightScheme::int3_per_block ? 4.0 : bits) + 32.0 / static_cast<double>(o.block_size);
+  // int3 is stored in 4-bit nibbles.
+  return o.weights == qk::onnx::WeightScheme::int3_per_channel ? 4.0 : bits;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -233,7 +331,7 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  std::string model_path, data_dir = "/usr/share/datasets/fashion-mnist", output, dump;
+  std::string model_path, data_dir = "/usr/share/datasets/fashion-mnist", output, dump, csv_path;
   qk::onnx::PtqOptions opt;
   std::size_t samples = 1000, batch = 32, test_n = 0;
   bool evaluate = false, table = false;
@@ -256,14 +354,21 @@ int main(int argc, char** argv) {
       if (!qk::onnx::parse_range_method(v, &opt.method)) die("unknown observer '" + v + "'");
     } else if (a == "--weights") {
       const std::string v = value();
-      if (v == "per-channel") opt.weights = qk::onnx::WeightScheme::int8_per_channel;
-      else if (v == "per-tensor") opt.weights = qk::onnx::WeightScheme::int8_per_tensor;
-      else die("unknown weight scheme '" + v + "' (per-channel or per-tensor)");
-    } else if (a == "--samples") samples = number();
+      if (!qk::onnx::parse_weight_scheme(v, &opt.weights)) die("unknown weight scheme '" + v + "' (see --help)");
+      if (opt.weights == qk::onnx::WeightScheme::fp16) opt.activations = qk::onnx::ActivationScheme::float32;
+    } else if (a == "--weight-range") {
+      const std::string v = value();
+      if (!qk::onnx::parse_weight_range(v, &opt.weight_range)) die("unknown weight range '" + v + "' (minmax or mse)");
+    } else if (a == "--activations") {
+      const std::string v = value();
+      if (!qk::onnx::parse_activation_scheme(v, &opt.activations)) die("unknown activation scheme '" + v + "' (see --help)");
+    } else if (a == "--block") opt.block_size = number();
+    else if (a == "--samples") samples = number();
     else if (a == "--batch") batch = number();
     else if (a == "--test-samples") test_n = number();
     else if (a == "--output") output = value();
     else if (a == "--dump") dump = value();
+    else if (a == "--csv") csv_path = value();
     else if (a == "--evaluate") evaluate = true;
     else if (a == "--table") table = true;
     else if (a == "--quiet") g_progress = false;
@@ -276,16 +381,27 @@ int main(int argc, char** argv) {
   }
   if (model_path.empty()) die("no model given");
   if (!dump.empty() && (!evaluate || table)) die("--dump goes with --evaluate (and not --table)");
+  std::string error;
+  if (!table && !qk::onnx::check_options(opt, &error).ok()) die(error);
   if (!isatty(2)) g_progress = false;
   Model model;
-  std::string error;
   if (!qk::onnx::load_file(model_path.c_str(), &model, &error).ok()) die(error);
   Dataset d;
   if (!load_dataset(data_dir, &d, &error)) die(error + " (install Debian's dataset-fashion-mnist, or pass --data)");
   test_n = test_n == 0 ? d.test.count : std::min(test_n, d.test.count);
+  // Calibration depends only on the observer and the activation type: rows share it.
+  std::vector<std::pair<std::pair<int, int>, std::unique_ptr<qk::onnx::Calibrator>>> calibrators;
+  auto calibrator_for = [&](const qk::onnx::PtqOptions& o) -> const qk::onnx::Calibrator& {
+    const std::pair<int, int> key{static_cast<int>(o.method), static_cast<int>(o.activations)};
+    for (const auto& c : calibrators)
+      if (c.first == key) return *c.second;
+    calibrators.emplace_back(key, std::make_unique<qk::onnx::Calibrator>());
+    calibrate(model, d, o, samples, batch, calibrators.back().second.get());
+    return *calibrators.back().second;
+  };
   if (!evaluate && !table) {
     if (output.empty()) die("nothing to do: give --output, --evaluate or --table");
-    quantize_and_evaluate(model, d, opt, samples, batch, test_n, {}, output, false);
+    quantize_and_evaluate(model, d, opt, calibrator_for(opt), test_n, {}, output, false);
     std::printf("wrote %s (%zu bytes)\n", output.c_str(), file_size(output));
     return 0;
   }
@@ -296,29 +412,43 @@ int main(int argc, char** argv) {
   const std::size_t fp32_bytes = file_size(model_path);
   std::printf("model %s: fp32 accuracy %.2f%% on %zu test images, %zu bytes\n", model_path.c_str(), fp32_acc, test_n, fp32_bytes);
   std::printf("calibration: first %zu training images, batches of %zu\n\n", std::min(samples, d.train.count), batch);
-  std::printf("| weights | activations | observer | accuracy | drop (pp) | agrees with fp32 | size (bytes) | vs fp32 | qk batch-1 latency (us) |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|\n");
-  std::vector<qk::onnx::WeightScheme> schemes = {opt.weights};
-  std::vector<qk::onnx::RangeMethod> methods = {opt.method};
-  if (table) {
-    schemes = {qk::onnx::WeightScheme::int8_per_channel, qk::onnx::WeightScheme::int8_per_tensor};
-    methods.clear();
-    for (int m = 0; m <= static_cast<int>(qk::onnx::RangeMethod::mse); ++m) methods.push_back(static_cast<qk::onnx::RangeMethod>(m));
+  std::printf("| weights | activations | observer | bits/weight | accuracy | drop (pp) | agrees with fp32 | size (bytes) | vs fp32 | qk batch-1 latency (us) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  std::FILE* csv = nullptr;
+  if (!csv_path.empty()) {
+    csv = std::fopen(csv_path.c_str(), "w");
+    if (csv == nullptr) die("cannot write " + csv_path);
+    std::fprintf(csv, "weights,weight_range,block,activations,observer,bits_per_weight,accuracy,fp32_accuracy,agreement,bytes,"
+                      "fp32_bytes,latency_us,lowered\n");
   }
+  std::vector<Row> rows;
+  if (table) rows = table_rows();
+  else rows.push_back(Row{opt});
   std::string layers;
-  for (auto s : schemes)
-    for (auto m : methods) {
-      qk::onnx::PtqOptions o = opt;
-      o.weights = s;
-      o.method = m;
-      const Result r = quantize_and_evaluate(model, d, o, samples, batch, test_n, fp32_pred, table ? std::string() : output,
-                                             true, table ? std::string() : dump);
-      layers = r.layers;
-      std::printf("| %s | int8 per tensor | %s | %.2f%% | %+.2f | %.2f%% | %zu | %.2fx smaller | %.1f |\n",
-                  qk::onnx::weight_scheme_name(s), qk::onnx::range_method_name(m), r.accuracy, r.accuracy - fp32_acc,
-                  r.agreement, r.model_bytes, static_cast<double>(fp32_bytes) / static_cast<double>(r.model_bytes), r.latency_us);
-      std::fflush(stdout);
+  for (const Row& row : rows) {
+    const qk::onnx::PtqOptions& o = row.options;
+    const bool calibrated = o.activations == qk::onnx::ActivationScheme::int8 || o.activations == qk::onnx::ActivationScheme::int16;
+    qk::onnx::Calibrator none;
+    const Result r = quantize_and_evaluate(model, d, o, calibrated ? calibrator_for(o) : none, test_n, fp32_pred,
+                                           table ? std::string() : output, true, table ? std::string() : dump);
+    if (!table || o.weights == qk::onnx::WeightScheme::int8_per_channel) layers = r.layers;
+    char latency[32];
+    if (r.lowered) std::snprintf(latency, sizeof latency, "%.1f", r.latency_us);
+    else std::snprintf(latency, sizeof latency, "not lowered");
+    std::printf("| %s | %s | %s | %.2f | %.2f%% | %+.2f | %.2f%% | %zu | %.2fx smaller | %s |\n", weights_label(o).c_str(),
+                qk::onnx::activation_scheme_name(o.activations), calibrated ? qk::onnx::range_method_name(o.method) : "-",
+                bits_per_weight(o), r.accuracy, r.accuracy - fp32_acc, r.agreement, r.model_bytes,
+                static_cast<double>(fp32_bytes) / static_cast<double>(r.model_bytes), latency);
+    std::fflush(stdout);
+    if (csv != nullptr) {
+      std::fprintf(csv, "%s,%s,%zu,%s,%s,%.4f,%.2f,%.2f,%.2f,%zu,%zu,%.2f,%d\n", qk::onnx::weight_scheme_name(o.weights),
+                   qk::onnx::weight_range_name(o.weight_range), o.block_size, qk::onnx::activation_scheme_name(o.activations),
+                   calibrated ? qk::onnx::range_method_name(o.method) : "-", bits_per_weight(o), r.accuracy, fp32_acc,
+                   r.agreement, r.model_bytes, fp32_bytes, r.lowered ? r.latency_us : 0.0, r.lowered ? 1 : 0);
+      std::fflush(csv);
     }
+  }
+  if (csv != nullptr) std::fclose(csv);
   std::printf("\nqk layers:\n%s", layers.c_str());
   if (!output.empty() && !table) std::printf("wrote %s\n", output.c_str());
   return 0;

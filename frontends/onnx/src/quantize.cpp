@@ -206,7 +206,90 @@ bool parse_range_method(const std::string& s, RangeMethod* out) noexcept {
 }
 
 const char* weight_scheme_name(WeightScheme w) noexcept {
-  return w == WeightScheme::int8_per_channel ? "int8 per channel" : "int8 per tensor";
+  switch (w) {
+    case WeightScheme::int8_per_channel: return "int8-per-channel";
+    case WeightScheme::int8_per_tensor: return "int8-per-tensor";
+    case WeightScheme::int4_per_channel: return "int4-per-channel";
+    case WeightScheme::int4_per_block: return "int4-per-block";
+    case WeightScheme::int3_per_channel: return "int3-per-channel";
+    case WeightScheme::int3_per_block: return "int3-per-block";
+    case WeightScheme::fp16: return "fp16";
+  }
+  return "?";
+}
+
+bool parse_weight_scheme(const std::string& s, WeightScheme* out) noexcept {
+  for (int i = 0; i <= static_cast<int>(WeightScheme::fp16); ++i)
+    if (s == weight_scheme_name(static_cast<WeightScheme>(i))) {
+      *out = static_cast<WeightScheme>(i);
+      return true;
+    }
+  // The names of the first version of qk-quantize.
+  if (s == "per-channel" || s == "per-tensor") {
+    *out = s == "per-channel" ? WeightScheme::int8_per_channel : WeightScheme::int8_per_tensor;
+    return true;
+  }
+  return false;
+}
+
+int weight_scheme_bits(WeightScheme w) noexcept {
+  switch (w) {
+    case WeightScheme::int8_per_channel:
+    case WeightScheme::int8_per_tensor: return 8;
+    case WeightScheme::int4_per_channel:
+    case WeightScheme::int4_per_block: return 4;
+    case WeightScheme::int3_per_channel:
+    case WeightScheme::int3_per_block: return 3;
+    case WeightScheme::fp16: return 16;
+  }
+  return 0;
+}
+
+const char* weight_range_name(WeightRange r) noexcept { return r == WeightRange::mse ? "mse" : "minmax"; }
+
+bool parse_weight_range(const std::string& s, WeightRange* out) noexcept {
+  if (s != "minmax" && s != "mse") return false;
+  *out = s == "mse" ? WeightRange::mse : WeightRange::minmax;
+  return true;
+}
+
+const char* activation_scheme_name(ActivationScheme a) noexcept {
+  switch (a) {
+    case ActivationScheme::int8: return "int8";
+    case ActivationScheme::int16: return "int16";
+    case ActivationScheme::dynamic_int8: return "dynamic-int8";
+    case ActivationScheme::float32: return "float32";
+  }
+  return "?";
+}
+
+bool parse_activation_scheme(const std::string& s, ActivationScheme* out) noexcept {
+  for (int i = 0; i <= static_cast<int>(ActivationScheme::float32); ++i)
+    if (s == activation_scheme_name(static_cast<ActivationScheme>(i))) {
+      *out = static_cast<ActivationScheme>(i);
+      return true;
+    }
+  return false;
+}
+
+Status check_options(const PtqOptions& o, std::string* error) {
+  const bool fp16 = o.weights == WeightScheme::fp16;
+  const bool int8_weights = o.weights == WeightScheme::int8_per_channel || o.weights == WeightScheme::int8_per_tensor;
+  if (fp16 != (o.activations == ActivationScheme::float32))
+    return fail(error, StatusCode::invalid_argument, "ptq options: fp16 weights go with float32 activations",
+                "fp16 weights go with float32 activations, and float32 activations with fp16 weights");
+  if ((o.activations == ActivationScheme::dynamic_int8 || o.activations == ActivationScheme::int16) && !int8_weights)
+    return fail(error, StatusCode::invalid_argument, "ptq options: dynamic and int16 activations take int8 weights",
+                std::string(activation_scheme_name(o.activations)) + " activations take int8 weights, not " +
+                    weight_scheme_name(o.weights));
+  if ((o.weights == WeightScheme::int4_per_block || o.weights == WeightScheme::int3_per_block) &&
+      (o.block_size < 16 || o.block_size > 4096 || (o.block_size & (o.block_size - 1)) != 0))
+    return fail(error, StatusCode::invalid_argument, "ptq options: block size not a power of two in [16, 4096]",
+                "block size " + std::to_string(o.block_size) + " is not a power of two in [16, 4096]");
+  if (o.weight_range == WeightRange::mse && (fp16 || o.weights == WeightScheme::int8_per_tensor))
+    return fail(error, StatusCode::invalid_argument, "ptq options: mse weight ranges are for per-channel/per-block integer weights",
+                "--weight-range mse applies to per-channel and per-block integer weights");
+  return Status::success();
 }
 
 struct Calibrator::Impl {
@@ -277,6 +360,14 @@ std::size_t Calibrator::batches() const noexcept { return impl_ ? impl_->batches
 Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqOptions& options, Model* qdq,
                     std::string* error) {
   if (qdq == nullptr) return fail(error, StatusCode::null_pointer, "quantize_qdq: null output", "null output");
+  QK_RETURN_IF_ERROR(check_options(options, error));
+  if (options.weights != WeightScheme::int8_per_channel && options.weights != WeightScheme::int8_per_tensor)
+    return fail(error, StatusCode::unsupported, "quantize_qdq: weight scheme not written yet",
+                std::string("weight scheme ") + weight_scheme_name(options.weights) + " is not written yet");
+  if (options.activations != ActivationScheme::int8 || options.weight_range != WeightRange::minmax)
+    return fail(error, StatusCode::unsupported, "quantize_qdq: scheme not written yet",
+                std::string("activations ") + activation_scheme_name(options.activations) + " / weight range " +
+                    weight_range_name(options.weight_range) + " not written yet");
   Plan plan;
   QK_RETURN_IF_ERROR(make_plan(model, &plan, error));
   if (calibrator.batches() == 0)

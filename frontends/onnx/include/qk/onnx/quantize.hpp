@@ -22,6 +22,7 @@
 // tool's output is checked against ONNX Runtime on the very file qk runs.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,13 +44,52 @@ enum class RangeMethod : int {
 const char* range_method_name(RangeMethod m) noexcept;
 bool parse_range_method(const std::string& s, RangeMethod* out) noexcept;
 
-enum class WeightScheme : int { int8_per_channel, int8_per_tensor };
+// How weights are stored. Integer weights are symmetric, zero point 0, in
+// [-(2^(b-1) - 1), 2^(b-1) - 1]; int4 and int3 are stored as ONNX INT4 (data type 22, opset 21,
+// two per byte), int3 being int4 restricted to [-3, 3] (ONNX has no 3-bit type).
+enum class WeightScheme : int {
+  int8_per_channel,  // one scale per output channel (axis 0 for Conv, the output axis for Gemm/MatMul)
+  int8_per_tensor,   // one scale
+  int4_per_channel,  // W4A8 per channel
+  int4_per_block,    // W4A8, one scale per output channel and block of block_size along the input
+                     // (DequantizeLinear's block_size, opset 21)
+  int3_per_channel,
+  int3_per_block,
+  fp16,              // float16 initializers behind Cast: weights 2x smaller, arithmetic float
+};
 const char* weight_scheme_name(WeightScheme w) noexcept;
+bool parse_weight_scheme(const std::string& s, WeightScheme* out) noexcept;
+int weight_scheme_bits(WeightScheme w) noexcept;  // 8, 4, 3 or 16
+
+// How a weight scale is chosen from the weights of its channel or block.
+enum class WeightRange : int {
+  minmax,  // scale = max |w| / qmax
+  mse,     // the clip c <= max |w| (a grid of 100 candidates) that minimises sum (w - dq(q(w)))^2
+};
+const char* weight_range_name(WeightRange r) noexcept;
+bool parse_weight_range(const std::string& s, WeightRange* out) noexcept;
+
+// How activations are quantized.
+enum class ActivationScheme : int {
+  int8,          // static: calibrated int8 per tensor (asymmetric), QDQ
+  int16,         // static: calibrated int16 per tensor, symmetric (zero point 0), QDQ (opset 21)
+  dynamic_int8,  // dynamic: each input quantized at run time (DynamicQuantizeLinear, uint8) with
+                 // int8 weights (ConvInteger / MatMulInteger), nothing calibrated
+  float32,       // not quantized (the fp16-weights scheme)
+};
+const char* activation_scheme_name(ActivationScheme a) noexcept;
+bool parse_activation_scheme(const std::string& s, ActivationScheme* out) noexcept;
 
 struct PtqOptions {
   RangeMethod method = RangeMethod::minmax;
   WeightScheme weights = WeightScheme::int8_per_channel;
+  WeightRange weight_range = WeightRange::minmax;
+  std::size_t block_size = 32;  // int4/int3 per block: 32, 64 or 128 (a power of two >= 16)
+  ActivationScheme activations = ActivationScheme::int8;
 };
+// Whether the combination is one quantize_qdq writes (fp16 goes with float32 activations only,
+// dynamic_int8 with int8 weights, int16 with int8 weights); the reason otherwise.
+Status check_options(const PtqOptions& options, std::string* error);
 
 // One observer per activation tensor that the QDQ model will quantize with its own range.
 class Calibrator {
