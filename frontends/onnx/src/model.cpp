@@ -291,6 +291,9 @@ const char* data_type_name(DataType t) noexcept {
     case DataType::int32: return "int32";
     case DataType::int64: return "int64";
     case DataType::float64: return "float64";
+    case DataType::float16: return "float16";
+    case DataType::uint4: return "uint4";
+    case DataType::int4: return "int4";
     case DataType::undefined: break;
   }
   return "undefined";
@@ -298,8 +301,9 @@ const char* data_type_name(DataType t) noexcept {
 
 std::size_t data_type_size(DataType t) noexcept {
   switch (t) {
-    case DataType::uint8: case DataType::int8: return 1;
-    case DataType::uint16: case DataType::int16: return 2;
+    // 4-bit tensors are held one element per byte in memory (packed only in the file).
+    case DataType::uint8: case DataType::int8: case DataType::uint4: case DataType::int4: return 1;
+    case DataType::uint16: case DataType::int16: case DataType::float16: return 2;
     case DataType::float32: case DataType::int32: return 4;
     case DataType::int64: case DataType::float64: return 8;
     case DataType::undefined: break;

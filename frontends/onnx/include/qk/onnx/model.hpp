@@ -38,7 +38,10 @@ enum class DataType : int {
   int16 = 5,
   int32 = 6,
   int64 = 7,
+  float16 = 10,  // IEEE half (the fp16-weights scheme)
   float64 = 11,
+  uint4 = 21,    // opset 21: two per byte in the file, element i in the low nibble when i is
+  int4 = 22,     // even; in a Tensor one element per byte (uint8 / int8 values in the 4-bit range)
 };
 const char* data_type_name(DataType t) noexcept;
 std::size_t data_type_size(DataType t) noexcept;  // 0 for undefined
