@@ -67,11 +67,23 @@ std::int32_t mbqm(std::int32_t x, std::int32_t m, int shift) {
   return rdpot(srdhm(shifted, m), right);
 }
 
+// TFLite's MultiplyByQuantizedMultiplier built with TFLITE_SINGLE_ROUNDING: the exact 64-bit
+// product rounded once, half toward +infinity, by 31 - shift bits.
+std::int32_t mbqm_single(std::int32_t x, std::int32_t m, int shift) {
+  const int total_shift = 31 - shift;
+  const std::int64_t round = std::int64_t{1} << (total_shift - 1);
+  return static_cast<std::int32_t>((std::int64_t{x} * std::int64_t{m} + round) >> total_shift);
+}
+
 // Everything a reference conv needs, in TFLite's integer form.
 struct RefParams {
   std::vector<std::int32_t> mult, bias, wzp;
   std::vector<int> shift;
   std::int32_t in_zp = 0, out_zp = 0, lo = -128, hi = 127;
+  bool single_rounding = false;
+  std::int32_t requantize(std::int32_t acc, std::size_t o) const {
+    return single_rounding ? mbqm_single(acc, mult[o], shift[o]) : mbqm(acc, mult[o], shift[o]);
+  }
 };
 
 // The float -> integer derivation of TFLite's Prepare, written from its sources.
@@ -130,7 +142,7 @@ std::vector<std::int32_t> ref_conv(const RefConv& g, const std::vector<std::int3
             }
           REQUIRE(acc >= std::numeric_limits<std::int32_t>::min());
           REQUIRE(acc <= std::numeric_limits<std::int32_t>::max());
-          const std::int64_t v = std::int64_t{mbqm(static_cast<std::int32_t>(acc), p.mult[o], p.shift[o])} + p.out_zp;
+          const std::int64_t v = std::int64_t{p.requantize(static_cast<std::int32_t>(acc), o)} + p.out_zp;
           y[((b * g.oh + oy) * g.ow + ox) * g.oc + o] = static_cast<std::int32_t>(std::min<std::int64_t>(std::max<std::int64_t>(v, p.lo), p.hi));
         }
   return y;
@@ -283,6 +295,8 @@ void check_random_conv(std::mt19937& rng, bool depthwise, std::size_t* outputs) 
   q.weight_zero_points = asym ? wzp.data() : nullptr;
   q.bias = bias.empty() ? nullptr : bias.data();
   q.activation = act;
+  const bool single = pick(rng, 0, 2) == 0;  // TFLITE_SINGLE_ROUNDING's output stage
+  q.rounding = single ? qk::RequantRounding::single_rounding : qk::RequantRounding::double_rounding;
 
   qk::layers::ConvWindow win;
   win.kernel_h = g.kh, win.kernel_w = g.kw, win.stride_h = g.sh, win.stride_w = g.sw, win.dilation_h = g.dh, win.dilation_w = g.dw;
@@ -290,7 +304,7 @@ void check_random_conv(std::mt19937& rng, bool depthwise, std::size_t* outputs) 
   win.pad_top = g.pt, win.pad_left = g.pl, win.pad_bottom = pb, win.pad_right = pr;
   INFO("depthwise " << depthwise << " u8 " << u8 << " wu8 " << wu8 << " w4 " << w4 << " n " << g.n << " in " << g.ih << "x" << g.iw << "x" << g.ic
                     << " out_c " << g.oc << " k " << g.kh << "x" << g.kw << " s " << g.sh << "," << g.sw << " d " << g.dh << ","
-                    << g.dw << " groups " << g.groups << " padding " << padding << " act " << static_cast<int>(act));
+                    << g.dw << " groups " << g.groups << " padding " << padding << " act " << static_cast<int>(act) << " single rounding " << single);
   std::vector<std::uint8_t> got;
   if (depthwise) {
     qk::layers::DepthwiseConv2DOptions o;
@@ -315,7 +329,8 @@ void check_random_conv(std::mt19937& rng, bool depthwise, std::size_t* outputs) 
     REQUIRE(l.output_shape() == (qk::layers::Shape4{g.n, g.oh, g.ow, g.oc}));
     got = run_layer(l, xb);
   }
-  const RefParams p = tfl_prepare(in_scale, in_zp, out_scale, out_zp, wscale, wzp, bias, g.oc, act, u8);
+  RefParams p = tfl_prepare(in_scale, in_zp, out_scale, out_zp, wscale, wzp, bias, g.oc, act, u8);
+  p.single_rounding = single;
   const auto want = ref_conv(g, x, w, p);
   REQUIRE(got.size() == want.size());
   for (std::size_t i = 0; i < want.size(); ++i) {
@@ -347,7 +362,7 @@ std::vector<std::int32_t> ref_fc(std::size_t batch, std::size_t depth, std::size
     for (std::size_t o = 0; o < out_c; ++o) {
       std::int64_t acc = p.bias[o];
       for (std::size_t d = 0; d < depth; ++d) acc += std::int64_t{x[b * depth + d] - p.in_zp} * (w[o * depth + d] - p.wzp[o]);
-      const std::int64_t v = std::int64_t{mbqm(static_cast<std::int32_t>(acc), p.mult[o], p.shift[o])} + p.out_zp;
+      const std::int64_t v = std::int64_t{p.requantize(static_cast<std::int32_t>(acc), o)} + p.out_zp;
       y[b * out_c + o] = static_cast<std::int32_t>(std::min<std::int64_t>(std::max<std::int64_t>(v, p.lo), p.hi));
     }
   return y;
@@ -380,11 +395,13 @@ void check_random_fc(std::mt19937& rng, bool into_caller_memory, std::size_t* ou
   q.weight_zero_points = wzp.empty() ? nullptr : wzp.data();
   q.bias = bias.empty() ? nullptr : bias.data();
   q.activation = act;
+  const bool single = pick(rng, 0, 2) == 0;
+  q.rounding = single ? qk::RequantRounding::single_rounding : qk::RequantRounding::double_rounding;
   qk::layers::FullyConnectedOptions o;
   o.batch = batch, o.depth = depth, o.out_c = out_c, o.type = u8 ? ElementType::u8 : ElementType::s8;
   o.weight_type = w4 ? ElementType::s4 : wu8 ? ElementType::u8 : ElementType::s8;
   INFO("u8 " << u8 << " wu8 " << wu8 << " w4 " << w4 << " batch " << batch << " depth " << depth << " out_c " << out_c << " per_channel " << per_channel
-             << " caller memory " << into_caller_memory);
+             << " caller memory " << into_caller_memory << " single rounding " << single);
   qk::layers::FullyConnected l;
   std::vector<std::uint8_t> packed;
   qk::Status st;
@@ -399,7 +416,8 @@ void check_random_fc(std::mt19937& rng, bool into_caller_memory, std::size_t* ou
   INFO(st.message());
   REQUIRE(st.ok());
   const auto got = run_layer(l, xb);
-  const RefParams p = tfl_prepare(in_scale, in_zp, out_scale, out_zp, wscale, wzp, bias, out_c, act, u8);
+  RefParams p = tfl_prepare(in_scale, in_zp, out_scale, out_zp, wscale, wzp, bias, out_c, act, u8);
+  p.single_rounding = single;
   const auto want = ref_fc(batch, depth, out_c, x, w, p);
   REQUIRE(got.size() == want.size());
   for (std::size_t i = 0; i < want.size(); ++i) {
@@ -619,6 +637,8 @@ TEST_CASE("conv / depthwise / FC layers: argument errors name the argument and w
     expect_init_error(good, &conv, o, f.w.data(), q, StatusCode::invalid_argument, "bias", in, before);
     q = f.fq(), q.activation = static_cast<Activation>(9);
     expect_init_error(good, &conv, o, f.w.data(), q, StatusCode::invalid_argument, "act", in, before);
+    q = f.fq(), q.rounding = static_cast<qk::RequantRounding>(2);
+    expect_init_error(good, &conv, o, f.w.data(), q, StatusCode::invalid_argument, "rounding", in, before);
     // A multiplier of 2^30 or more (weight scale huge against the output's) cannot be applied.
     std::vector<float> big(8, 1e12f);
     q = f.fq(), q.weight_scales = big.data();

@@ -42,6 +42,11 @@ struct FloatQuantization {
   const std::int32_t* weight_zero_points = nullptr;
   const float* bias = nullptr;  // out_c values, or null (no bias); quantized with quantize_bias()
   Activation activation = Activation::none;
+  // How the accumulator is requantized: TFLite's default (double rounding: a rounding doubling
+  // high multiply, then a rounding shift) or TFLITE_SINGLE_ROUNDING's one rounding of the exact
+  // product. Single rounding is what a float simulation (PyTorch's fake quantization, QAT)
+  // computes, up to the multiplier's 31 bits.
+  RequantRounding rounding = RequantRounding::double_rounding;
 };
 
 // TFLite's prepared integers (the fields of the conformance vectors, TFLite's sign conventions).
@@ -55,6 +60,7 @@ struct PreparedQuantization {
   // TFLite's filter_offset (-weight zero point), as many as the multipliers; null: 0.
   const std::int32_t* weight_offsets = nullptr;
   std::int32_t act_min = -128, act_max = 127;  // the clamp, inside the output type
+  RequantRounding rounding = RequantRounding::double_rounding;  // as FloatQuantization's
 };
 
 }  // namespace layers
@@ -70,6 +76,7 @@ struct LinearParams {
   std::size_t out_c = 0;
   bool has_weight_zero_point = false;
   std::int32_t input_zero_point = 0, output_zero_point = 0, qmin = 0, qmax = 0;
+  RequantRounding rounding = RequantRounding::double_rounding;
 
   std::int32_t* multiplier() const noexcept { return data.get(); }
   std::int32_t* shift() const noexcept { return data.get() + out_c; }
@@ -88,7 +95,7 @@ struct LinearParams {
   }
   OutputStage stage(ElementType type) const noexcept {
     return OutputStage::fixed_point_requant(type == ElementType::s8 ? OutputType::s8 : OutputType::u8, multiplier(), shift(),
-                                            true, output_zero_point, qmin, qmax);
+                                            true, output_zero_point, qmin, qmax, rounding);
   }
 };
 
@@ -124,6 +131,13 @@ inline Status linear_take_weight_zero_points(const std::int32_t* zp, bool negate
   return Status::success();
 }
 
+inline Status linear_take_rounding(RequantRounding r, LinearParams* p) noexcept {
+  if (r != RequantRounding::double_rounding && r != RequantRounding::single_rounding)
+    return Status(StatusCode::invalid_argument, "layer: unknown requantization rounding", "rounding", static_cast<int>(r));
+  p->rounding = r;
+  return Status::success();
+}
+
 // TFLite's Prepare: multipliers from the scales (output_multipliers), bias quantized with
 // input_scale * weight_scale (quantize_bias), the clamp from the fused activation.
 inline Status linear_params(const layers::FloatQuantization& q, std::size_t out_c, ElementType type, ElementType weight_type,
@@ -151,6 +165,7 @@ inline Status linear_params(const layers::FloatQuantization& q, std::size_t out_
   }
   p.input_zero_point = q.input.zero_point;
   p.output_zero_point = q.output.zero_point;
+  QK_RETURN_IF_ERROR(linear_take_rounding(q.rounding, &p));
   *out = std::move(p);
   return Status::success();
 }
@@ -175,7 +190,7 @@ inline Status linear_params(const layers::PreparedQuantization& q, std::size_t o
   if (out_c == 0) return Status(StatusCode::bad_shape, "layer: zero output channels");
   const std::size_t count = q.per_channel ? out_c : 1;
   for (std::size_t c = 0; c < count; ++c)
-    QK_RETURN_IF_ERROR(validate_quantized_multiplier(q.multiplier[c], q.shift[c], RequantRounding::double_rounding));
+    QK_RETURN_IF_ERROR(validate_quantized_multiplier(q.multiplier[c], q.shift[c], q.rounding));
   LinearParams p;
   QK_RETURN_IF_ERROR(p.allocate(out_c));
   for (std::size_t c = 0; c < out_c; ++c) {
@@ -189,6 +204,7 @@ inline Status linear_params(const layers::PreparedQuantization& q, std::size_t o
   p.output_zero_point = q.output_offset;
   p.qmin = q.act_min;
   p.qmax = q.act_max;
+  p.rounding = q.rounding;
   *out = std::move(p);
   return Status::success();
 }
