@@ -1,11 +1,12 @@
 // qk-run-qdq: run qk's int8 network on an existing QDQ ONNX model (no calibration) over the
 // Fashion-MNIST / MNIST test set and write its logits.
 //
-//   qk-run-qdq qat_int8.onnx --logits qk_logits.f32 [--data DIR] [--test-samples N]
+//   qk-run-qdq qat_int8.onnx --logits qk_logits.f32 [--data DIR] [--test-samples N] [--rounding single]
 //
 // The model is lowered exactly as qk-quantize lowers its own output (qk::onnx::Network, batch
 // 100): QuantizeLinear of the float input, int8 layers with TFLite-style fixed-point
-// requantization, DequantizeLinear of the output. Images are pixel / 255, NCHW. The logits file is
+// requantization (double rounding, or with --rounding single the single rounding that a float
+// simulation of the model computes), DequantizeLinear of the output. Images are pixel / 255, NCHW. The logits file is
 // raw float32 [N][classes], row-major, little-endian (the dequantized int8 outputs), the format of
 // qk-quantize --dump's qk_logits.f32. Prints the top-1 accuracy.
 #include <algorithm>
@@ -32,7 +33,8 @@ void usage() {
                "  --data DIR          IDX files (t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]),\n"
                "                      default /usr/share/datasets/fashion-mnist\n"
                "  --logits FILE       write the logits, float32 [N][classes]\n"
-               "  --test-samples N    the first N test images (default all)\n");
+               "  --test-samples N    the first N test images (default all)\n"
+               "  --rounding R        double (TFLite's default) | single: the conv/FC requantization\n");
 }
 
 std::string find_file(const std::string& dir, const std::string& base) {
@@ -48,6 +50,7 @@ std::string find_file(const std::string& dir, const std::string& base) {
 int main(int argc, char** argv) {
   std::string model_path, data_dir = "/usr/share/datasets/fashion-mnist", logits_path;
   std::size_t test_n = 0;
+  qk::onnx::NetworkOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -62,6 +65,10 @@ int main(int argc, char** argv) {
       const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
       if (v.empty() || *end != 0 || n == 0) die("--test-samples needs a positive integer, not '" + v + "'");
       test_n = static_cast<std::size_t>(n);
+    } else if (a == "--rounding") {
+      const std::string v = value();
+      if (v != "single" && v != "double") die("--rounding takes single or double, not '" + v + "'");
+      options.rounding = v == "single" ? qk::RequantRounding::single_rounding : qk::RequantRounding::double_rounding;
     } else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -86,7 +93,7 @@ int main(int argc, char** argv) {
 
   const std::size_t batch = 100;
   qk::onnx::Network net;
-  if (!net.build(model, batch, &error).ok()) die(error);
+  if (!net.build(model, batch, &error, options).ok()) die(error);
   const std::size_t px = images.rows * images.cols;
   if (net.input_count() != batch * px) die("the model's input is not one 28x28-style image channel of the IDX size");
   const std::size_t classes = net.output_count() / batch;

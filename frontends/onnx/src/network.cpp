@@ -110,7 +110,7 @@ Network::~Network() = default;
 Network::Network(Network&&) noexcept = default;
 Network& Network::operator=(Network&&) noexcept = default;
 
-Status Network::build(const Model& m, std::size_t batch, std::string* error) {
+Status Network::build(const Model& m, std::size_t batch, std::string* error, const NetworkOptions& options) {
   if (batch == 0) return fail(error, StatusCode::bad_shape, "network: batch 0", "batch must be at least 1");
   if (m.inputs.size() != 1 || m.outputs.size() != 1)
     return fail(error, StatusCode::unsupported, "network: one input and one output", "only models with one input and one output are lowered");
@@ -254,6 +254,7 @@ Status Network::build(const Model& m, std::size_t batch, std::string* error) {
         layers::FloatQuantization fq;
         fq.input = in.quant;
         fq.output = out.quant;
+        fq.rounding = options.rounding;
         fq.weight_scales = wd.scales.data();
         fq.per_channel = per_channel;
         fq.bias = bias.empty() ? nullptr : bias.data();

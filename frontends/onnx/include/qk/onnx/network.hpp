@@ -23,10 +23,19 @@
 #include <string>
 #include <vector>
 
+#include "qk/fixed_point.hpp"
 #include "qk/onnx/model.hpp"
 
 namespace qk {
 namespace onnx {
+
+struct NetworkOptions {
+  // The conv / FC layers' requantization: TFLite's double rounding (the default, what TFLite
+  // and the conformance vectors compute) or single rounding, which matches a float simulation
+  // of the same QDQ model (PyTorch fake quantization, ORT's float requantization) more closely:
+  // a fine-tuned model is checked against its simulation with it (docs/ptq.md).
+  RequantRounding rounding = RequantRounding::double_rounding;
+};
 
 class Network {
  public:
@@ -36,7 +45,7 @@ class Network {
   Network& operator=(Network&&) noexcept;
 
   // Lowers `qdq` for inputs of `batch` images (the model's NCHW input, float).
-  Status build(const Model& qdq, std::size_t batch, std::string* error);
+  Status build(const Model& qdq, std::size_t batch, std::string* error, const NetworkOptions& options = NetworkOptions());
 
   // Float NCHW input (batch x C x H x W as the model declares) -> float output (batch x classes),
   // through int8 layers. arena: arena_size() bytes.
