@@ -10,7 +10,8 @@ The fake quantization matches what qk deploys (docs/qat.md, tools/qk_quantize.cp
     zp = clamp(-128 - round_half_even(min / scale))), the range from a moving-average
     min/max observer (averaging constant 0.01, the first batch sets it), frozen for the
     last --frozen-epochs epochs;
-  * weights: per output channel, symmetric [-127, 127], scale = max|w| / 127 (float32),
+  * weights: per output channel, symmetric [-127, 127] (--bits-weights 4 / 3: [-7, 7] /
+    [-3, 3]), scale = max|w| / qmax (float32),
     torch.fake_quantize_per_channel_affine (straight-through gradient);
   * biases: rounded to the int32 grid of scale s_in * s_w (straight-through), as qk does.
 
@@ -29,7 +30,10 @@ Usage (repository root, Debian's Python with torch 1.13; see docs/qat.md):
         --output /tmp/qat/qat_int8.onnx --sim-logits /tmp/qat/sim_logits.f32
     /usr/bin/python3 scripts/ptq/qat_finetune.py --simulate /tmp/qat/ptq_int8.onnx \
         --sim-logits /tmp/qat/ptq_sim_logits.f32        # only simulate an existing QDQ file
-    /usr/bin/python3 scripts/ptq/qat_finetune.py --bits-weights 4    # int4 weights, accuracy only
+    # int4 (or 3) weights [-7, 7] per channel, INT4 in the file, lowered onto qk's s4 layers:
+    qk-quantize models/fashion_cnn/fashion_cnn.onnx --weights int4-per-channel --output /tmp/qat/ptq_int4.onnx
+    /usr/bin/python3 scripts/ptq/qat_finetune.py --bits-weights 4 --template /tmp/qat/ptq_int4.onnx \
+        --output /tmp/qat/qat_int4.onnx --sim-logits /tmp/qat/sim_logits_int4.f32
 """
 import argparse
 import os
@@ -96,9 +100,12 @@ class QATCNN(nn.Module):
     def __init__(self, folded, wbits=8, bias_grid=True):
         super().__init__()
         self.f = folded
-        self.wqmax = 127 if wbits == 8 else 2 ** (wbits - 1) - 1  # int8: narrow [-127, 127]
-        self.wqmin = -127 if wbits == 8 else -(2 ** (wbits - 1))  # int4 [-8, 7], int3 [-4, 3]
-        self.bias_grid = bias_grid and wbits == 8
+        # Symmetric narrow ranges, as qk-quantize writes them: int8 [-127, 127], int4 [-7, 7],
+        # int3 [-3, 3] (stored as INT4). With scale max|w| / qmax nothing reaches -qmax - 1 anyway.
+        self.wqmax = 2 ** (wbits - 1) - 1
+        self.wqmin = -self.wqmax
+        self.wbits = wbits
+        self.bias_grid = bias_grid
         self.obs = {p: MovingAverageMinMax() for p in ACT_POINTS}
         self.observing = True
 
@@ -155,7 +162,9 @@ def qdq_layout(model):
 
 
 def quantize_for_qk(qat):
-    """Integers and scales exactly as qk-quantize computes them (float32, round half to even)."""
+    """Integers and scales exactly as qk-quantize computes them (float32, round half to even);
+    int4/int3 weights come out as int8 arrays of values in [-7, 7] / [-3, 3]."""
+    qmax = 2 ** (qat.wbits - 1) - 1
     act = {p: qat.obs[p].params() for p in ACT_POINTS}
     act["flatten"] = act["gap"]
     mods = qat.f.convs() + [qat.f.fc]
@@ -165,9 +174,9 @@ def quantize_for_qk(qat):
         w = m.weight.detach().numpy().astype(F32)
         b = m.bias.detach().numpy().astype(F32)
         amax = np.abs(w.reshape(w.shape[0], -1)).max(axis=1).astype(F32)
-        ws = (amax / F32(127)).astype(F32)
+        ws = (amax / F32(qmax)).astype(F32)
         ws = np.where(ws > 0, ws, F32(1)).astype(F32)
-        wq = np.clip(np.rint(w / ws.reshape((-1,) + (1,) * (w.ndim - 1))), -127, 127).astype(np.int8)
+        wq = np.clip(np.rint(w / ws.reshape((-1,) + (1,) * (w.ndim - 1))), -qmax, qmax).astype(np.int8)
         bs = (F32(act[a][0]) * ws).astype(F32)
         lim = F32(2147483520)
         bqv = np.clip(np.rint(b / bs), -lim, lim).astype(np.int32)
@@ -175,9 +184,38 @@ def quantize_for_qk(qat):
     return act, out
 
 
+INT4 = 22  # TensorProto.INT4 (opset 21); Debian's onnx 1.12 predates it, so it is packed here
+
+
+def to_array(t):
+    """numpy_helper.to_array, plus INT4 (two's complement nibbles, element i in the low nibble
+    when i is even), returned as int8."""
+    from onnx import numpy_helper
+    if t.data_type != INT4:
+        return numpy_helper.to_array(t)
+    n = int(np.prod(t.dims)) if len(t.dims) else 1
+    b = np.frombuffer(t.raw_data, dtype=np.uint8)
+    assert b.size == (n + 1) // 2, (t.name, b.size, n)
+    nib = np.stack([b & 15, b >> 4], axis=1).reshape(-1)[:n].astype(np.int8)
+    return np.where(nib > 7, nib - 16, nib).astype(np.int8).reshape(tuple(t.dims))
+
+
+def set_array(t, v):
+    """Replace the values of initializer t by v (same dtype and shape; INT4 packed from int8)."""
+    from onnx import numpy_helper
+    if t.data_type != INT4:
+        t.CopyFrom(numpy_helper.from_array(v, t.name))
+        return
+    flat = v.reshape(-1).astype(np.int16)
+    assert flat.min() >= -8 and flat.max() <= 7
+    nib = (flat & 15).astype(np.uint8)
+    if nib.size % 2:
+        nib = np.append(nib, np.uint8(0))
+    t.raw_data = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8).tobytes()
+
+
 def export_qdq(template_path, out_path, act, layers_q):
     import onnx
-    from onnx import numpy_helper
     m = onnx.load(template_path)
     act_names, layers = qdq_layout(m)
     new = {}
@@ -188,15 +226,18 @@ def export_qdq(template_path, out_path, act, layers_q):
     for (wn, wsn, bn, bsn, _), (wq, ws, bqv, bs) in zip(layers, layers_q):
         new[wn], new[wsn], new[bn], new[bsn] = wq, ws, bqv, bs
     replaced = 0
+    four_bit = False
     for i, t in enumerate(m.graph.initializer):
         if t.name in new:
-            old = numpy_helper.to_array(t)
+            old = to_array(t)
             v = new[t.name]
             assert old.dtype == v.dtype and old.shape == v.shape, (t.name, old.dtype, v.dtype, old.shape, v.shape)
-            m.graph.initializer[i].CopyFrom(numpy_helper.from_array(v, t.name))
+            four_bit = four_bit or t.data_type == INT4
+            set_array(m.graph.initializer[i], v)
             replaced += 1
     assert replaced == len(new) == len(m.graph.initializer), (replaced, len(new), len(m.graph.initializer))
-    onnx.checker.check_model(m)
+    if not four_bit:  # onnx 1.12's checker knows neither INT4 nor opset 21
+        onnx.checker.check_model(m)
     onnx.save(m, out_path)
     return replaced
 
@@ -209,9 +250,8 @@ class QDQSim(nn.Module):
     def __init__(self, path):
         super().__init__()
         import onnx
-        from onnx import numpy_helper
         m = onnx.load(path)
-        init = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+        init = {t.name: to_array(t) for t in m.graph.initializer}
         act_names, layers = qdq_layout(m)
         self.act = {p: (float(init[s]), int(init[z])) for p, (s, z) in act_names.items()}
         self.layers, self.ints = [], []
@@ -271,7 +311,9 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--bits-weights", type=int, default=8, choices=(8, 4, 3),
-                    help="4 / 3: per-channel weights [-8,7] / [-4,3] (scale max|w|/qmax), fake-quant accuracy only")
+                    help="per-channel symmetric weights [-127,127] / [-7,7] / [-3,3], scale max|w|/qmax; "
+                         "with --output, the --template must be qk-quantize's file of the same width "
+                         "(--weights int4-per-channel / int3-per-channel)")
     ap.add_argument("--no-bias-grid", action="store_true", help="keep the bias float during fine-tuning")
     args = ap.parse_args()
 
@@ -290,8 +332,6 @@ def main():
 
     if args.output and not args.template:
         ap.error("--output needs --template (the QDQ file qk-quantize wrote for the float model)")
-    if args.bits_weights != 8 and args.output:
-        ap.error("--output only with 8-bit weights (qk's int4 lowering is not part of this export)")
     xtr_u8, ytr = fashion_mnist.load("train")
     xtr, ytr = to_input(xtr_u8), torch.from_numpy(ytr.astype(np.int64))
 
@@ -337,7 +377,7 @@ def main():
     for p in ACT_POINTS:
         s, z = qat.obs[p].params()
         print(f"  {p:7s} range [{qat.obs[p].lo.item():.5f}, {qat.obs[p].hi.item():.5f}]  scale {s:.8g}  zp {z}")
-    if args.bits_weights != 8 or not args.output:
+    if not args.output:
         return
 
     act, layers_q = quantize_for_qk(qat)
