@@ -415,6 +415,18 @@ inline std::int32_t lsq_backward_zero_point(float zero_point, std::int32_t quant
 }
 
 namespace detail {
+// What the two LSQ backward passes need beyond the forward's checks: the zero-point gradient
+// formula assumes the range contains 0, and g scales every gradient.
+inline Status lsq_check_backward(std::int32_t quant_min, std::int32_t quant_max, float grad_factor) noexcept {
+  if (quant_min > 0 || quant_max < 0)
+    return Status(StatusCode::invalid_argument, "fake_quantize_learnable backward: range must contain 0",
+                  "quant_min", quant_min);
+  if (!std::isfinite(grad_factor))
+    return Status(StatusCode::invalid_argument, "fake_quantize_learnable backward: grad_factor not finite",
+                  "grad_factor", grad_factor);
+  return Status::success();
+}
+
 inline Status lsq_check(float scale, float zero_point, std::int32_t quant_min, std::int32_t quant_max) noexcept {
   QK_RETURN_IF_ERROR(check_scale(scale));
   QK_RETURN_IF_ERROR(fq_check_range(quant_min, quant_max));
@@ -452,12 +464,7 @@ inline Status fake_quantize_learnable_per_tensor_affine_backward(
     std::int32_t quant_max, float grad_factor, float* dx, float* dscale_elem, float* dzp_elem, float* dscale,
     float* dzero_point) noexcept {
   QK_RETURN_IF_ERROR(detail::lsq_check(scale, zero_point, quant_min, quant_max));
-  if (quant_min > 0 || quant_max < 0)
-    return Status(StatusCode::invalid_argument, "fake_quantize_learnable backward: range must contain 0",
-                  "quant_min", quant_min);
-  if (!std::isfinite(grad_factor))
-    return Status(StatusCode::invalid_argument, "fake_quantize_learnable backward: grad_factor not finite",
-                  "grad_factor", grad_factor);
+  QK_RETURN_IF_ERROR(detail::lsq_check_backward(quant_min, quant_max, grad_factor));
   if (n != 0 && (dy == nullptr || x == nullptr || dx == nullptr || dscale_elem == nullptr || dzp_elem == nullptr))
     return Status(StatusCode::null_pointer, "fake_quantize_learnable_per_tensor_affine_backward: null pointer");
   const float inv_scale = 1.0f / scale;
@@ -550,12 +557,7 @@ inline Status fake_quantize_learnable_per_channel_affine_backward(
   std::size_t total = 0;
   QK_RETURN_IF_ERROR(detail::lsq_check_channels(outer, channels, inner, num_params, scales, zero_points, quant_min,
                                                 quant_max, &total));
-  if (quant_min > 0 || quant_max < 0)
-    return Status(StatusCode::invalid_argument, "fake_quantize_learnable backward: range must contain 0",
-                  "quant_min", quant_min);
-  if (!std::isfinite(grad_factor))
-    return Status(StatusCode::invalid_argument, "fake_quantize_learnable backward: grad_factor not finite",
-                  "grad_factor", grad_factor);
+  QK_RETURN_IF_ERROR(detail::lsq_check_backward(quant_min, quant_max, grad_factor));
   if (total != 0 && (dy == nullptr || x == nullptr || dx == nullptr || dscale_elem == nullptr || dzp_elem == nullptr))
     return Status(StatusCode::null_pointer, "fake_quantize_learnable_per_channel_affine_backward: null pointer");
   for (std::size_t o = 0, outer_n = detail::fq_outer(total, channels, inner); o < outer_n; ++o)
