@@ -12,6 +12,7 @@
 #include "qk/layers/sequence.hpp"
 
 #include "common.hpp"
+#include "qoperator.hpp"
 
 namespace qk {
 namespace onnx {
@@ -112,6 +113,12 @@ Network& Network::operator=(Network&&) noexcept = default;
 
 Status Network::build(const Model& m, std::size_t batch, std::string* error, const NetworkOptions& options) {
   if (batch == 0) return fail(error, StatusCode::bad_shape, "network: batch 0", "batch must be at least 1");
+  if (detail::has_qoperator_nodes(m)) {
+    // QOperator nodes become the QDQ chains they stand for, then lower as those do.
+    Model qdq;
+    QK_RETURN_IF_ERROR(detail::qoperator_as_qdq(m, &qdq, error));
+    return build(qdq, batch, error, options);
+  }
   if (m.inputs.size() != 1 || m.outputs.size() != 1)
     return fail(error, StatusCode::unsupported, "network: one input and one output", "only models with one input and one output are lowered");
   const ValueInfo& vin = m.inputs[0];

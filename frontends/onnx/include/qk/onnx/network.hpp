@@ -10,6 +10,10 @@
 //   DQ(x) -> Flatten | Reshape -> Q (same scale)                  -> nothing (a view), if the order of
 //                                                                    elements is the same in NHWC
 //   DQ(graph output's producer)                                   -> the output dequantizer
+// QOperator nodes (QLinearConv, QLinearMatMul) are first rewritten into the QDQ chains that mean
+// the same (DQ -> Conv/MatMul -> Q) and lower as those; the two forms can be mixed (e.g. pools
+// between DQ and Q). QLinearAdd, ConvInteger and MatMulInteger are not lowered (no branches in a
+// Sequence; no dynamic quantization layer).
 // Activations int8 (zero point any), weights int8 with zero point 0, biases int32 at
 // input_scale * weight_scale. The layers compute TFLite's fixed-point arithmetic, not ONNX
 // Runtime's float requantization: outputs may differ from ORT's by a rounding step where a value
