@@ -781,13 +781,13 @@ bool op_qlinear_add(const Inputs& in, Tensor* y, OpError* e) {
   return true;
 }
 
-// Cast(to = FLOAT) from float16, float32, int8, uint8, int16 and int32 (the loader refuses
-// other targets).
+// Cast(to = FLOAT) from float16, float32, float64, int8, uint8, int16 and int32 (the loader refuses
+// other targets, and other declared input types).
 bool op_cast(const Node& node, const Tensor& x, Tensor* y, OpError* e) {
   if (node.get_int("to", 0) != static_cast<std::int64_t>(DataType::float32)) return unsupported(e, "Cast to a type other than FLOAT");
   switch (x.type) {
-    case DataType::float16: case DataType::float32: case DataType::int8: case DataType::uint8: case DataType::int16:
-    case DataType::int32: break;
+    case DataType::float16: case DataType::float32: case DataType::float64: case DataType::int8: case DataType::uint8:
+    case DataType::int16: case DataType::int32: break;
     default: return unsupported(e, std::string("Cast from ") + data_type_name(x.type) + " to float32");
   }
   if (!make_tensor(y, DataType::float32, x.dims, e)) return false;
@@ -795,6 +795,7 @@ bool op_cast(const Node& node, const Tensor& x, Tensor* y, OpError* e) {
   for (std::size_t i = 0, n = x.count(); i < n; ++i) {
     if (x.type == DataType::float16) yp[i] = half_to_float(x.data<std::uint16_t>()[i]);
     else if (x.type == DataType::float32) yp[i] = x.data<float>()[i];
+    else if (x.type == DataType::float64) yp[i] = static_cast<float>(x.data<double>()[i]);
     else yp[i] = static_cast<float>(int_at(x, i));
   }
   return true;

@@ -502,6 +502,14 @@ Status load(const void* data, std::size_t size, Model* model, std::string* error
       return fail(error, StatusCode::unsupported, "onnx::load: Cast to a type other than FLOAT",
                   label + ": Cast to data type " + std::to_string(n.get_int("to", 0)) +
                       " is not supported (only to = 1, FLOAT)");
+    if (n.op == Op::cast)
+      for (const auto& gi : g.input())
+        if (gi.name() == n.input(0) && gi.has_type() && gi.type().has_tensor_type()) {
+          const int t = gi.type().tensor_type().elem_type();
+          if (!supported_type(t) || t == static_cast<int>(DataType::int64) || t == static_cast<int>(DataType::uint16))
+            return fail(error, StatusCode::unsupported, "onnx::load: Cast from an unsupported type",
+                        label + ": Cast from data type " + std::to_string(t) + " to FLOAT is not supported");
+        }
     for (const std::string& out : np.output()) {
       if (out.empty())
         return fail(error, StatusCode::unsupported, "onnx::load: omitted output", label + ": omitted outputs are not supported");
