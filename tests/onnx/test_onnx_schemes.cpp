@@ -413,3 +413,39 @@ TEST_CASE("ptq schemes: fp16, int16 and dynamic files round-trip and stay near f
     }
   }
 }
+
+// int16 activations: a bias int32 cannot hold at input_scale * weight_scale stays float. Conv
+// 1x1 with weight 1e-6 and bias 1: input scale 1/32767, weight scale 1e-6/127, so bias / scale
+// is about 4e12 > 2^31.
+TEST_CASE("ptq int16: a bias that would saturate int32 stays float", "[onnx]") {
+  Model m;
+  m.opset = 13;
+  m.inputs.push_back({"x", DataType::float32, {1, 1, 2, 2}});
+  m.outputs.push_back({"y", DataType::float32, {1, 1, 2, 2}});
+  m.initializers.push_back({"w", f32({1, 1, 1, 1}, {1e-6f})});
+  m.initializers.push_back({"b", f32({1}, {1.0f})});
+  Node conv;
+  conv.op = Op::conv;
+  conv.name = "conv";
+  conv.inputs = {"x", "w", "b"};
+  conv.outputs = {"y"};
+  m.nodes.push_back(conv);
+  qk::onnx::PtqOptions o;
+  o.activations = qk::onnx::ActivationScheme::int16;
+  qk::onnx::Calibrator cal;
+  std::string error;
+  INFO(error);
+  REQUIRE(cal.init(m, o, &error).ok());
+  const Tensor x = f32({1, 1, 2, 2}, {0.0f, 0.25f, 0.5f, 1.0f});
+  REQUIRE(cal.observe({x}, &error).ok());
+  Model q;
+  REQUIRE(qk::onnx::quantize_qdq(m, cal, o, &q, &error).ok());
+  const Tensor* b = q.initializer("b");
+  REQUIRE(b != nullptr);
+  CHECK(b->type == DataType::float32);
+  CHECK(q.initializer("b/q") == nullptr);
+  CHECK(q.initializer("w/q") != nullptr);
+  std::vector<Tensor> out;
+  REQUIRE(qk::onnx::run_reference(q, {x}, &out, &error).ok());
+  for (std::size_t i = 0; i < 4; ++i) CHECK(std::fabs(out[0].data<float>()[i] - (1.0f + 1e-6f * x.data<float>()[i])) < 1e-4f);
+}

@@ -650,7 +650,7 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
           // int16 activations: a bias int32 cannot hold at input_scale * weight_scale stays float.
           if (out.initializer(bname) == nullptr) out.initializers.push_back({bname, *b});
           weight_names.insert(bname);
-        } else {
+        } else {  // (the int8 lines below are not re-indented: smaller merges)
         out.initializers.push_back({bname + "/q", bq});
         out.initializers.push_back({bname + "/scale", bs});
         Node bdq = make_node(Op::dequantize_linear, bname + "/DequantizeLinear", {bname + "/q", bname + "/scale"}, bname);
