@@ -167,7 +167,7 @@ void calibrate(const Model& model, const Dataset& d, const qk::onnx::PtqOptions&
 // The test images through the reference interpreter running the QDQ model, for schemes the
 // integer network does not lower.
 void interpreter_accuracy(const Model& qdq, const Dataset& d, std::size_t test_n, const std::vector<std::size_t>& fp32_pred,
-                          Result* r) {
+                          Result* r, std::vector<float>* logits = nullptr) {
   std::size_t correct = 0, agree = 0;
   Progress bar("qdq eval", test_n);
   for (std::size_t i = 0; i < test_n; i += 100) {
@@ -176,6 +176,7 @@ void interpreter_accuracy(const Model& qdq, const Dataset& d, std::size_t test_n
     std::string error;
     if (!qk::onnx::run_reference(qdq, {batch_tensor(d.test, i, b)}, &out, &error).ok()) die(error);
     const std::size_t classes = out[0].count() / b;
+    if (logits != nullptr) logits->insert(logits->end(), out[0].data<float>(), out[0].data<float>() + b * classes);
     for (std::size_t k = 0; k < b; ++k) {
       const std::size_t p = argmax(out[0].data<float>() + k * classes, classes);
       correct += p == d.test_labels[i + k];
@@ -208,9 +209,17 @@ Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onn
   qk::onnx::Network net;
   const std::size_t eb = 100;
   const qk::Status built = net.build(qdq, eb, &error);
-  if (built.code() == qk::StatusCode::unsupported && dump.empty()) {
+  if (built.code() == qk::StatusCode::unsupported) {
     r.layers = "not lowered onto qk's layers: " + error + "\n";
-    interpreter_accuracy(qdq, d, test_n, fp32_pred, &r);
+    // Not lowered: with --dump, the interpreter's logits are what ORT is compared with.
+    std::vector<float> logits;
+    interpreter_accuracy(qdq, d, test_n, fp32_pred, &r, dump.empty() ? nullptr : &logits);
+    if (!dump.empty()) {
+      const Tensor x = batch_tensor(d.test, 0, test_n);
+      write_file(dump + "/input.f32", x.bytes.data(), x.bytes.size());
+      write_file(dump + "/qk_logits.f32", logits.data(), logits.size() * 4);
+      write_file(dump + "/labels.u8", d.test_labels.data(), test_n);
+    }
     return r;
   }
   if (!built.ok()) die(error);

@@ -4,6 +4,13 @@
 # that file in ONNX Runtime (onnxruntime-node, installed by scripts/install-deps.sh) on the same
 # images and requires top-1 agreement >= 99% and logits within 4 output quantization steps.
 #   ort_agreement.sh QK_QUANTIZE MODEL NODE_MODULES WORK_DIR [observer weights]...
+# With no [observer weights] pairs it also runs one file of each scheme qk does not lower onto
+# its layers (fp16 weights, int16 activations, dynamic int8): qk-quantize then dumps the
+# reference interpreter's logits. Their limits: int16 outputs are quantized (4 steps, as int8);
+# fp16 and dynamic outputs are float, so an absolute difference instead (measured: 9e-6 and 3e-6;
+# limits 1e-4, float summation order, and 0.05, one activation rounding step flipped by a
+# DynamicQuantizeLinear tie moves a logit by about x_scale * |w|, well under 0.05 here).
+# Dynamic files are compared in qk-quantize's batches of 100: the range is per batch.
 set -euo pipefail
 tool=$1 model=$2 modules=$3 work=$4
 shift 4
@@ -22,11 +29,24 @@ if ! command -v node >/dev/null || [ ! -d "$modules/onnxruntime-node" ]; then
   exit 1
 fi
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(minmax per-channel entropy per-tensor)
+extras=0
+[ ${#configs[@]} -gt 0 ] || { configs=(minmax per-channel entropy per-tensor); extras=1; }
 for ((i = 0; i < ${#configs[@]}; i += 2)); do
   dir="$work/${configs[i]}-${configs[i+1]}"
   mkdir -p "$dir"
   "$tool" "$model" --observer "${configs[i]}" --weights "${configs[i+1]}" --evaluate --quiet --test-samples 2000 \
     --output "$dir/model.onnx" --dump "$dir" | grep -E '^\| int8' || true
   NODE_PATH="$modules" node "$here/ort_agreement.js" "$dir/model.onnx" "$dir" 99.0 4
+done
+[ $extras = 1 ] || exit 0
+# name | qk-quantize options | max steps | batch | max |diff|
+for spec in "fp16|--weights fp16 --activations float32|Infinity|0|1e-4" \
+            "int16|--activations int16|4|0|Infinity" \
+            "dynamic|--activations dynamic-int8|Infinity|100|0.05"; do
+  IFS='|' read -r name opts steps batch maxabs <<<"$spec"
+  dir="$work/$name"
+  mkdir -p "$dir"
+  # shellcheck disable=SC2086
+  "$tool" "$model" $opts --evaluate --quiet --test-samples 2000 --output "$dir/model.onnx" --dump "$dir" | grep -E '^\| ' | grep -v weights || true
+  NODE_PATH="$modules" node "$here/ort_agreement.js" "$dir/model.onnx" "$dir" 99.0 "$steps" "$batch" "$maxabs"
 done

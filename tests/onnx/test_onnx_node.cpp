@@ -87,6 +87,7 @@ TEST_CASE("onnx reference interpreter: ONNX node tests", "[onnx]") {
         const std::string p = dir + "/" + set + "/input_" + std::to_string(i) + ".pb";
         if (!exists(p)) break;
         qk::onnx::Tensor t;
+        INFO(test << ": " << p << ": " << error);
         REQUIRE(qk::onnx::load_tensor_file(p.c_str(), &t, nullptr, &error).ok());
         inputs.push_back(std::move(t));
       }
@@ -123,7 +124,8 @@ TEST_CASE("onnx reference interpreter: ONNX node tests", "[onnx]") {
   CHECK(refused == kRefused);
   for (const char* op : {"Conv", "Relu", "Clip", "Add", "Mul", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm",
                          "MatMul", "Flatten", "Reshape", "Concat", "BatchNormalization", "Softmax", "QuantizeLinear",
-                         "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger"}) {
+                         "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger", "Cast",
+                         "DynamicQuantizeLinear"}) {
     INFO(op);
     CHECK(ops_seen.count(op) == 1);
   }

@@ -17,9 +17,10 @@ inline Status fail(std::string* error, StatusCode code, const char* message, con
   return Status(code, message);
 }
 
-// Element i of an integer tensor as int32 (int8, uint8, int32; 0 for any other type).
+// Element i of an integer tensor as int32 (int8, uint8, int16, int32; 0 for any other type).
 inline std::int32_t int_at(const Tensor& t, std::size_t i) {
   switch (t.type) {
+    case DataType::int16: return t.data<std::int16_t>()[i];
     case DataType::int8: return t.data<std::int8_t>()[i];
     case DataType::uint8: return t.data<std::uint8_t>()[i];
     case DataType::int32: return t.data<std::int32_t>()[i];

@@ -712,7 +712,7 @@ bool op_quantize_linear(const Node& node, const Inputs& in, Tensor* y, OpError* 
   const Tensor* zp = in.size() > 2 ? in[2] : nullptr;
   if (!want_type(x, DataType::float32, "x", e)) return false;
   const DataType out = zp != nullptr ? zp->type : DataType::uint8;
-  if (!is_8bit(out)) return unsupported(e, "y_zero_point must be int8 or uint8");
+  if (!is_8bit(out) && out != DataType::int16) return unsupported(e, "y_zero_point must be int8, uint8 or int16");
   std::size_t axis = 0, inner = 0;
   if (!axis_params(node, x, *in[1], &axis, &inner, e)) return false;
   const std::size_t nparams = in[1]->count();
@@ -726,6 +726,8 @@ bool op_quantize_linear(const Node& node, const Inputs& in, Tensor* y, OpError* 
     const float r = std::nearbyint(x.data<float>()[i] / s[p]) + static_cast<float>(z[z.size() == 1 ? 0 : p]);
     if (out == DataType::uint8)
       y->data<std::uint8_t>()[i] = static_cast<std::uint8_t>(std::isnan(r) ? 0.0f : std::min(255.0f, std::max(0.0f, r)));
+    else if (out == DataType::int16)
+      y->data<std::int16_t>()[i] = static_cast<std::int16_t>(std::isnan(r) ? 0.0f : std::min(32767.0f, std::max(-32768.0f, r)));
     else
       y->data<std::int8_t>()[i] = static_cast<std::int8_t>(std::isnan(r) ? 0.0f : std::min(127.0f, std::max(-128.0f, r)));
   }
@@ -735,7 +737,8 @@ bool op_quantize_linear(const Node& node, const Inputs& in, Tensor* y, OpError* 
 bool op_dequantize_linear(const Node& node, const Inputs& in, Tensor* y, OpError* e) {
   const Tensor& x = *in[0];
   const Tensor* zp = in.size() > 2 ? in[2] : nullptr;
-  if (!is_8bit(x.type) && x.type != DataType::int32) return unsupported(e, "x must be int8, uint8 or int32");
+  if (!is_8bit(x.type) && x.type != DataType::int32 && x.type != DataType::int16)
+    return unsupported(e, "x must be int8, uint8, int16 or int32");
   std::size_t axis = 0, inner = 0;
   if (!axis_params(node, x, *in[1], &axis, &inner, e)) return false;
   const std::size_t nparams = in[1]->count();
@@ -774,6 +777,59 @@ bool op_qlinear_add(const Inputs& in, Tensor* y, OpError* e) {
       y->data<std::uint8_t>()[i] = static_cast<std::uint8_t>(std::min(255.0f, std::max(0.0f, q)));
     else
       y->data<std::int8_t>()[i] = static_cast<std::int8_t>(std::min(127.0f, std::max(-128.0f, q)));
+  }
+  return true;
+}
+
+// Cast(to = FLOAT) from float16, float32, float64, int8, uint8, int16 and int32 (the loader refuses
+// other targets, and other declared input types).
+bool op_cast(const Node& node, const Tensor& x, Tensor* y, OpError* e) {
+  if (node.get_int("to", 0) != static_cast<std::int64_t>(DataType::float32)) return unsupported(e, "Cast to a type other than FLOAT");
+  switch (x.type) {
+    case DataType::float16: case DataType::float32: case DataType::float64: case DataType::int8: case DataType::uint8:
+    case DataType::int16: case DataType::int32: break;
+    default: return unsupported(e, std::string("Cast from ") + data_type_name(x.type) + " to float32");
+  }
+  if (!make_tensor(y, DataType::float32, x.dims, e)) return false;
+  float* yp = y->data<float>();
+  for (std::size_t i = 0, n = x.count(); i < n; ++i) {
+    if (x.type == DataType::float16) yp[i] = half_to_float(x.data<std::uint16_t>()[i]);
+    else if (x.type == DataType::float32) yp[i] = x.data<float>()[i];
+    else if (x.type == DataType::float64) yp[i] = static_cast<float>(x.data<double>()[i]);
+    else yp[i] = static_cast<float>(int_at(x, i));
+  }
+  return true;
+}
+
+// DynamicQuantizeLinear (opset 11), as the spec writes it: the range [min(0, min x), max(0, max x)],
+// y_scale = (max - min) / 255, y_zero_point = saturate(round(-min / y_scale)), y = saturate(round(x /
+// y_scale) + y_zero_point), rounding half to even, uint8. An all-zero input gives scale 0; the spec
+// leaves x / 0 undefined, qk (like ONNX Runtime) then writes zero point 0 and y = 0.
+bool op_dynamic_quantize_linear(const Tensor& x, std::vector<Tensor>* out, OpError* e) {
+  if (!want_type(x, DataType::float32, "x", e)) return false;
+  out->resize(3);
+  Tensor& y = (*out)[0];
+  Tensor& ys = (*out)[1];
+  Tensor& yz = (*out)[2];
+  float lo = 0.0f, hi = 0.0f;
+  const float* xp = x.data<float>();
+  for (std::size_t i = 0, n = x.count(); i < n; ++i) {
+    if (std::isnan(xp[i])) return fail(e, StatusCode::invalid_argument, "x contains NaN");
+    lo = std::min(lo, xp[i]);
+    hi = std::max(hi, xp[i]);
+  }
+  const float scale = (hi - lo) / 255.0f;
+  if (!std::isfinite(scale)) return fail(e, StatusCode::invalid_argument, "x's range is not finite");
+  float zp = 0.0f;
+  if (scale > 0.0f) zp = std::min(255.0f, std::max(0.0f, std::nearbyint(-lo / scale)));
+  if (!make_tensor(&y, DataType::uint8, x.dims, e) || !make_tensor(&ys, DataType::float32, {}, e) ||
+      !make_tensor(&yz, DataType::uint8, {}, e))
+    return false;
+  ys.data<float>()[0] = scale;
+  yz.data<std::uint8_t>()[0] = static_cast<std::uint8_t>(zp);
+  for (std::size_t i = 0, n = x.count(); i < n; ++i) {
+    const float r = scale > 0.0f ? std::nearbyint(xp[i] / scale) + zp : 0.0f;
+    y.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(std::min(255.0f, std::max(0.0f, r)));
   }
   return true;
 }
@@ -826,6 +882,8 @@ bool run_node(const Model& model, const Node& node, const Inputs& in, Tensor* y,
     case Op::qlinear_matmul: return op_matmul_quantized(in, true, y, e);
     case Op::matmul_integer: return op_matmul_quantized(in, false, y, e);
     case Op::qlinear_add: return op_qlinear_add(in, y, e);
+    case Op::cast: return op_cast(node, *in[0], y, e);
+    case Op::dynamic_quantize_linear: break;  // three outputs: run_reference calls it
     case Op::count: break;
   }
   return unsupported(e, "unknown op");
@@ -876,7 +934,11 @@ Status run_reference(const Model& model, const std::vector<Tensor>& inputs, std:
     produced[k].resize(1);
     OpError e;
     e.work_limit = limits.max_work_per_node;
-    if (!run_node(model, node, in, &produced[k][0], &e))
+    const bool ran = node.op == Op::dynamic_quantize_linear
+                         ? (in.empty() || in[0] == nullptr ? bad_shape(&e, "required input 0 is missing")
+                                                           : op_dynamic_quantize_linear(*in[0], &produced[k], &e))
+                         : run_node(model, node, in, &produced[k][0], &e);
+    if (!ran)
       return failed(e.code, "onnx::run_reference: a node cannot run",
                     "node '" + node.name + "' (" + op_name(node.op) + "): " + e.what);
     for (std::size_t o = 0; o < node.outputs.size(); ++o) values[node.outputs[o]] = &produced[k][o];

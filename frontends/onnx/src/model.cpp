@@ -78,6 +78,8 @@ const std::vector<OpSpec>& op_specs() {
       {Op::matmul_integer, "MatMulInteger", "", 2, 4, 1, 1, {}},
       {Op::conv_integer, "ConvInteger", "", 2, 4, 1, 1, conv_attrs},
       {Op::qlinear_add, "QLinearAdd", "com.microsoft", 7, 8, 1, 1, {}},
+      {Op::cast, "Cast", "", 1, 1, 1, 1, {{"to", AK::integer}}},
+      {Op::dynamic_quantize_linear, "DynamicQuantizeLinear", "", 1, 1, 3, 3, {}},
   };
   return specs;
 }
@@ -140,6 +142,7 @@ bool supported_type(int t) {
   switch (static_cast<DataType>(t)) {
     case DataType::float32: case DataType::uint8: case DataType::int8: case DataType::uint16:
     case DataType::int16: case DataType::int32: case DataType::int64: case DataType::float64:
+    case DataType::float16:
       return true;
     default:
       return false;
@@ -184,6 +187,8 @@ bool decode_tensor(const ::onnx::TensorProto& p, Tensor* t, std::string* why) {
     case DataType::int8: ok = copy_integers<std::int8_t>(p.int32_data(), count, t); break;
     case DataType::uint16: ok = copy_integers<std::uint16_t>(p.int32_data(), count, t); break;
     case DataType::int16: ok = copy_integers<std::int16_t>(p.int32_data(), count, t); break;
+    // FLOAT16 in int32_data: one 16-bit pattern per int32 (the spec's layout).
+    case DataType::float16: ok = copy_integers<std::uint16_t>(p.int32_data(), count, t); break;
     case DataType::int32: ok = copy_integers<std::int32_t>(p.int32_data(), count, t); break;
     case DataType::int64: ok = copy_integers<std::int64_t>(p.int64_data(), count, t); break;
     default: break;
@@ -309,6 +314,49 @@ std::size_t data_type_size(DataType t) noexcept {
     case DataType::undefined: break;
   }
   return 0;
+}
+
+std::uint16_t float_to_half(float f) noexcept {
+  std::uint32_t x = 0;
+  std::memcpy(&x, &f, 4);
+  const std::uint32_t sign = (x >> 16) & 0x8000u;
+  const std::uint32_t exp = (x >> 23) & 0xffu;
+  std::uint32_t man = x & 0x7fffffu;
+  if (exp == 0xffu)  // inf, or NaN (kept quiet, its top mantissa bits kept)
+    return static_cast<std::uint16_t>(sign | 0x7c00u | (man != 0 ? 0x200u | (man >> 13) : 0u));
+  const int e = static_cast<int>(exp) - 127 + 15;  // the half's biased exponent
+  if (e >= 31) return static_cast<std::uint16_t>(sign | 0x7c00u);  // overflow: inf
+  if (e <= 0) {
+    // A half subnormal (or zero): value = man' * 2^-24 with man' = (1.man) >> (14 - e) rounded.
+    if (e < -10) return static_cast<std::uint16_t>(sign);  // below half the smallest subnormal
+    man |= 0x800000u;
+    const unsigned shift = static_cast<unsigned>(14 - e);  // 14..24
+    std::uint32_t h = man >> shift;
+    const std::uint32_t rest = man & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+    if (rest > half || (rest == half && (h & 1u) != 0)) ++h;  // may carry into the smallest normal: right
+    return static_cast<std::uint16_t>(sign | h);
+  }
+  std::uint32_t h = (static_cast<std::uint32_t>(e) << 10) | (man >> 13);
+  const std::uint32_t rest = man & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u) != 0)) ++h;  // a carry into the exponent (even to inf) is right
+  return static_cast<std::uint16_t>(sign | h);
+}
+
+float half_to_float(std::uint16_t h) noexcept {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+  std::uint32_t x = 0;
+  if (exp == 0x1fu) {
+    x = sign | 0x7f800000u | (man << 13);
+  } else if (exp != 0) {
+    x = sign | ((exp - 15u + 127u) << 23) | (man << 13);
+  } else {
+    const float v = std::ldexp(static_cast<float>(man), -24);  // zero or subnormal, exact
+    return sign != 0 ? -v : v;
+  }
+  float f = 0.0f;
+  std::memcpy(&f, &x, 4);
+  return f;
 }
 
 std::size_t Tensor::count() const noexcept {
@@ -450,6 +498,18 @@ Status load(const void* data, std::size_t size, Model* model, std::string* error
                     label + ": attribute '" + a.name() + "' must be of type " + kind_name(as->kind));
       n.attributes.push_back(std::move(attr));
     }
+    if (n.op == Op::cast && n.get_int("to", 0) != static_cast<std::int64_t>(DataType::float32))
+      return fail(error, StatusCode::unsupported, "onnx::load: Cast to a type other than FLOAT",
+                  label + ": Cast to data type " + std::to_string(n.get_int("to", 0)) +
+                      " is not supported (only to = 1, FLOAT)");
+    if (n.op == Op::cast)
+      for (const auto& gi : g.input())
+        if (gi.name() == n.input(0) && gi.has_type() && gi.type().has_tensor_type()) {
+          const int t = gi.type().tensor_type().elem_type();
+          if (!supported_type(t) || t == static_cast<int>(DataType::int64) || t == static_cast<int>(DataType::uint16))
+            return fail(error, StatusCode::unsupported, "onnx::load: Cast from an unsupported type",
+                        label + ": Cast from data type " + std::to_string(t) + " to FLOAT is not supported");
+        }
     for (const std::string& out : np.output()) {
       if (out.empty())
         return fail(error, StatusCode::unsupported, "onnx::load: omitted output", label + ": omitted outputs are not supported");

@@ -178,6 +178,24 @@ Status Network::build(const Model& m, std::size_t batch, std::string* error, con
     impl->layers.push_back(std::move(l));
   };
 
+  // Schemes with no integer layers in qk (qk has no 16x8 layers, no run-time quantization):
+  // refused up front, so that callers fall back to the reference interpreter.
+  for (const Node& node : m.nodes) {
+    const std::string label = "node '" + node.name + "' (" + op_name(node.op) + ")";
+    if (node.op == Op::dynamic_quantize_linear || node.op == Op::conv_integer || node.op == Op::matmul_integer)
+      return fail(error, StatusCode::unsupported, "network: dynamic quantization: not lowered",
+                  label + ": dynamic quantization: not lowered");
+    if (node.op == Op::cast)
+      return fail(error, StatusCode::unsupported, "network: Cast (float16 weights): not lowered",
+                  label + ": Cast (float16 weights, float arithmetic): not lowered");
+    if (node.op == Op::quantize_linear || node.op == Op::dequantize_linear) {
+      const Tensor* z = node.input(2).empty() ? nullptr : m.initializer(node.input(2));
+      const Tensor* x = m.initializer(node.input(0));
+      if ((z != nullptr && z->type == DataType::int16) || (x != nullptr && x->type == DataType::int16))
+        return fail(error, StatusCode::unsupported, "network: int16 activations: not lowered",
+                    label + ": int16 activations: not lowered");
+    }
+  }
   for (std::size_t i = 0; i < m.nodes.size(); ++i) {
     if (done.count(i) != 0) continue;
     const Node& node = m.nodes[i];

@@ -92,13 +92,34 @@ struct RangeObserverAny {
   virtual ~RangeObserverAny() = default;
   virtual Status observe(const float* x, std::size_t n) = 0;
   virtual Status params(QuantParams* p) = 0;
+  // int16 symmetric parameters from the same calibrated range.
+  virtual Status params16(QuantParams* p) = 0;
 };
+
+// The calibrated range of the two observer families (per-channel range observers and histograms).
+template <class O>
+auto observed_range(O& o, float* lo, float* hi, int) -> decltype(o.range(std::size_t{0}, lo, hi)) {
+  return o.range(0, lo, hi);
+}
+template <class O>
+auto observed_range(O& o, float* lo, float* hi, long) -> decltype(o.range(lo, hi)) {
+  return o.range(lo, hi);
+}
 
 template <class O>
 struct RangeObserverOf final : RangeObserverAny {
   O o;
   Status observe(const float* x, std::size_t n) override { return o.observe(x, n); }
   Status params(QuantParams* p) override { return o.params(p, 1); }
+  Status params16(QuantParams* p) override {
+    float lo = 0.0f, hi = 0.0f;
+    QK_RETURN_IF_ERROR(observed_range(o, &lo, &hi, 0));
+    // Symmetric narrow [-32767, 32767]: PyTorch's symmetric scale amax / ((qmax - qmin) / 2)
+    // is then exactly max(|lo|, |hi|) / 32767, zero point 0.
+    CalibConfig c;
+    QK_RETURN_IF_ERROR(make_calib_config(16, true, true, true, false, &c));
+    return calib_params_from_range(lo, hi, c, p);
+  }
 };
 
 template <class O>
@@ -180,6 +201,155 @@ void quantize_weights(const Tensor& w, std::size_t axis, bool per_channel, Tenso
     const float v = std::nearbyint(w.data<float>()[i] / scales->data<float>()[channel_of(i)]);
     q->data<std::int8_t>()[i] = static_cast<std::int8_t>(std::min(127.0f, std::max(-127.0f, v)));
   }
+}
+
+// ---- int16 activations, dynamic int8, fp16 weights ------------------------------------------
+
+Tensor scalar_i16(std::int32_t v) {
+  Tensor t;
+  t.type = DataType::int16;
+  t.bytes.resize(2);
+  const std::int16_t x = static_cast<std::int16_t>(v);
+  std::memcpy(t.bytes.data(), &x, 2);
+  return t;
+}
+
+// Whether some value of the float bias b would saturate int32 at the scales s (one per channel).
+bool bias_saturates(const Tensor& b, const Tensor& s) {
+  for (std::size_t c = 0; c < b.count(); ++c) {
+    const double q = std::fabs(static_cast<double>(b.data<float>()[c]) / static_cast<double>(s.data<float>()[c]));
+    if (!(q <= 2147483520.0)) return true;
+  }
+  return false;
+}
+
+Attribute float_cast_to() { return int_attr("to", static_cast<std::int64_t>(DataType::float32)); }
+
+// Conv, Gemm (transA 0, alpha 1, beta 1) or MatMul with a float rank >= 2 initializer weight;
+// the weight and optional bias initializers, or an error naming the node.
+Status float_layer(const Model& model, const Node& n, const Tensor** w, const Tensor** b, std::string* error) {
+  *w = model.initializer(n.input(1));
+  if (*w == nullptr || (*w)->type != DataType::float32 || (*w)->dims.size() < 2)
+    return fail(error, StatusCode::unsupported, "quantize_qdq: weights are not a float initializer",
+                "node '" + n.name + "': weights must be a float32 initializer of rank >= 2");
+  if (n.op == Op::gemm && (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f || n.get_float("beta", 1.0f) != 1.0f))
+    return fail(error, StatusCode::unsupported, "quantize_qdq: Gemm with transA, alpha or beta",
+                "node '" + n.name + "': only Gemm with transA 0, alpha 1 and beta 1 is quantized");
+  *b = nullptr;
+  if (!n.input(2).empty()) {
+    *b = model.initializer(n.input(2));
+    if (*b == nullptr || (*b)->type != DataType::float32)
+      return fail(error, StatusCode::unsupported, "quantize_qdq: bias is not a float initializer",
+                  "node '" + n.name + "': the bias must be a float32 initializer");
+  }
+  return Status::success();
+}
+
+// fp16 weights: each float weight/bias initializer of Conv/Gemm/MatMul -> NAME/fp16 (FLOAT16) ->
+// Cast(to = FLOAT) -> NAME, placed before its first consumer. Everything else is copied.
+Status quantize_fp16(const Model& model, Model* result, std::string* error) {
+  (void)error;  // nothing in a float model stops this
+  Model out;
+  out.opset = model.opset;
+  out.inputs = model.inputs;
+  out.outputs = model.outputs;
+  out.producer = "qk-quantize";
+  std::set<std::string> converted;
+  for (const Node& n : model.nodes) {
+    if (n.op == Op::conv || n.op == Op::gemm || n.op == Op::matmul) {
+      for (std::size_t i = 1; i <= 2; ++i) {
+        const std::string& name = n.input(i);
+        const Tensor* t = name.empty() ? nullptr : model.initializer(name);
+        if (t == nullptr || t->type != DataType::float32 || converted.count(name) != 0) continue;
+        Tensor h;
+        h.type = DataType::float16;
+        h.dims = t->dims;
+        h.bytes.resize(t->count() * 2);
+        for (std::size_t k = 0; k < t->count(); ++k) {
+          const std::uint16_t v = float_to_half(t->data<float>()[k]);
+          std::memcpy(h.bytes.data() + 2 * k, &v, 2);
+        }
+        out.initializers.push_back({name + "/fp16", std::move(h)});
+        Node c = make_node(Op::cast, name + "/Cast", {name + "/fp16"}, name);
+        c.attributes.push_back(float_cast_to());
+        out.nodes.push_back(c);
+        converted.insert(name);
+      }
+    }
+    out.nodes.push_back(n);
+  }
+  for (const NamedTensor& t : model.initializers)
+    if (converted.count(t.name) == 0) out.initializers.push_back(t);
+  *result = std::move(out);
+  return Status::success();
+}
+
+// Dynamic int8 (ONNX Runtime's quantize_dynamic form); see quantize.hpp.
+Status quantize_dynamic(const Model& model, bool per_channel, Model* result, std::string* error) {
+  Model out;
+  out.opset = std::max<std::int64_t>(model.opset, 11);  // DynamicQuantizeLinear
+  out.inputs = model.inputs;
+  out.outputs = model.outputs;
+  out.producer = "qk-quantize";
+  std::set<std::string> replaced, quantized_inputs;
+  for (const Node& n : model.nodes) {
+    if (n.op != Op::conv && n.op != Op::gemm && n.op != Op::matmul) {
+      out.nodes.push_back(n);
+      continue;
+    }
+    const Tensor* w = nullptr;
+    const Tensor* b = nullptr;
+    QK_RETURN_IF_ERROR(float_layer(model, n, &w, &b, error));
+    const bool conv = n.op == Op::conv;
+    const bool trans_b = n.op == Op::gemm && n.get_int("transB", 0) != 0;
+    if (!conv && w->dims.size() != 2)
+      return fail(error, StatusCode::unsupported, "quantize_qdq: MatMul weights of rank > 2",
+                  "node '" + n.name + "': dynamic quantization takes 2-D MatMul/Gemm weights");
+    const std::string wname = n.input(1), x = n.input(0), y = n.outputs[0];
+    if (!replaced.insert(wname).second)
+      return fail(error, StatusCode::unsupported, "quantize_qdq: shared weights", "weights '" + wname + "' are used twice");
+    const std::size_t axis = conv || trans_b ? 0 : 1;
+    Tensor wq, ws;
+    quantize_weights(*w, axis, per_channel, &wq, &ws);
+    const std::int64_t oc = w->dims[axis];
+    if (trans_b) {  // [N, K] -> [K, N] for MatMulInteger
+      const std::size_t N = static_cast<std::size_t>(w->dims[0]), K = static_cast<std::size_t>(w->dims[1]);
+      Tensor t = wq;
+      t.dims = {w->dims[1], w->dims[0]};
+      for (std::size_t r = 0; r < N; ++r)
+        for (std::size_t k = 0; k < K; ++k) t.data<std::int8_t>()[k * N + r] = wq.data<std::int8_t>()[r * K + k];
+      wq = std::move(t);
+    }
+    if (per_channel) ws.dims = conv ? std::vector<std::int64_t>{1, oc, 1, 1} : std::vector<std::int64_t>{oc};
+    if (quantized_inputs.insert(x).second)
+      out.nodes.push_back(Node{Op::dynamic_quantize_linear, x + "/DynamicQuantizeLinear", {x}, {x + "/q", x + "/scale", x + "/zero_point"}, {}});
+    out.initializers.push_back({wname + "/q", wq});
+    out.initializers.push_back({wname + "/scale", ws});
+    Node integer = make_node(conv ? Op::conv_integer : Op::matmul_integer, n.name + "/" + (conv ? "ConvInteger" : "MatMulInteger"),
+                             {x + "/q", wname + "/q", x + "/zero_point"}, y + "/int32");
+    if (conv) integer.attributes = n.attributes;
+    out.nodes.push_back(integer);
+    Node cast = make_node(Op::cast, n.name + "/Cast", {y + "/int32"}, y + "/acc");
+    cast.attributes.push_back(float_cast_to());
+    out.nodes.push_back(cast);
+    out.nodes.push_back(make_node(Op::mul, n.name + "/ScaleMul", {x + "/scale", wname + "/scale"}, y + "/scale"));
+    out.nodes.push_back(make_node(Op::mul, n.name + "/Mul", {y + "/acc", y + "/scale"}, b != nullptr ? y + "/scaled" : y));
+    if (b != nullptr) {
+      if (b->count() != static_cast<std::size_t>(oc))
+        return fail(error, StatusCode::unsupported, "quantize_qdq: bias is not one value per channel",
+                    "node '" + n.name + "': the bias must have one value per output channel");
+      const std::string bname = n.input(2);
+      replaced.insert(bname);
+      Tensor bb = *b;
+      bb.dims = conv ? std::vector<std::int64_t>{1, oc, 1, 1} : std::vector<std::int64_t>{oc};
+      out.initializers.push_back({bname + "/bias", bb});
+      out.nodes.push_back(make_node(Op::add, n.name + "/BiasAdd", {y + "/scaled", bname + "/bias"}, y));
+    }
+  }
+  for (const NamedTensor& t : model.initializers)
+    if (replaced.count(t.name) == 0) out.initializers.push_back(t);
+  *result = std::move(out);
+  return Status::success();
 }
 
 }  // namespace
@@ -355,16 +525,34 @@ Status Calibrator::params(const std::string& name, float* scale, std::int32_t* z
   return Status::success();
 }
 
+Status Calibrator::params16(const std::string& name, float* scale, std::string* error) const {
+  if (!impl_) return fail(error, StatusCode::invalid_argument, "calibrator: not initialized", "calibrator not initialized");
+  const auto it = impl_->observers.find(name);
+  if (it == impl_->observers.end())
+    return fail(error, StatusCode::invalid_argument, "calibrator: tensor not calibrated", "tensor '" + name + "' was not calibrated");
+  QuantParams p;
+  const Status st = it->second->params16(&p);
+  if (!st.ok()) return fail(error, st.code(), st.message(), "tensor '" + name + "': " + st.message());
+  *scale = p.scale;
+  return Status::success();
+}
+
 std::size_t Calibrator::batches() const noexcept { return impl_ ? impl_->batches : 0; }
 
 Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqOptions& options, Model* qdq,
                     std::string* error) {
   if (qdq == nullptr) return fail(error, StatusCode::null_pointer, "quantize_qdq: null output", "null output");
   QK_RETURN_IF_ERROR(check_options(options, error));
+  if (options.weights == WeightScheme::fp16 && options.activations == ActivationScheme::float32)
+    return quantize_fp16(model, qdq, error);
+  if (options.activations == ActivationScheme::dynamic_int8 && options.weight_range == WeightRange::minmax &&
+      (options.weights == WeightScheme::int8_per_channel || options.weights == WeightScheme::int8_per_tensor))
+    return quantize_dynamic(model, options.weights == WeightScheme::int8_per_channel, qdq, error);
   if (options.weights != WeightScheme::int8_per_channel && options.weights != WeightScheme::int8_per_tensor)
     return fail(error, StatusCode::unsupported, "quantize_qdq: weight scheme not written yet",
                 std::string("weight scheme ") + weight_scheme_name(options.weights) + " is not written yet");
-  if (options.activations != ActivationScheme::int8 || options.weight_range != WeightRange::minmax)
+  const bool int16 = options.activations == ActivationScheme::int16;
+  if ((options.activations != ActivationScheme::int8 && !int16) || options.weight_range != WeightRange::minmax)
     return fail(error, StatusCode::unsupported, "quantize_qdq: scheme not written yet",
                 std::string("activations ") + activation_scheme_name(options.activations) + " / weight range " +
                     weight_range_name(options.weight_range) + " not written yet");
@@ -374,6 +562,7 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
     return fail(error, StatusCode::invalid_argument, "quantize_qdq: no calibration data", "the calibrator observed no data");
   Model out;
   out.opset = std::max<std::int64_t>(model.opset, 13);  // per-axis DequantizeLinear
+  if (int16) out.opset = std::max<std::int64_t>(model.opset, 21);  // int16 QuantizeLinear
   out.inputs = model.inputs;
   out.outputs = model.outputs;
   out.producer = "qk-quantize";
@@ -382,7 +571,8 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
   for (const std::string& t : plan.calibrated) {
     float s = 0.0f;
     std::int32_t z = 0;
-    QK_RETURN_IF_ERROR(calibrator.params(t, &s, &z, error));
+    if (int16) QK_RETURN_IF_ERROR(calibrator.params16(t, &s, error));
+    else QK_RETURN_IF_ERROR(calibrator.params(t, &s, &z, error));
     qp[t] = {s, z};
   }
   for (const auto& kv : plan.same_as) {
@@ -397,7 +587,7 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
   auto add_qdq = [&](const std::string& from, const std::string& to, const std::string& tensor) {
     const auto& p = qp.at(tensor);
     out.initializers.push_back({tensor + "/scale", scalar_f32(p.first)});
-    out.initializers.push_back({tensor + "/zero_point", scalar_i8(p.second)});
+    out.initializers.push_back({tensor + "/zero_point", int16 ? scalar_i16(p.second) : scalar_i8(p.second)});
     out.nodes.push_back(make_node(Op::quantize_linear, tensor + "/QuantizeLinear", {from, tensor + "/scale", tensor + "/zero_point"}, tensor + "/q"));
     out.nodes.push_back(make_node(Op::dequantize_linear, tensor + "/DequantizeLinear", {tensor + "/q", tensor + "/scale", tensor + "/zero_point"}, to));
   };
@@ -456,11 +646,17 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
           bq.data<std::int32_t>()[c] = static_cast<std::int32_t>(std::min(lim, std::max(-lim, v)));
         }
         const std::string bname = n.input(2);
+        if (int16 && bias_saturates(*b, bs)) {
+          // int16 activations: a bias int32 cannot hold at input_scale * weight_scale stays float.
+          if (out.initializer(bname) == nullptr) out.initializers.push_back({bname, *b});
+          weight_names.insert(bname);
+        } else {  // (the int8 lines below are not re-indented: smaller merges)
         out.initializers.push_back({bname + "/q", bq});
         out.initializers.push_back({bname + "/scale", bs});
         Node bdq = make_node(Op::dequantize_linear, bname + "/DequantizeLinear", {bname + "/q", bname + "/scale"}, bname);
         bdq.attributes.push_back(int_attr("axis", 0));
         out.nodes.push_back(bdq);
+        }
       }
       // Conv/Gemm keep reading the (now dequantized) weight and bias names.
     }
@@ -510,7 +706,7 @@ void write_value_info(const ValueInfo& v, ::onnx::ValueInfoProto* p) {
 Status save(const Model& model, std::string* bytes, std::string* error) {
   if (bytes == nullptr) return fail(error, StatusCode::null_pointer, "onnx::save: null output", "null output");
   ::onnx::ModelProto p;
-  p.set_ir_version(8);
+  p.set_ir_version(model.opset >= 21 ? 10 : 8);  // opset 21 (int16/int4 Q/DQ) came with IR 10
   p.set_producer_name(model.producer.empty() ? "qk" : model.producer);
   auto* opset = p.add_opset_import();
   opset->set_domain("");

@@ -44,6 +44,10 @@ enum class DataType : int {
   int4 = 22,     // even; in a Tensor one element per byte (uint8 / int8 values in the 4-bit range)
 };
 const char* data_type_name(DataType t) noexcept;
+// IEEE binary16 <-> binary32: float_to_half rounds to nearest even (overflow to inf, subnormals
+// exact, NaN stays NaN with its sign and quiet bit); half_to_float is exact.
+std::uint16_t float_to_half(float f) noexcept;
+float half_to_float(std::uint16_t h) noexcept;
 std::size_t data_type_size(DataType t) noexcept;  // 0 for undefined
 
 // A dense tensor: elements in host order (little-endian), row-major over dims.
@@ -87,6 +91,8 @@ enum class Op : int {
   matmul_integer,
   conv_integer,
   qlinear_add,  // com.microsoft
+  cast,                     // to = FLOAT only (the fp16-weights and dynamic schemes)
+  dynamic_quantize_linear,  // three outputs: y (uint8), y_scale, y_zero_point
   count
 };
 const char* op_name(Op op) noexcept;  // the ONNX op_type

@@ -18,6 +18,20 @@
 // int8 symmetric [-127, 127] per channel or per tensor. The graph's outputs always take their
 // min/max range, whatever the method: clipping logits turns the largest ones into ties.
 //
+// Other schemes (PtqOptions::activations / weights):
+//   - int16 activations: the same graph, activation Q/DQ with an INT16 zero point (0, symmetric
+//     [-32767, 32767]); the file is opset 21, IR version 10 (int16 QuantizeLinear). Biases stay
+//     int32 at input_scale * weight_scale unless one value of a bias would saturate int32
+//     (|b / s| > 2^31 - 128): that bias is then kept float, a plain initializer with no DQ. (On
+//     the Fashion-MNIST CNN no bias comes near: the largest |b / s| is 5.3e6, 400x below.)
+//   - dynamic int8: what ONNX Runtime's quantize_dynamic writes. Per Conv/Gemm/MatMul: x ->
+//     DynamicQuantizeLinear -> ConvInteger / MatMulInteger (int8 symmetric weights, no weight
+//     zero point: ORT 1.30's ConvInteger refuses per-channel zero points, and accepts int8 weights)
+//     -> Cast(FLOAT) -> Mul by x_scale * w_scale ([1, O, 1, 1] or [N]) -> Add the float bias.
+//     Gemm (transB) weights are stored transposed, [K, N]. Nothing is calibrated.
+//   - fp16 weights (float32 activations): every float Conv/Gemm/MatMul weight and bias becomes a
+//     FLOAT16 initializer NAME/fp16 behind Cast(to = FLOAT) -> NAME; nothing else changes.
+//
 // The same QDQ model is what qk's network (network.hpp) lowers onto its integer layers, so the
 // tool's output is checked against ONNX Runtime on the very file qk runs.
 #pragma once
@@ -104,6 +118,9 @@ class Calibrator {
   Status observe(const std::vector<Tensor>& inputs, std::string* error);
   // The calibrated int8 scale and zero point of tensor `name`.
   Status params(const std::string& name, float* scale, std::int32_t* zero_point, std::string* error) const;
+  // The int16 symmetric scale of tensor `name`: the same observed range as params(), then
+  // scale = max(|lo|, |hi|) / 32767, zero point 0 (only the final parameter step differs).
+  Status params16(const std::string& name, float* scale, std::string* error) const;
   std::size_t batches() const noexcept;
 
  private:
