@@ -4,6 +4,9 @@
 # that file in ONNX Runtime (onnxruntime-node, installed by scripts/install-deps.sh) on the same
 # images and requires top-1 agreement >= 99% and logits within 4 output quantization steps.
 #   ort_agreement.sh QK_QUANTIZE MODEL NODE_MODULES WORK_DIR [observer weights]...
+# weights is a --weights scheme, optionally with /BLOCK and /RANGE (--block, --weight-range):
+# int4-per-block/32/mse. Schemes qk does not lower (per block) dump the reference interpreter's
+# logits, so ORT is compared with qk's interpreter on the same file.
 set -euo pipefail
 tool=$1 model=$2 modules=$3 work=$4
 shift 4
@@ -22,11 +25,15 @@ if ! command -v node >/dev/null || [ ! -d "$modules/onnxruntime-node" ]; then
   exit 1
 fi
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(minmax per-channel entropy per-tensor)
+[ ${#configs[@]} -gt 0 ] || configs=(minmax per-channel entropy per-tensor minmax int4-per-channel minmax int4-per-block/32/mse)
 for ((i = 0; i < ${#configs[@]}; i += 2)); do
-  dir="$work/${configs[i]}-${configs[i+1]}"
+  IFS=/ read -r scheme block range <<<"${configs[i+1]}"
+  extra=()
+  [ -z "$block" ] || extra+=(--block "$block")
+  [ -z "$range" ] || extra+=(--weight-range "$range")
+  dir="$work/${configs[i]}-${configs[i+1]//\//-}"
   mkdir -p "$dir"
-  "$tool" "$model" --observer "${configs[i]}" --weights "${configs[i+1]}" --evaluate --quiet --test-samples 2000 \
-    --output "$dir/model.onnx" --dump "$dir" | grep -E '^\| int8' || true
+  "$tool" "$model" --observer "${configs[i]}" --weights "$scheme" "${extra[@]}" --evaluate --quiet --test-samples 2000 \
+    --output "$dir/model.onnx" --dump "$dir" | grep -E '^\| int' || true
   NODE_PATH="$modules" node "$here/ort_agreement.js" "$dir/model.onnx" "$dir" 99.0 4
 done
