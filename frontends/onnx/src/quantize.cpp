@@ -606,7 +606,7 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
       const std::size_t axis = n.op == Op::conv ? 0 : (n.op == Op::gemm && n.get_int("transB", 0) != 0) ? 0 : w->dims.size() - 1;
       if (low_bit(options.weights)) {
         QK_RETURN_IF_ERROR(add_low_bit_weights(model, n, *w, axis, options, qp, &weight_names, &out, error));
-      } else {
+      } else {  // int8 weights (the block below is kept as it was, unindented)
       Tensor wq, ws;
       quantize_weights(*w, axis, options.weights == WeightScheme::int8_per_channel, &wq, &ws);
       const std::string wname = n.input(1);
@@ -647,7 +647,7 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
         bdq.attributes.push_back(int_attr("axis", 0));
         out.nodes.push_back(bdq);
       }
-      }
+      }  // int8 weights
       // Conv/Gemm keep reading the (now dequantized) weight and bias names.
     }
     // Other initializers the node reads (Reshape's shape, Clip's bounds) are copied as they are.
