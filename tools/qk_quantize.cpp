@@ -55,7 +55,8 @@ void usage() {
                "                      ranges, int16 and dynamic activations, fp16 weights), a row each\n"
                "  --csv FILE          with --table or --evaluate: the rows as CSV too (for the plot)\n"
                "  --dump DIR          with --evaluate: write DIR/input.f32 (test images, NCHW), DIR/qk_logits.f32\n"
-               "                      (qk's outputs on them) and DIR/labels.u8, to compare with another runtime\n"
+               "                      (qk's outputs on them; the reference interpreter's for schemes qk does not\n"
+               "                      lower) and DIR/labels.u8, to compare with another runtime\n"
                "  --quiet             no progress bars\n");
 }
 
