@@ -55,7 +55,8 @@ void usage() {
                "                      ranges, int16 and dynamic activations, fp16 weights), a row each\n"
                "  --csv FILE          with --table or --evaluate: the rows as CSV too (for the plot)\n"
                "  --dump DIR          with --evaluate: write DIR/input.f32 (test images, NCHW), DIR/qk_logits.f32\n"
-               "                      (qk's outputs on them) and DIR/labels.u8, to compare with another runtime\n"
+               "                      (qk's outputs on them; the reference interpreter's for schemes qk does not\n"
+               "                      lower) and DIR/labels.u8, to compare with another runtime\n"
                "  --quiet             no progress bars\n");
 }
 
@@ -140,6 +141,7 @@ struct Result {
   double accuracy = 0, agreement = 0, latency_us = 0;
   std::size_t model_bytes = 0;
   std::string layers;
+  double bits_per_weight = 0;  // of the written model (weight_bits_per_weight)
   // false: qk's integer network does not lower this scheme; accuracy comes from the reference
   // interpreter running the QDQ file (what ONNX Runtime computes), and there is no latency.
   bool lowered = true;
@@ -189,6 +191,26 @@ void interpreter_accuracy(const Model& qdq, const Dataset& d, std::size_t test_n
   r->agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(test_n);
 }
 
+// Bits per weight of a QDQ model as written: over every DequantizeLinear of an integer weight
+// initializer (int8, uint8, int4, uint4: not the int32 biases), the bits of its codes (4 for int4,
+// so 4 for int3 too) plus 32 per float scale, divided by the number of weights. 0 if none.
+double weight_bits_per_weight(const Model& qdq) {
+  using qk::onnx::DataType;
+  double bits = 0, weights = 0;
+  for (const qk::onnx::Node& n : qdq.nodes) {
+    if (n.op != qk::onnx::Op::dequantize_linear) continue;
+    const Tensor* q = qdq.initializer(n.input(0));
+    const Tensor* s = qdq.initializer(n.input(1));
+    if (q == nullptr || s == nullptr) continue;
+    const bool four = q->type == DataType::int4 || q->type == DataType::uint4;
+    if (!four && q->type != DataType::int8 && q->type != DataType::uint8) continue;
+    const double count = static_cast<double>(q->count());
+    bits += count * (four ? 4.0 : 8.0) + 32.0 * static_cast<double>(s->count());
+    weights += count;
+  }
+  return weights > 0 ? bits / weights : 0.0;
+}
+
 Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onnx::PtqOptions& opt,
                              const qk::onnx::Calibrator& cal, std::size_t test_n, const std::vector<std::size_t>& fp32_pred,
                              const std::string& output, bool evaluate, const std::string& dump = std::string()) {
@@ -199,6 +221,7 @@ Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onn
   if (!qk::onnx::save(qdq, &bytes, &error).ok()) die(error);
   Result r;
   r.model_bytes = bytes.size();
+  r.bits_per_weight = weight_bits_per_weight(qdq);
   if (!output.empty()) {
     std::ofstream f(output, std::ios::binary);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -324,7 +347,8 @@ std::string weights_label(const qk::onnx::PtqOptions& o) {
   return s;
 }
 
-// Bits per weight on disk, scales included: an fp32 scale per channel or per block.
+// Nominal bits per weight of a scheme, for rows whose model has no integer weights behind a
+// DequantizeLinear (fp16): the table otherwise reports weight_bits_per_weight of the written model.
 double bits_per_weight(const qk::onnx::PtqOptions& o) {
   const double bits = qk::onnx::weight_scheme_bits(o.weights);
   if (o.weights == qk::onnx::WeightScheme::int4_per_block || o.weights == qk::onnx::WeightScheme::int3_per_block)
@@ -441,18 +465,19 @@ int main(int argc, char** argv) {
     const Result r = quantize_and_evaluate(model, d, o, calibrated ? calibrator_for(o) : none, test_n, fp32_pred,
                                            table ? std::string() : output, true, table ? std::string() : dump);
     if (!table || o.weights == qk::onnx::WeightScheme::int8_per_channel) layers = r.layers;
+    const double bpw = r.bits_per_weight > 0 ? r.bits_per_weight : bits_per_weight(o);
     char latency[32];
     if (r.lowered) std::snprintf(latency, sizeof latency, "%.1f", r.latency_us);
     else std::snprintf(latency, sizeof latency, "not lowered");
     std::printf("| %s | %s | %s | %.2f | %.2f%% | %+.2f | %.2f%% | %zu | %.2fx smaller | %s |\n", weights_label(o).c_str(),
                 qk::onnx::activation_scheme_name(o.activations), calibrated ? qk::onnx::range_method_name(o.method) : "-",
-                bits_per_weight(o), r.accuracy, r.accuracy - fp32_acc, r.agreement, r.model_bytes,
+                bpw, r.accuracy, r.accuracy - fp32_acc, r.agreement, r.model_bytes,
                 static_cast<double>(fp32_bytes) / static_cast<double>(r.model_bytes), latency);
     std::fflush(stdout);
     if (csv != nullptr) {
       std::fprintf(csv, "%s,%s,%zu,%s,%s,%.4f,%.2f,%.2f,%.2f,%zu,%zu,%.2f,%d\n", qk::onnx::weight_scheme_name(o.weights),
                    qk::onnx::weight_range_name(o.weight_range), o.block_size, qk::onnx::activation_scheme_name(o.activations),
-                   calibrated ? qk::onnx::range_method_name(o.method) : "-", bits_per_weight(o), r.accuracy, fp32_acc,
+                   calibrated ? qk::onnx::range_method_name(o.method) : "-", bpw, r.accuracy, fp32_acc,
                    r.agreement, r.model_bytes, fp32_bytes, r.lowered ? r.latency_us : 0.0, r.lowered ? 1 : 0);
       std::fflush(csv);
     }

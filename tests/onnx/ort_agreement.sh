@@ -4,6 +4,9 @@
 # that file in ONNX Runtime (onnxruntime-node, installed by scripts/install-deps.sh) on the same
 # images and requires top-1 agreement >= 99% and logits within 4 output quantization steps.
 #   ort_agreement.sh QK_QUANTIZE MODEL NODE_MODULES WORK_DIR [observer weights]...
+# weights is a --weights scheme, optionally with /BLOCK and /RANGE (--block, --weight-range):
+# int4-per-block/32/mse. Schemes qk does not lower (per block) dump the reference interpreter's
+# logits, so ORT is compared with qk's interpreter on the same file.
 # With no [observer weights] pairs it also runs one file of each scheme qk does not lower onto
 # its layers (fp16 weights, int16 activations, dynamic int8): qk-quantize then dumps the
 # reference interpreter's logits. Their limits: int16 outputs are quantized (4 steps, as int8);
@@ -30,12 +33,16 @@ if ! command -v node >/dev/null || [ ! -d "$modules/onnxruntime-node" ]; then
 fi
 configs=("$@")
 extras=0
-[ ${#configs[@]} -gt 0 ] || { configs=(minmax per-channel entropy per-tensor); extras=1; }
+[ ${#configs[@]} -gt 0 ] || { configs=(minmax per-channel entropy per-tensor minmax int4-per-channel minmax int4-per-block/32/mse); extras=1; }
 for ((i = 0; i < ${#configs[@]}; i += 2)); do
-  dir="$work/${configs[i]}-${configs[i+1]}"
+  IFS=/ read -r scheme block range <<<"${configs[i+1]}"
+  extra=()
+  [ -z "$block" ] || extra+=(--block "$block")
+  [ -z "$range" ] || extra+=(--weight-range "$range")
+  dir="$work/${configs[i]}-${configs[i+1]//\//-}"
   mkdir -p "$dir"
-  "$tool" "$model" --observer "${configs[i]}" --weights "${configs[i+1]}" --evaluate --quiet --test-samples 2000 \
-    --output "$dir/model.onnx" --dump "$dir" | grep -E '^\| int8' || true
+  "$tool" "$model" --observer "${configs[i]}" --weights "$scheme" "${extra[@]}" --evaluate --quiet --test-samples 2000 \
+    --output "$dir/model.onnx" --dump "$dir" | grep -E '^\| int' || true
   NODE_PATH="$modules" node "$here/ort_agreement.js" "$dir/model.onnx" "$dir" 99.0 4
 done
 [ $extras = 1 ] || exit 0

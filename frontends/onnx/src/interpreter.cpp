@@ -734,11 +734,52 @@ bool op_quantize_linear(const Node& node, const Inputs& in, Tensor* y, OpError* 
   return true;
 }
 
+bool is_4bit(DataType t) { return t == DataType::int4 || t == DataType::uint4; }
+
+// Blocked DequantizeLinear (opset 21, block_size > 0): the scale (and zero point) has x's shape
+// except along `axis`, where it has ceil(dim / block_size) entries; element x[..., a, ...] uses
+// scale[..., a / block_size, ...].
+bool op_dequantize_blocked(const Node& node, const Inputs& in, std::int64_t block, Tensor* y, OpError* e) {
+  const Tensor& x = *in[0];
+  const Tensor& sc = *in[1];
+  const Tensor* zp = in.size() > 2 ? in[2] : nullptr;
+  std::size_t axis = 0;
+  if (!normalize_axis(node.get_int("axis", 1), x.dims.size(), false, &axis, e)) return false;
+  if (!want_type(sc, DataType::float32, "x_scale", e)) return false;
+  if (sc.dims.size() != x.dims.size()) return bad_shape(e, "a blocked x_scale must have x's rank");
+  const std::size_t b = static_cast<std::size_t>(block);
+  for (std::size_t i = 0; i < x.dims.size(); ++i) {
+    const std::size_t d = static_cast<std::size_t>(x.dims[i]);
+    const std::size_t want = i == axis ? (d + b - 1) / b : d;
+    if (static_cast<std::size_t>(sc.dims[i]) != want)
+      return bad_shape(e, "x_scale " + dims_str(sc.dims) + " does not fit x " + dims_str(x.dims) + " with block_size " +
+                              std::to_string(block) + " along axis " + std::to_string(axis));
+  }
+  if (zp != nullptr && (zp->type != x.type || zp->dims != sc.dims)) return bad_shape(e, "x_zero_point must have x's type and x_scale's shape");
+  for (std::size_t i = 0, n = sc.count(); i < n; ++i)
+    if (!(std::isfinite(sc.data<float>()[i]) && sc.data<float>()[i] > 0.0f))
+      return fail(e, StatusCode::invalid_argument, "x_scale must be positive and finite");
+  if (!make_tensor(y, DataType::float32, x.dims, e)) return false;
+  const std::size_t len = static_cast<std::size_t>(x.dims[axis]), blocks = (len + b - 1) / b;
+  std::size_t inner = 1;
+  for (std::size_t i = axis + 1; i < x.dims.size(); ++i) inner *= static_cast<std::size_t>(x.dims[i]);
+  for (std::size_t i = 0, n = x.count(); i < n; ++i) {
+    const std::size_t o = i / (len * inner), a = (i / inner) % len, r = i % inner;
+    const std::size_t p = (o * blocks + a / b) * inner + r;
+    const std::int64_t q = static_cast<std::int64_t>(int_at(x, i)) - (zp != nullptr ? int_at(*zp, p) : 0);
+    y->data<float>()[i] = static_cast<float>(q) * sc.data<float>()[p];
+  }
+  return true;
+}
+
 bool op_dequantize_linear(const Node& node, const Inputs& in, Tensor* y, OpError* e) {
   const Tensor& x = *in[0];
   const Tensor* zp = in.size() > 2 ? in[2] : nullptr;
-  if (!is_8bit(x.type) && x.type != DataType::int32 && x.type != DataType::int16)
-    return unsupported(e, "x must be int8, uint8, int16 or int32");
+  const std::int64_t block = node.get_int("block_size", 0);
+  if (block < 0) return bad_shape(e, "block_size " + std::to_string(block) + " is negative");
+  if (!is_8bit(x.type) && !is_4bit(x.type) && x.type != DataType::int32 && x.type != DataType::int16)
+    return unsupported(e, "x must be int8, uint8, int4, uint4, int16 or int32");
+  if (block > 0) return op_dequantize_blocked(node, in, block, y, e);
   std::size_t axis = 0, inner = 0;
   if (!axis_params(node, x, *in[1], &axis, &inner, e)) return false;
   const std::size_t nparams = in[1]->count();

@@ -72,7 +72,7 @@ const std::vector<OpSpec>& op_specs() {
        {{"epsilon", AK::real}, {"momentum", AK::real}, {"training_mode", AK::integer}, {"spatial", AK::integer}}},
       {Op::softmax, "Softmax", "", 1, 1, 1, 1, {{"axis", AK::integer}}},
       {Op::quantize_linear, "QuantizeLinear", "", 2, 3, 1, 1, {{"axis", AK::integer}}},
-      {Op::dequantize_linear, "DequantizeLinear", "", 2, 3, 1, 1, {{"axis", AK::integer}}},
+      {Op::dequantize_linear, "DequantizeLinear", "", 2, 3, 1, 1, {{"axis", AK::integer}, {"block_size", AK::integer}}},
       {Op::qlinear_conv, "QLinearConv", "", 8, 9, 1, 1, conv_attrs},
       {Op::qlinear_matmul, "QLinearMatMul", "", 8, 8, 1, 1, {}},
       {Op::matmul_integer, "MatMulInteger", "", 2, 4, 1, 1, {}},
@@ -149,6 +149,35 @@ bool supported_type(int t) {
   }
 }
 
+// INT4 / UINT4 (opset 21): packed two per byte in raw_data, element i in the low nibble when i
+// is even; held one element per byte (int4 sign-extended). Only raw_data is read.
+bool decode_4bit(const ::onnx::TensorProto& p, Tensor* t, std::string* why) {
+  t->type = static_cast<DataType>(p.data_type());
+  t->dims.assign(p.dims().begin(), p.dims().end());
+  std::size_t count = 0;
+  if (!dims_count(t->dims, 1, &count)) {
+    *why = "dims are negative or the tensor is larger than 1 GiB";
+    return false;
+  }
+  if (!p.has_raw_data()) {
+    *why = "4-bit tensors are read from raw_data only";
+    return false;
+  }
+  const std::size_t need = count / 2 + count % 2;
+  if (p.raw_data().size() != need) {
+    *why = "raw_data has " + std::to_string(p.raw_data().size()) + " bytes, " + std::to_string(count) +
+           " 4-bit elements need " + std::to_string(need);
+    return false;
+  }
+  t->bytes.resize(count);
+  const bool is_signed = t->type == DataType::int4;
+  for (std::size_t i = 0; i < count; ++i) {
+    const unsigned nib = (static_cast<unsigned char>(p.raw_data()[i / 2]) >> (4 * (i % 2))) & 0xFu;
+    t->bytes[i] = static_cast<unsigned char>(is_signed && nib >= 8 ? nib | 0xF0u : nib);  // sign-extended int8
+  }
+  return true;
+}
+
 // TensorProto -> Tensor; false with *why on anything qk cannot read exactly.
 bool decode_tensor(const ::onnx::TensorProto& p, Tensor* t, std::string* why) {
   if (p.data_location() == ::onnx::TensorProto::EXTERNAL || p.external_data_size() > 0) {
@@ -159,6 +188,8 @@ bool decode_tensor(const ::onnx::TensorProto& p, Tensor* t, std::string* why) {
     *why = "segmented tensors are not supported";
     return false;
   }
+  if (p.data_type() == static_cast<int>(DataType::int4) || p.data_type() == static_cast<int>(DataType::uint4))
+    return decode_4bit(p, t, why);
   if (!supported_type(p.data_type())) {
     *why = "unsupported data type " + std::to_string(p.data_type());
     return false;
@@ -283,6 +314,35 @@ void value_info(const ::onnx::ValueInfoProto& v, ValueInfo* out) {
 }
 
 using detail::fail;
+
+// DequantizeLinear's block_size (opset 21): where x and the scale are initializers (weights), their
+// shapes are checked here; otherwise at run time by the interpreter.
+bool check_block_size(const Model& m, const Node& n, std::string* why) {
+  const Attribute* a = n.attribute("block_size");
+  if (a == nullptr) return true;
+  if (a->i < 0) return *why = "block_size " + std::to_string(a->i) + " is negative", false;
+  if (a->i == 0) return true;  // ONNX's default: per tensor or per axis
+  if (m.opset < 21) return *why = "block_size needs opset 21, the model imports " + std::to_string(m.opset), false;
+  const Tensor* x = m.initializer(n.input(0));
+  const Tensor* s = m.initializer(n.input(1));
+  const Tensor* z = n.input(2).empty() ? nullptr : m.initializer(n.input(2));
+  if (x == nullptr || s == nullptr) return true;
+  const std::int64_t rank = static_cast<std::int64_t>(x->dims.size());
+  std::int64_t axis = n.get_int("axis", 1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return *why = "axis " + std::to_string(n.get_int("axis", 1)) + " is outside the input's rank", false;
+  if (s->dims.size() != x->dims.size()) return *why = "a blocked scale must have the input's rank", false;
+  for (std::int64_t i = 0; i < rank; ++i) {
+    const std::int64_t d = x->dims[static_cast<std::size_t>(i)];
+    const std::int64_t want = i == axis ? (d + a->i - 1) / a->i : d;
+    if (s->dims[static_cast<std::size_t>(i)] != want)
+      return *why = "scale dimension " + std::to_string(i) + " is " + std::to_string(s->dims[static_cast<std::size_t>(i)]) +
+                    ", block_size " + std::to_string(a->i) + " needs " + std::to_string(want),
+             false;
+  }
+  if (z != nullptr && z->dims != s->dims) return *why = "the zero point must have the scale's shape", false;
+  return true;
+}
 
 }  // namespace
 
@@ -518,6 +578,8 @@ Status load(const void* data, std::size_t size, Model* model, std::string* error
                     label + ": output '" + out + "' is already defined");
       n.outputs.push_back(out);
     }
+    if (n.op == Op::dequantize_linear && !check_block_size(m, n, &why))
+      return fail(error, StatusCode::invalid_argument, "onnx::load: bad block_size", label + ": " + why);
     m.nodes.push_back(std::move(n));
   }
   for (const auto& out : g.output()) {

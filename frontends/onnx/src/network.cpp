@@ -90,6 +90,14 @@ bool window(const Node& n, std::size_t h, std::size_t w, std::size_t kh, std::si
   return true;
 }
 
+// int4 codes (one a byte) -> qk's s4 weights: element i in nibble i, the low nibble first.
+std::vector<std::uint8_t> pack_s4(const std::vector<std::int8_t>& v) {
+  std::vector<std::uint8_t> p((v.size() + 1) / 2, 0);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    p[i / 2] = static_cast<std::uint8_t>(p[i / 2] | ((static_cast<unsigned>(v[i]) & 0xFu) << (4 * (i % 2))));
+  return p;
+}
+
 std::string shape_str(const layers::Shape4& s) {
   return std::to_string(s.h) + "x" + std::to_string(s.w) + "x" + std::to_string(s.c);
 }
@@ -217,6 +225,7 @@ Status Network::build(const Model& m, std::size_t batch, std::string* error, con
     if (node.op == Op::dequantize_linear) {
       const Tensor* q = m.initializer(node.input(0));
       if (q != nullptr) {
+        if (node.get_int("block_size", 0) != 0) return refuse("per-block weights: no qk layer");
         ConstDQ c;
         c.q = q;
         const Tensor* s = m.initializer(node.input(1));
@@ -249,7 +258,8 @@ Status Network::build(const Model& m, std::size_t batch, std::string* error, con
     switch (node.op) {
       case Op::conv: case Op::gemm: case Op::matmul: {
         const auto w_it = consts.find(node.input(1));
-        if (w_it == consts.end() || w_it->second.q->type != DataType::int8) return refuse("weights must be int8 behind a DequantizeLinear");
+        if (w_it == consts.end() || (w_it->second.q->type != DataType::int8 && w_it->second.q->type != DataType::int4))
+          return refuse("weights must be int8 or int4 behind a DequantizeLinear");
         const ConstDQ& wd = w_it->second;
         for (std::int32_t z : wd.zero_points)
           if (z != 0) return refuse("weight zero points must be 0");
@@ -284,7 +294,8 @@ Status Network::build(const Model& m, std::size_t batch, std::string* error, con
         fq.per_channel = per_channel;
         fq.bias = bias.empty() ? nullptr : bias.data();
         fq.activation = act;
-        const std::int8_t* wp = wt.data<std::int8_t>();
+        const std::int8_t* wp = wt.data<std::int8_t>();  // int4 too: one code a byte
+        const bool s4 = wt.type == DataType::int4;
         if (conv) {
           if (in.shape.h == 1 && in.shape.w == 1 && in.shape.c != static_cast<std::size_t>(wt.dims[1]) * static_cast<std::size_t>(node.get_int("group", 1)))
             return refuse("input channels do not match the weights");
@@ -304,7 +315,9 @@ Status Network::build(const Model& m, std::size_t batch, std::string* error, con
             for (std::size_t mm = 0; mm < oc; ++mm)
               for (std::size_t k = 0; k < kh * kw; ++k) hwm[k * oc + mm] = wp[mm * kh * kw + k];
             auto l = std::make_unique<layers::DepthwiseConv2D>();
-            const Status st = l->init(o, hwm.data(), fq);
+            if (s4) o.weight_type = ElementType::s4;
+            const std::vector<std::uint8_t> packed = s4 ? pack_s4(hwm) : std::vector<std::uint8_t>();
+            const Status st = l->init(o, s4 ? static_cast<const void*>(packed.data()) : hwm.data(), fq);
             if (!st.ok()) return refuse(st.message());
             out.shape = l->output_shape();
             add_layer(std::move(l), node.name, in.shape);
@@ -320,7 +333,9 @@ Status Network::build(const Model& m, std::size_t batch, std::string* error, con
               for (std::size_t ci = 0; ci < cg; ++ci)
                 for (std::size_t k = 0; k < kh * kw; ++k) ohwi[(mm * kh * kw + k) * cg + ci] = wp[(mm * cg + ci) * kh * kw + k];
             auto l = std::make_unique<layers::Conv2D>();
-            const Status st = l->init(o, ohwi.data(), fq);
+            if (s4) o.weight_type = ElementType::s4;
+            const std::vector<std::uint8_t> packed = s4 ? pack_s4(ohwi) : std::vector<std::uint8_t>();
+            const Status st = l->init(o, s4 ? static_cast<const void*>(packed.data()) : ohwi.data(), fq);
             if (!st.ok()) return refuse(st.message());
             out.shape = l->output_shape();
             add_layer(std::move(l), node.name, in.shape);
@@ -337,7 +352,9 @@ Status Network::build(const Model& m, std::size_t batch, std::string* error, con
           o.depth = depth;
           o.out_c = oc;
           auto l = std::make_unique<layers::FullyConnected>();
-          const Status st = l->init(o, nk.data(), fq);
+          if (s4) o.weight_type = ElementType::s4;
+          const std::vector<std::uint8_t> packed = s4 ? pack_s4(nk) : std::vector<std::uint8_t>();
+          const Status st = l->init(o, s4 ? static_cast<const void*>(packed.data()) : nk.data(), fq);
           if (!st.ok()) return refuse(st.message());
           out.shape = layers::Shape4{in.shape.n, 1, 1, oc};
           add_layer(std::move(l), node.name, in.shape);

@@ -352,6 +352,100 @@ Status quantize_dynamic(const Model& model, bool per_channel, Model* result, std
   return Status::success();
 }
 
+// ---- 4- and 3-bit weights (stored as ONNX INT4) ----------------------------------------------
+
+bool low_bit(WeightScheme w) {
+  return w == WeightScheme::int4_per_channel || w == WeightScheme::int4_per_block || w == WeightScheme::int3_per_channel ||
+         w == WeightScheme::int3_per_block;
+}
+bool per_block(WeightScheme w) { return w == WeightScheme::int4_per_block || w == WeightScheme::int3_per_block; }
+
+// The scale of one channel or block of symmetric weights in [-qmax, qmax].
+//   minmax: max |w| / qmax.
+//   mse: the clip c = max |w| * (1 - 0.005 j), j = 0..99, whose scale c / qmax minimises
+//        sum (w - scale * clamp(round(w / scale), -qmax, qmax))^2; on ties the larger c (smaller j).
+// An all-zero channel or block gets scale 1: any positive scale stores it exactly (all codes 0),
+// and DequantizeLinear needs a positive finite scale.
+float choose_scale(const std::vector<float>& w, float qmax, WeightRange range) {
+  float amax = 0.0f;
+  for (float v : w) amax = std::max(amax, std::fabs(v));
+  if (!(amax > 0.0f) || !std::isfinite(amax / qmax)) return 1.0f;
+  if (range == WeightRange::minmax) return amax / qmax;
+  float best_scale = amax / qmax;
+  double best_err = std::numeric_limits<double>::infinity();
+  for (int j = 0; j < 100; ++j) {
+    const float c = static_cast<float>(static_cast<double>(amax) * (1.0 - 0.005 * j));
+    const float scale = c / qmax;
+    if (!(scale > 0.0f)) break;
+    double err = 0.0;
+    for (float v : w) {
+      const float q = std::min(qmax, std::max(-qmax, std::nearbyint(v / scale)));
+      const double d = static_cast<double>(v) - static_cast<double>(scale * q);
+      err += d * d;
+    }
+    if (err < best_err) {
+      best_err = err;
+      best_scale = scale;
+    }
+  }
+  return best_scale;
+}
+
+// Quantizes w to INT4 codes in [-qmax, qmax] with one scale per group, where group_of(i) is the
+// group of element i (groups numbered as the scale tensor's elements, row-major).
+template <class GroupOf>
+void quantize_groups(const Tensor& w, std::size_t groups, GroupOf group_of, float qmax, WeightRange range, Tensor* q,
+                     std::vector<float>* scales) {
+  const std::size_t n = w.count();
+  std::vector<std::vector<float>> members(groups);
+  for (std::size_t i = 0; i < n; ++i) members[group_of(i)].push_back(w.data<float>()[i]);
+  scales->resize(groups);
+  for (std::size_t g = 0; g < groups; ++g) (*scales)[g] = choose_scale(members[g], qmax, range);
+  q->type = DataType::int4;
+  q->bytes.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = std::nearbyint(w.data<float>()[i] / (*scales)[group_of(i)]);
+    q->data<std::int8_t>()[i] = static_cast<std::int8_t>(std::min(qmax, std::max(-qmax, v)));
+  }
+}
+
+Tensor f32_tensor(const std::vector<float>& v, std::vector<std::int64_t> dims) {
+  Tensor t;
+  t.type = DataType::float32;
+  t.dims = std::move(dims);
+  t.bytes.resize(v.size() * 4);
+  std::memcpy(t.bytes.data(), v.data(), v.size() * 4);
+  return t;
+}
+
+// Per channel along `axis` (dims kept): q has w's dims, scales [dims[axis]].
+void quantize_low_per_channel(const Tensor& w, std::size_t axis, float qmax, WeightRange range, Tensor* q, Tensor* scales) {
+  const std::size_t channels = static_cast<std::size_t>(w.dims[axis]);
+  std::size_t inner = 1;
+  for (std::size_t i = axis + 1; i < w.dims.size(); ++i) inner *= static_cast<std::size_t>(w.dims[i]);
+  std::vector<float> s;
+  quantize_groups(w, channels, [&](std::size_t i) { return (i / inner) % channels; }, qmax, range, q, &s);
+  q->dims = w.dims;
+  *scales = f32_tensor(s, {static_cast<std::int64_t>(channels)});
+}
+
+// Per block of a 2-D view [rows, cols] of w, blocks of `block` along `axis` (0 or 1): q [rows, cols],
+// scales [rows, ceil(cols / block)] (axis 1) or [ceil(rows / block), cols] (axis 0).
+void quantize_low_per_block(const Tensor& w, std::size_t rows, std::size_t cols, std::size_t axis, std::size_t block, float qmax,
+                            WeightRange range, Tensor* q, Tensor* scales) {
+  std::vector<float> s;
+  if (axis == 1) {
+    const std::size_t nb = (cols + block - 1) / block;
+    quantize_groups(w, rows * nb, [&](std::size_t i) { return (i / cols) * nb + (i % cols) / block; }, qmax, range, q, &s);
+    *scales = f32_tensor(s, {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(nb)});
+  } else {
+    const std::size_t nb = (rows + block - 1) / block;
+    quantize_groups(w, nb * cols, [&](std::size_t i) { return (i / cols) / block * cols + i % cols; }, qmax, range, q, &s);
+    *scales = f32_tensor(s, {static_cast<std::int64_t>(nb), static_cast<std::int64_t>(cols)});
+  }
+  q->dims = {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(cols)};
+}
+
 }  // namespace
 
 const char* range_method_name(RangeMethod m) noexcept {
@@ -539,6 +633,92 @@ Status Calibrator::params16(const std::string& name, float* scale, std::string* 
 
 std::size_t Calibrator::batches() const noexcept { return impl_ ? impl_->batches : 0; }
 
+namespace {
+
+// The weights (and bias) of Conv/Gemm/MatMul node n as INT4 behind DequantizeLinear (see
+// quantize.hpp). Per channel: codes with w's dims, DQ(axis); the bias int32 at
+// input_scale * weight_scale as for int8. Per block: codes as a 2-D [rows, cols] view with blocks
+// along the reduction (Conv [O, I*kh*kw] and Gemm transB [N, K]: axis 1; MatMul / Gemm [K, N]:
+// axis 0), DQ(axis, block_size) -> Reshape to w's dims for Conv; the bias stays float.
+Status add_low_bit_weights(const Model& model, const Node& n, const Tensor& w, std::size_t axis, const PtqOptions& options,
+                           const std::map<std::string, std::pair<float, std::int32_t>>& qp, std::set<std::string>* weight_names,
+                           Model* out, std::string* error) {
+  const bool int3 = options.weights == WeightScheme::int3_per_channel || options.weights == WeightScheme::int3_per_block;
+  const float qmax = int3 ? 3.0f : 7.0f;
+  const std::string wname = n.input(1);
+  if (!weight_names->insert(wname).second)
+    return fail(error, StatusCode::unsupported, "quantize_qdq: shared weights", "weights '" + wname + "' are used twice");
+  const std::size_t oc = static_cast<std::size_t>(w.dims[axis]);
+  Tensor wq, ws;
+  if (!per_block(options.weights)) {
+    quantize_low_per_channel(w, axis, qmax, options.weight_range, &wq, &ws);
+    out->initializers.push_back({wname + "/q", wq});
+    out->initializers.push_back({wname + "/scale", ws});
+    Node dq = make_node(Op::dequantize_linear, wname + "/DequantizeLinear", {wname + "/q", wname + "/scale"}, wname);
+    dq.attributes.push_back(int_attr("axis", static_cast<std::int64_t>(axis)));
+    out->nodes.push_back(dq);
+  } else {
+    if (w.dims.size() != (n.op == Op::conv ? 4u : 2u))
+      return fail(error, StatusCode::unsupported, "quantize_qdq: per-block weights of an unexpected rank",
+                  "node '" + n.name + "': per-block weights need Conv weights of rank 4 or a matrix");
+    const std::size_t rows = static_cast<std::size_t>(w.dims[0]), cols = w.count() / rows;
+    // The reduction runs along axis 1 of [O, I*kh*kw] and [N, K] (output axis 0), along axis 0 of [K, N].
+    const std::size_t block_axis = axis == 0 ? 1 : 0;
+    quantize_low_per_block(w, rows, cols, block_axis, options.block_size, qmax, options.weight_range, &wq, &ws);
+    out->initializers.push_back({wname + "/q", wq});
+    out->initializers.push_back({wname + "/scale", ws});
+    const bool reshape = n.op == Op::conv;
+    Node dq = make_node(Op::dequantize_linear, wname + "/DequantizeLinear", {wname + "/q", wname + "/scale"},
+                        reshape ? wname + "/dq" : wname);
+    dq.attributes.push_back(int_attr("axis", static_cast<std::int64_t>(block_axis)));
+    dq.attributes.push_back(int_attr("block_size", static_cast<std::int64_t>(options.block_size)));
+    out->nodes.push_back(dq);
+    if (reshape) {
+      Tensor shape;
+      shape.type = DataType::int64;
+      shape.dims = {static_cast<std::int64_t>(w.dims.size())};
+      shape.bytes.resize(w.dims.size() * 8);
+      std::memcpy(shape.bytes.data(), w.dims.data(), w.dims.size() * 8);
+      out->initializers.push_back({wname + "/shape", shape});
+      out->nodes.push_back(make_node(Op::reshape, wname + "/Reshape", {wname + "/dq", wname + "/shape"}, wname));
+    }
+  }
+  if (n.input(2).empty()) return Status::success();
+  const Tensor* b = model.initializer(n.input(2));
+  if (b == nullptr || b->type != DataType::float32 || b->count() != oc)
+    return fail(error, StatusCode::unsupported, "quantize_qdq: bias is not a float initializer of one value per channel",
+                "node '" + n.name + "': the bias must be a float32 initializer with one value per output channel");
+  const std::string bname = n.input(2);
+  if (per_block(options.weights)) {
+    // No single weight scale per output channel: the bias stays a float initializer.
+    if (out->initializer(bname) == nullptr) out->initializers.push_back({bname, *b});
+    return Status::success();
+  }
+  const auto it = qp.find(n.input(0));
+  if (it == qp.end())
+    return fail(error, StatusCode::unsupported, "quantize_qdq: input not quantized", "node '" + n.name + "': its input is not quantized");
+  std::vector<float> bs(oc);
+  Tensor bq;
+  bq.type = DataType::int32;
+  bq.dims = {static_cast<std::int64_t>(oc)};
+  bq.bytes.resize(oc * 4);
+  for (std::size_t c = 0; c < oc; ++c) {
+    const float s = it->second.first * ws.data<float>()[c];
+    bs[c] = s;
+    const float v = std::nearbyint(b->data<float>()[c] / s);
+    const float lim = 2147483520.0f;
+    bq.data<std::int32_t>()[c] = static_cast<std::int32_t>(std::min(lim, std::max(-lim, v)));
+  }
+  out->initializers.push_back({bname + "/q", bq});
+  out->initializers.push_back({bname + "/scale", f32_tensor(bs, {static_cast<std::int64_t>(oc)})});
+  Node bdq = make_node(Op::dequantize_linear, bname + "/DequantizeLinear", {bname + "/q", bname + "/scale"}, bname);
+  bdq.attributes.push_back(int_attr("axis", 0));
+  out->nodes.push_back(bdq);
+  return Status::success();
+}
+
+}  // namespace
+
 Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqOptions& options, Model* qdq,
                     std::string* error) {
   if (qdq == nullptr) return fail(error, StatusCode::null_pointer, "quantize_qdq: null output", "null output");
@@ -548,11 +728,13 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
   if (options.activations == ActivationScheme::dynamic_int8 && options.weight_range == WeightRange::minmax &&
       (options.weights == WeightScheme::int8_per_channel || options.weights == WeightScheme::int8_per_tensor))
     return quantize_dynamic(model, options.weights == WeightScheme::int8_per_channel, qdq, error);
-  if (options.weights != WeightScheme::int8_per_channel && options.weights != WeightScheme::int8_per_tensor)
+  if (options.weights != WeightScheme::int8_per_channel && options.weights != WeightScheme::int8_per_tensor &&
+      !low_bit(options.weights))
     return fail(error, StatusCode::unsupported, "quantize_qdq: weight scheme not written yet",
                 std::string("weight scheme ") + weight_scheme_name(options.weights) + " is not written yet");
   const bool int16 = options.activations == ActivationScheme::int16;
-  if ((options.activations != ActivationScheme::int8 && !int16) || options.weight_range != WeightRange::minmax)
+  if ((options.activations != ActivationScheme::int8 && !int16) ||
+      (options.weight_range != WeightRange::minmax && !low_bit(options.weights)))
     return fail(error, StatusCode::unsupported, "quantize_qdq: scheme not written yet",
                 std::string("activations ") + activation_scheme_name(options.activations) + " / weight range " +
                     weight_range_name(options.weight_range) + " not written yet");
@@ -562,7 +744,8 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
     return fail(error, StatusCode::invalid_argument, "quantize_qdq: no calibration data", "the calibrator observed no data");
   Model out;
   out.opset = std::max<std::int64_t>(model.opset, 13);  // per-axis DequantizeLinear
-  if (int16) out.opset = std::max<std::int64_t>(model.opset, 21);  // int16 QuantizeLinear
+  // int16 QuantizeLinear, INT4 and block_size came with opset 21.
+  if (int16 || low_bit(options.weights)) out.opset = std::max<std::int64_t>(model.opset, 21);
   out.inputs = model.inputs;
   out.outputs = model.outputs;
   out.producer = "qk-quantize";
@@ -612,6 +795,9 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
       if (w->dims.size() < 2)
         return fail(error, StatusCode::unsupported, "quantize_qdq: weights of rank < 2", "node '" + n.name + "': weights of rank < 2");
       const std::size_t axis = n.op == Op::conv ? 0 : (n.op == Op::gemm && n.get_int("transB", 0) != 0) ? 0 : w->dims.size() - 1;
+      if (low_bit(options.weights)) {
+        QK_RETURN_IF_ERROR(add_low_bit_weights(model, n, *w, axis, options, qp, &weight_names, &out, error));
+      } else {  // int8 weights (the block below is kept as it was, unindented)
       Tensor wq, ws;
       quantize_weights(*w, axis, options.weights == WeightScheme::int8_per_channel, &wq, &ws);
       const std::string wname = n.input(1);
@@ -658,6 +844,7 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
         out.nodes.push_back(bdq);
         }
       }
+      }  // int8 weights
       // Conv/Gemm keep reading the (now dequantized) weight and bias names.
     }
     // Other initializers the node reads (Reshape's shape, Clip's bounds) are copied as they are.
@@ -682,10 +869,20 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
 
 namespace {
 
+bool is_4bit(DataType t) { return t == DataType::int4 || t == DataType::uint4; }
+
 void write_tensor(const std::string& name, const Tensor& t, ::onnx::TensorProto* p) {
   p->set_name(name);
   p->set_data_type(static_cast<int>(t.type));
   for (std::int64_t d : t.dims) p->add_dims(d);
+  if (is_4bit(t.type)) {
+    // Two per byte, element i in the low nibble when i is even (ONNX's INT4/UINT4 packing).
+    std::string packed((t.bytes.size() + 1) / 2, '\0');
+    for (std::size_t i = 0; i < t.bytes.size(); ++i)
+      packed[i / 2] = static_cast<char>(static_cast<unsigned char>(packed[i / 2]) | ((t.bytes[i] & 0xFu) << (4 * (i % 2))));
+    p->set_raw_data(packed);
+    return;
+  }
   p->set_raw_data(std::string(t.bytes.begin(), t.bytes.end()));
 }
 
@@ -706,11 +903,15 @@ void write_value_info(const ValueInfo& v, ::onnx::ValueInfoProto* p) {
 Status save(const Model& model, std::string* bytes, std::string* error) {
   if (bytes == nullptr) return fail(error, StatusCode::null_pointer, "onnx::save: null output", "null output");
   ::onnx::ModelProto p;
-  p.set_ir_version(model.opset >= 21 ? 10 : 8);  // opset 21 (int16/int4 Q/DQ) came with IR 10
+  // Opset 21 (int16 Q/DQ, INT4, block_size) came with IR version 10, and INT4/UINT4 need it;
+  // other models keep IR 8 and their opset (the int8 files stay byte for byte what they were).
+  bool four_bit = false;
+  for (const NamedTensor& t : model.initializers) four_bit = four_bit || is_4bit(t.tensor.type);
+  p.set_ir_version(four_bit || model.opset >= 21 ? 10 : 8);
   p.set_producer_name(model.producer.empty() ? "qk" : model.producer);
   auto* opset = p.add_opset_import();
   opset->set_domain("");
-  opset->set_version(model.opset);
+  opset->set_version(four_bit ? std::max<std::int64_t>(model.opset, 21) : model.opset);
   bool ms = false;
   ::onnx::GraphProto* g = p.mutable_graph();
   g->set_name("qk");

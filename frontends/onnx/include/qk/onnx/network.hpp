@@ -14,11 +14,13 @@
 // the same (DQ -> Conv/MatMul -> Q) and lower as those; the two forms can be mixed (e.g. pools
 // between DQ and Q). QLinearAdd, ConvInteger and MatMulInteger are not lowered (no branches in a
 // Sequence; no dynamic quantization layer).
-// Activations int8 (zero point any), weights int8 with zero point 0, biases int32 at
+// Activations int8 (zero point any), weights int8 or int4 (ONNX INT4, per tensor or per output
+// channel: layers' s4 weights) with zero point 0, biases int32 at
 // input_scale * weight_scale. The layers compute TFLite's fixed-point arithmetic, not ONNX
 // Runtime's float requantization: outputs may differ from ORT's by a rounding step where a value
 // lands near a tie (tests/onnx measure how often).
 //
+// Per-block weights (DequantizeLinear with block_size) have no qk layer: StatusCode::unsupported.
 // Anything else is an error naming the node. Built once (allocates); run() allocates nothing: the
 // caller gives the arena (arena_size()).
 #pragma once

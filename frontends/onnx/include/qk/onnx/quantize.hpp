@@ -32,6 +32,17 @@
 //   - fp16 weights (float32 activations): every float Conv/Gemm/MatMul weight and bias becomes a
 //     FLOAT16 initializer NAME/fp16 behind Cast(to = FLOAT) -> NAME; nothing else changes.
 //
+// W4A8 / W3A8 (int4_per_channel, int4_per_block, int3_*): opset 21, IR version 10. Weights are
+// symmetric INT4 codes (zero point omitted) in [-7, 7], or [-3, 3] for int3, stored as INT4.
+// Per channel: DequantizeLinear(axis) as for int8, biases int32 at input_scale * weight_scale.
+// Per block: blocks of block_size along the reduction. A Conv weight [O, I, kh, kw] is stored as
+// a 2-D INT4 initializer [O, I*kh*kw] (ONNX's im2col order) -> DequantizeLinear(axis 1,
+// block_size) -> Reshape (an int64 [O, I, kh, kw] initializer) -> the name the Conv reads; Gemm
+// transB [N, K] blocks along axis 1, MatMul (and Gemm without transB) [K, N] along axis 0. With
+// per-block weights there is no single weight scale per output channel, so biases stay plain
+// float initializers (no DequantizeLinear). Scales: WeightRange below; an all-zero channel or
+// block gets scale 1.
+//
 // The same QDQ model is what qk's network (network.hpp) lowers onto its integer layers, so the
 // tool's output is checked against ONNX Runtime on the very file qk runs.
 #pragma once
