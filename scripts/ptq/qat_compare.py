@@ -242,9 +242,9 @@ def main():
     args = ap.parse_args()
 
     import onnx
-    from onnx import numpy_helper
+    from qat_finetune import to_array  # INT4 too
     m = onnx.load(args.model)
-    init = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    init = {t.name: to_array(t) for t in m.graph.initializer}
     act, _ = qdq_layout(m)
     scale, zp = float(init[act["logits"][0]]), int(init[act["logits"][1]])
     qk, sim = load_logits(args.qk), load_logits(args.sim)
