@@ -18,6 +18,10 @@ if [ "${QK_WITH_ORT:-1}" = 1 ]; then
   command -v node >/dev/null || packages+=(nodejs)
   command -v npm >/dev/null || packages+=(npm)
 fi
+# matplotlib draws docs/ptq.md's accuracy plot (scripts/ptq.sh sets QK_WITH_PLOT=1).
+if [ "${QK_WITH_PLOT:-0}" = 1 ]; then
+  packages+=(python3-matplotlib)
+fi
 if [ "${QK_WITH_ARM:-1}" = 1 ]; then
   packages+=(g++-aarch64-linux-gnu qemu-user)
 fi

@@ -57,10 +57,13 @@ void usage() {
                "  --dump DIR          with --evaluate: write DIR/input.f32 (test images, NCHW), DIR/qk_logits.f32\n"
                "                      (qk's outputs on them; the reference interpreter's for schemes qk does not\n"
                "                      lower) and DIR/labels.u8, to compare with another runtime\n"
+               "  --rounding R        double (default, TFLite's) | single: how qk's conv/FC layers requantize\n"
+               "                      (single is closer to ONNX Runtime's float requantization)\n"
                "  --quiet             no progress bars\n");
 }
 
 bool g_progress = true;
+qk::onnx::NetworkOptions g_network;  // --rounding
 
 // A progress bar on stderr, redrawn at most 100 times; nothing when stderr is not a terminal.
 struct Progress {
@@ -231,7 +234,7 @@ Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onn
   // Accuracy: the lowered network, 100 images a run.
   qk::onnx::Network net;
   const std::size_t eb = 100;
-  const qk::Status built = net.build(qdq, eb, &error);
+  const qk::Status built = net.build(qdq, eb, &error, g_network);
   if (built.code() == qk::StatusCode::unsupported) {
     r.layers = "not lowered onto qk's layers: " + error + "\n";
     // Not lowered: with --dump, the interpreter's logits are what ORT is compared with.
@@ -281,7 +284,7 @@ Result quantize_and_evaluate(const Model& model, const Dataset& d, const qk::onn
   // best of 5 such means (the one least disturbed by other processes), as the PyTorch and ORT
   // scripts report it.
   qk::onnx::Network one;
-  if (!one.build(qdq, 1, &error).ok()) die(error);
+  if (!one.build(qdq, 1, &error, g_network).ok()) die(error);
   std::vector<unsigned char> arena1(one.arena_size());
   std::vector<float> out1(one.output_count());
   const std::size_t runs = std::min<std::size_t>(1000, d.test.count);
@@ -405,6 +408,11 @@ int main(int argc, char** argv) {
     else if (a == "--evaluate") evaluate = true;
     else if (a == "--table") table = true;
     else if (a == "--quiet") g_progress = false;
+    else if (a == "--rounding") {
+      const std::string v = value();
+      if (v != "single" && v != "double") die("--rounding takes single or double, not '" + v + "'");
+      g_network.rounding = v == "single" ? qk::RequantRounding::single_rounding : qk::RequantRounding::double_rounding;
+    }
     else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -464,7 +472,7 @@ int main(int argc, char** argv) {
     qk::onnx::Calibrator none;
     const Result r = quantize_and_evaluate(model, d, o, calibrated ? calibrator_for(o) : none, test_n, fp32_pred,
                                            table ? std::string() : output, true, table ? std::string() : dump);
-    if (!table || o.weights == qk::onnx::WeightScheme::int8_per_channel) layers = r.layers;
+    if (layers.empty() && r.lowered) layers = r.layers;  // the first lowered row's layers
     const double bpw = r.bits_per_weight > 0 ? r.bits_per_weight : bits_per_weight(o);
     char latency[32];
     if (r.lowered) std::snprintf(latency, sizeof latency, "%.1f", r.latency_us);

@@ -87,7 +87,7 @@ def main():
     ax.set_ylabel("Fashion-MNIST test accuracy (%), 10,000 images")
     lo = min([p[1] for pts in series.values() for p in pts] + [fp32 - 6])
     ax.set_ylim(max(lo - 1, 0), fp32 + 1.5)
-    ax.set_title("qk post-training quantization of the Fashion-MNIST CNN (int8 activations)")
+    ax.set_title("qk: Fashion-MNIST CNN accuracy against bits per weight (int8 activations)")
     ax.grid(True, linewidth=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
