@@ -460,13 +460,21 @@ const char* range_method_name(RangeMethod m) noexcept {
   return "?";
 }
 
-bool parse_range_method(const std::string& s, RangeMethod* out) noexcept {
-  for (int i = 0; i <= static_cast<int>(RangeMethod::mse); ++i)
-    if (s == range_method_name(static_cast<RangeMethod>(i))) {
-      *out = static_cast<RangeMethod>(i);
+namespace {
+// The enum value 0..last whose name_of is s; *out is left alone if none is.
+template <class E, class NameOf>
+bool parse_by_name(const std::string& s, E last, NameOf name_of, E* out) noexcept {
+  for (int i = 0; i <= static_cast<int>(last); ++i)
+    if (s == name_of(static_cast<E>(i))) {
+      *out = static_cast<E>(i);
       return true;
     }
   return false;
+}
+}  // namespace
+
+bool parse_range_method(const std::string& s, RangeMethod* out) noexcept {
+  return parse_by_name(s, RangeMethod::mse, range_method_name, out);
 }
 
 const char* weight_scheme_name(WeightScheme w) noexcept {
@@ -483,11 +491,7 @@ const char* weight_scheme_name(WeightScheme w) noexcept {
 }
 
 bool parse_weight_scheme(const std::string& s, WeightScheme* out) noexcept {
-  for (int i = 0; i <= static_cast<int>(WeightScheme::fp16); ++i)
-    if (s == weight_scheme_name(static_cast<WeightScheme>(i))) {
-      *out = static_cast<WeightScheme>(i);
-      return true;
-    }
+  if (parse_by_name(s, WeightScheme::fp16, weight_scheme_name, out)) return true;
   // The names of the first version of qk-quantize.
   if (s == "per-channel" || s == "per-tensor") {
     *out = s == "per-channel" ? WeightScheme::int8_per_channel : WeightScheme::int8_per_tensor;
@@ -528,12 +532,7 @@ const char* activation_scheme_name(ActivationScheme a) noexcept {
 }
 
 bool parse_activation_scheme(const std::string& s, ActivationScheme* out) noexcept {
-  for (int i = 0; i <= static_cast<int>(ActivationScheme::float32); ++i)
-    if (s == activation_scheme_name(static_cast<ActivationScheme>(i))) {
-      *out = static_cast<ActivationScheme>(i);
-      return true;
-    }
-  return false;
+  return parse_by_name(s, ActivationScheme::float32, activation_scheme_name, out);
 }
 
 Status check_options(const PtqOptions& o, std::string* error) {
