@@ -37,6 +37,8 @@ void usage() {
                "  --data DIR          IDX files (train-images-idx3-ubyte[.gz], ..., t10k-*), default\n"
                "                      /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist)\n"
                "  --observer NAME     minmax | moving_average | mean_k_sigma | percentile | entropy | mse (default minmax)\n"
+               "  --observer-for T=O  observer O for activation tensor T only (repeatable), e.g.\n"
+               "                      --observer entropy --observer-for /conv1/conv1.1/Relu_output_0=minmax\n"
                "  --weights SCHEME    int8-per-channel (default) | int8-per-tensor | int4-per-channel |\n"
                "                      int4-per-block | int3-per-channel | int3-per-block | fp16\n"
                "                      (integer weights symmetric; int4/int3 as ONNX INT4, opset 21)\n"
@@ -398,6 +400,13 @@ int main(int argc, char** argv) {
     } else if (a == "--activations") {
       const std::string v = value();
       if (!qk::onnx::parse_activation_scheme(v, &opt.activations)) die("unknown activation scheme '" + v + "' (see --help)");
+    } else if (a == "--observer-for") {
+      const std::string v = value();
+      const std::size_t eq = v.rfind('=');
+      qk::onnx::RangeMethod m;
+      if (eq == std::string::npos || eq == 0 || !qk::onnx::parse_range_method(v.substr(eq + 1), &m))
+        die("--observer-for takes TENSOR=OBSERVER, not '" + v + "'");
+      opt.method_for.emplace_back(v.substr(0, eq), m);
     } else if (a == "--block") opt.block_size = number();
     else if (a == "--samples") samples = number();
     else if (a == "--batch") batch = number();

@@ -449,3 +449,44 @@ TEST_CASE("ptq int16: a bias that would saturate int32 stays float", "[onnx]") {
   REQUIRE(qk::onnx::run_reference(q, {x}, &out, &error).ok());
   for (std::size_t i = 0; i < 4; ++i) CHECK(std::fabs(out[0].data<float>()[i] - (1.0f + 1e-6f * x.data<float>()[i])) < 1e-4f);
 }
+
+// PtqOptions::method_for: the named tensor takes its own observer, every other tensor the main
+// one; a name that is not a calibrated activation is an error that names it.
+TEST_CASE("ptq: a per-tensor observer override changes that tensor's range only", "[onnx]") {
+  const std::string dir = std::string(QK_MODELS_DIR) + "/fashion_cnn";
+  Model model;
+  std::string error;
+  INFO(error);
+  REQUIRE(qk::onnx::load_file((dir + "/fashion_cnn.onnx").c_str(), &model, &error).ok());
+  qk_tools::IdxImages train;
+  REQUIRE(qk_tools::read_idx_images(std::string(QK_FASHION_MNIST) + "/train-images-idx3-ubyte.gz", &train, &error));
+  const std::string first = "/conv1/conv1.1/Relu_output_0", second = "/conv2/conv2.1/Relu_output_0";
+  auto calibrate = [&](qk::onnx::RangeMethod method, bool override_first, qk::onnx::Calibrator* cal) {
+    qk::onnx::PtqOptions o;
+    o.method = method;
+    if (override_first) o.method_for.emplace_back(first, qk::onnx::RangeMethod::minmax);
+    REQUIRE(cal->init(model, o, &error).ok());
+    for (std::size_t i = 0; i < 128; i += 64) REQUIRE(cal->observe({images(train, i, 64)}, &error).ok());
+  };
+  qk::onnx::Calibrator minmax, entropy, mixed;
+  calibrate(qk::onnx::RangeMethod::minmax, false, &minmax);
+  calibrate(qk::onnx::RangeMethod::entropy, false, &entropy);
+  calibrate(qk::onnx::RangeMethod::entropy, true, &mixed);
+  auto params = [&](const qk::onnx::Calibrator& c, const std::string& t) {
+    float s = 0.0f;
+    std::int32_t z = 0;
+    REQUIRE(c.params(t, &s, &z, &error).ok());
+    return std::make_pair(s, z);
+  };
+  CHECK(params(mixed, first) == params(minmax, first));
+  CHECK(params(mixed, second) == params(entropy, second));
+  // The methods differ on these tensors, or the checks above could not fail.
+  CHECK(params(entropy, first) != params(minmax, first));
+  CHECK(params(entropy, second) != params(minmax, second));
+
+  qk::onnx::PtqOptions bad;
+  bad.method_for.emplace_back("no_such_tensor", qk::onnx::RangeMethod::minmax);
+  qk::onnx::Calibrator c;
+  CHECK(c.init(model, bad, &error).code() == qk::StatusCode::invalid_argument);
+  CHECK(error.find("no_such_tensor") != std::string::npos);
+}

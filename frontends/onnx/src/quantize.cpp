@@ -578,11 +578,18 @@ Status Calibrator::init(const Model& model, const PtqOptions& options, std::stri
     // at the first ReLU: docs/ptq.md.)
     bool is_output = false;
     for (const ValueInfo& o : model.outputs) is_output = is_output || o.name == t;
+    RangeMethod method = is_output ? RangeMethod::minmax : options.method;
+    for (const auto& m : options.method_for)
+      if (m.first == t) method = m.second;
     std::unique_ptr<RangeObserverAny> o;
-    const Status st = make_observer(is_output ? RangeMethod::minmax : options.method, &o);
+    const Status st = make_observer(method, &o);
     if (!st.ok()) return fail(error, st.code(), st.message(), st.message());
     impl->observers[t] = std::move(o);
   }
+  for (const auto& m : options.method_for)
+    if (impl->observers.count(m.first) == 0)
+      return fail(error, StatusCode::invalid_argument, "calibrator: observer override for a tensor that is not calibrated",
+                  "observer override: '" + m.first + "' is not a quantized activation of the model");
   impl_ = std::move(impl);
   return Status::success();
 }

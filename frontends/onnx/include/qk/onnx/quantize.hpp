@@ -50,6 +50,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qk/onnx/model.hpp"
@@ -111,6 +112,10 @@ struct PtqOptions {
   WeightRange weight_range = WeightRange::minmax;
   std::size_t block_size = 32;  // int4/int3 per block: 32, 64 or 128 (a power of two >= 16)
   ActivationScheme activations = ActivationScheme::int8;
+  // Per-tensor observer choices that override `method` (and the graph outputs' min/max) for the
+  // named activation tensors, e.g. min/max for a spiky first-layer output, entropy elsewhere.
+  // A name that is not a calibrated activation is an error of Calibrator::init.
+  std::vector<std::pair<std::string, RangeMethod>> method_for;
 };
 // Whether the combination is one quantize_qdq writes (fp16 goes with float32 activations only,
 // dynamic_int8 with int8 weights, int16 with int8 weights); the reason otherwise.
