@@ -161,7 +161,7 @@ TEST_CASE("gemm_s8: output stages with a negative multiplier, an unknown roundin
             .ok());
 }
 
-TEST_CASE("isa: every supported ISA has its kernel tables; Isa values outside the enum are refused (issue 18)") {
+TEST_CASE("isa: every supported ISA has its kernel tables, Isa values outside the enum are refused (issue 18)") {
   // A big-endian AArch64 build used to report NEON as supported (and best) while its GEMM table
   // had no NEON entry, so packing with the default ISA failed.
   for (int i = 0; i < qk::kIsaCount; ++i) {

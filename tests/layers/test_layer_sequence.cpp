@@ -137,7 +137,7 @@ class TwoInputs final : public Layer {
 
 }  // namespace
 
-TEST_CASE("Sequence: arena = largest adjacent pair + largest workspace; live tensors never overlap", "[layers][sequence]") {
+TEST_CASE("Sequence: arena = largest adjacent pair + largest workspace, live tensors never overlap", "[layers][sequence]") {
   std::mt19937 rng(5);
   Net net(rng);
   auto chain = net.chain();
@@ -183,7 +183,7 @@ TEST_CASE("Sequence: arena = largest adjacent pair + largest workspace; live ten
   REQUIRE(single.activation_bytes() == 0);
 }
 
-TEST_CASE("Sequence: results equal the layers run one by one, whatever the arena held; run allocates nothing",
+TEST_CASE("Sequence: results equal the layers run one by one, whatever the arena held, run allocates nothing",
           "[layers][sequence]") {
   std::mt19937 rng(11);
   Net net(rng);

@@ -72,7 +72,7 @@ TEST_CASE("pad: random shapes and amounts match the plain definition", "[layers]
   WARN("pad: 600 random layers, " << compared << " outputs compared");
 }
 
-TEST_CASE("pad: from quantization pads with the output zero point; errors write nothing", "[layers][shape]") {
+TEST_CASE("pad: from quantization pads with the output zero point, errors write nothing", "[layers][shape]") {
   const Shape4 in{1, 2, 2, 2};
   qk::layers::Pad pad;
   REQUIRE(pad.init(ElementType::s8, in, PadAmounts{0, 0, 1, 1}, PadAmounts{0, 0, 2, 2}, QuantInfo{0.5f, -128},

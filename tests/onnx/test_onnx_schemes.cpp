@@ -204,7 +204,7 @@ TEST_CASE("onnx load: FLOAT16 initializers (raw_data and int32_data) behind Cast
   CHECK(error.find("only to = 1") != std::string::npos);
 }
 
-TEST_CASE("onnx run: Cast to float from int32, uint8, int8, float; others refused", "[onnx]") {
+TEST_CASE("onnx run: Cast to float from int32, uint8, int8, float, others refused", "[onnx]") {
   std::string error;
   std::vector<Tensor> out;
   const Model m = one_node(Op::cast, {"x"}, {"y"}, DataType::undefined, {}, {to_float()});

@@ -935,7 +935,7 @@ TEST_CASE("convert_q4_0: a hand-checkable block from ggml's definition") {
   require_same_weights(y, q4_0_dequantize(block, 1));
 }
 
-TEST_CASE("convert_q4_0: random blocks dequantize identically; round trip through Q4_0 bytes") {
+TEST_CASE("convert_q4_0: random blocks dequantize identically, round trip through Q4_0 bytes") {
   std::mt19937 rng(40);
   std::uniform_int_distribution<int> byte(0, 255), kind(0, 15);
   for (const std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{5}})
