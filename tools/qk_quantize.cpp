@@ -18,6 +18,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "idx.hpp"
@@ -126,19 +127,30 @@ std::size_t argmax(const float* v, std::size_t n) {
   std::exit(1);
 }
 
-// fp32 top-1 predictions of the reference interpreter on the first n test images.
-std::vector<std::size_t> float_predictions(const Model& m, const Dataset& d, std::size_t n) {
-  std::vector<std::size_t> pred;
-  Progress bar("fp32 eval", n);
+// The reference interpreter's logits of model m on the first n test images, in batches of 100
+// (dynamic quantization ranges are per batch, so the batching is part of the result); *classes
+// receives the row length.
+std::vector<float> reference_logits(const Model& m, const Dataset& d, std::size_t n, const char* what, std::size_t* classes) {
+  std::vector<float> logits;
+  Progress bar(what, n);
   for (std::size_t i = 0; i < n; i += 100) {
     const std::size_t b = std::min<std::size_t>(100, n - i);
     std::vector<Tensor> out;
     std::string error;
     if (!qk::onnx::run_reference(m, {batch_tensor(d.test, i, b)}, &out, &error).ok()) die(error);
-    const std::size_t classes = out[0].count() / b;
-    for (std::size_t k = 0; k < b; ++k) pred.push_back(argmax(out[0].data<float>() + k * classes, classes));
+    *classes = out[0].count() / b;
+    logits.insert(logits.end(), out[0].data<float>(), out[0].data<float>() + out[0].count());
     bar.update(i + b);
   }
+  return logits;
+}
+
+// fp32 top-1 predictions of the reference interpreter on the first n test images.
+std::vector<std::size_t> float_predictions(const Model& m, const Dataset& d, std::size_t n) {
+  std::size_t classes = 0;
+  const std::vector<float> logits = reference_logits(m, d, n, "fp32 eval", &classes);
+  std::vector<std::size_t> pred;
+  for (std::size_t i = 0; i < n; ++i) pred.push_back(argmax(logits.data() + i * classes, classes));
   return pred;
 }
 
@@ -175,22 +187,14 @@ void calibrate(const Model& model, const Dataset& d, const qk::onnx::PtqOptions&
 // integer network does not lower.
 void interpreter_accuracy(const Model& qdq, const Dataset& d, std::size_t test_n, const std::vector<std::size_t>& fp32_pred,
                           Result* r, std::vector<float>* logits = nullptr) {
-  std::size_t correct = 0, agree = 0;
-  Progress bar("qdq eval", test_n);
-  for (std::size_t i = 0; i < test_n; i += 100) {
-    const std::size_t b = std::min<std::size_t>(100, test_n - i);
-    std::vector<Tensor> out;
-    std::string error;
-    if (!qk::onnx::run_reference(qdq, {batch_tensor(d.test, i, b)}, &out, &error).ok()) die(error);
-    const std::size_t classes = out[0].count() / b;
-    if (logits != nullptr) logits->insert(logits->end(), out[0].data<float>(), out[0].data<float>() + b * classes);
-    for (std::size_t k = 0; k < b; ++k) {
-      const std::size_t p = argmax(out[0].data<float>() + k * classes, classes);
-      correct += p == d.test_labels[i + k];
-      agree += p == fp32_pred[i + k];
-    }
-    bar.update(i + b);
+  std::size_t classes = 0, correct = 0, agree = 0;
+  std::vector<float> all = reference_logits(qdq, d, test_n, "qdq eval", &classes);
+  for (std::size_t i = 0; i < test_n; ++i) {
+    const std::size_t p = argmax(all.data() + i * classes, classes);
+    correct += p == d.test_labels[i];
+    agree += p == fp32_pred[i];
   }
+  if (logits != nullptr) *logits = std::move(all);
   r->lowered = false;
   r->accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(test_n);
   r->agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(test_n);

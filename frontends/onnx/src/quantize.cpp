@@ -646,6 +646,49 @@ namespace {
 // input_scale * weight_scale as for int8. Per block: codes as a 2-D [rows, cols] view with blocks
 // along the reduction (Conv [O, I*kh*kw] and Gemm transB [N, K]: axis 1; MatMul / Gemm [K, N]:
 // axis 0), DQ(axis, block_size) -> Reshape to w's dims for Conv; the bias stays float.
+// The bias of node n as int32 at input_scale * weight_scale (ws: one scale, or one per output
+// channel) behind a DequantizeLinear, zero point 0. keep_saturating: a bias some value of which
+// int32 cannot hold at that scale (possible with int16 activations' small scales) stays a float
+// initializer instead. No bias input: nothing to do.
+Status add_int32_bias(const Model& model, const Node& n, const Tensor& ws, std::size_t oc,
+                      const std::map<std::string, std::pair<float, std::int32_t>>& qp, bool keep_saturating,
+                      std::set<std::string>* weight_names, Model* out, std::string* error) {
+  if (n.input(2).empty()) return Status::success();
+  const Tensor* b = model.initializer(n.input(2));
+  if (b == nullptr || b->type != DataType::float32 || b->count() != oc)
+    return fail(error, StatusCode::unsupported, "quantize_qdq: bias is not a float initializer of one value per channel",
+                "node '" + n.name + "': the bias must be a float32 initializer with one value per output channel");
+  const auto it = qp.find(n.input(0));
+  if (it == qp.end())
+    return fail(error, StatusCode::unsupported, "quantize_qdq: input not quantized", "node '" + n.name + "': its input is not quantized");
+  Tensor bq, bs;
+  bq.type = DataType::int32;
+  bq.dims = {static_cast<std::int64_t>(oc)};
+  bq.bytes.resize(oc * 4);
+  bs.type = DataType::float32;
+  bs.dims = {static_cast<std::int64_t>(oc)};
+  bs.bytes.resize(oc * 4);
+  for (std::size_t c = 0; c < oc; ++c) {
+    const float s = it->second.first * ws.data<float>()[ws.count() == 1 ? 0 : c];
+    bs.data<float>()[c] = s;
+    const float v = std::nearbyint(b->data<float>()[c] / s);
+    const float lim = 2147483520.0f;
+    bq.data<std::int32_t>()[c] = static_cast<std::int32_t>(std::min(lim, std::max(-lim, v)));
+  }
+  const std::string bname = n.input(2);
+  if (keep_saturating && bias_saturates(*b, bs)) {
+    if (out->initializer(bname) == nullptr) out->initializers.push_back({bname, *b});
+    weight_names->insert(bname);
+    return Status::success();
+  }
+  out->initializers.push_back({bname + "/q", bq});
+  out->initializers.push_back({bname + "/scale", bs});
+  Node bdq = make_node(Op::dequantize_linear, bname + "/DequantizeLinear", {bname + "/q", bname + "/scale"}, bname);
+  bdq.attributes.push_back(int_attr("axis", 0));
+  out->nodes.push_back(bdq);
+  return Status::success();
+}
+
 Status add_low_bit_weights(const Model& model, const Node& n, const Tensor& w, std::size_t axis, const PtqOptions& options,
                            const std::map<std::string, std::pair<float, std::int32_t>>& qp, std::set<std::string>* weight_names,
                            Model* out, std::string* error) {
@@ -689,37 +732,14 @@ Status add_low_bit_weights(const Model& model, const Node& n, const Tensor& w, s
       out->nodes.push_back(make_node(Op::reshape, wname + "/Reshape", {wname + "/dq", wname + "/shape"}, wname));
     }
   }
+  if (!per_block(options.weights)) return add_int32_bias(model, n, ws, oc, qp, false, weight_names, out, error);
   if (n.input(2).empty()) return Status::success();
   const Tensor* b = model.initializer(n.input(2));
   if (b == nullptr || b->type != DataType::float32 || b->count() != oc)
     return fail(error, StatusCode::unsupported, "quantize_qdq: bias is not a float initializer of one value per channel",
                 "node '" + n.name + "': the bias must be a float32 initializer with one value per output channel");
-  const std::string bname = n.input(2);
-  if (per_block(options.weights)) {
-    // No single weight scale per output channel: the bias stays a float initializer.
-    if (out->initializer(bname) == nullptr) out->initializers.push_back({bname, *b});
-    return Status::success();
-  }
-  const auto it = qp.find(n.input(0));
-  if (it == qp.end())
-    return fail(error, StatusCode::unsupported, "quantize_qdq: input not quantized", "node '" + n.name + "': its input is not quantized");
-  std::vector<float> bs(oc);
-  Tensor bq;
-  bq.type = DataType::int32;
-  bq.dims = {static_cast<std::int64_t>(oc)};
-  bq.bytes.resize(oc * 4);
-  for (std::size_t c = 0; c < oc; ++c) {
-    const float s = it->second.first * ws.data<float>()[c];
-    bs[c] = s;
-    const float v = std::nearbyint(b->data<float>()[c] / s);
-    const float lim = 2147483520.0f;
-    bq.data<std::int32_t>()[c] = static_cast<std::int32_t>(std::min(lim, std::max(-lim, v)));
-  }
-  out->initializers.push_back({bname + "/q", bq});
-  out->initializers.push_back({bname + "/scale", f32_tensor(bs, {static_cast<std::int64_t>(oc)})});
-  Node bdq = make_node(Op::dequantize_linear, bname + "/DequantizeLinear", {bname + "/q", bname + "/scale"}, bname);
-  bdq.attributes.push_back(int_attr("axis", 0));
-  out->nodes.push_back(bdq);
+  // No single weight scale per output channel: the bias stays a float initializer.
+  if (out->initializer(n.input(2)) == nullptr) out->initializers.push_back({n.input(2), *b});
   return Status::success();
 }
 
@@ -734,16 +754,13 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
   if (options.activations == ActivationScheme::dynamic_int8 && options.weight_range == WeightRange::minmax &&
       (options.weights == WeightScheme::int8_per_channel || options.weights == WeightScheme::int8_per_tensor))
     return quantize_dynamic(model, options.weights == WeightScheme::int8_per_channel, qdq, error);
-  if (options.weights != WeightScheme::int8_per_channel && options.weights != WeightScheme::int8_per_tensor &&
-      !low_bit(options.weights))
-    return fail(error, StatusCode::unsupported, "quantize_qdq: weight scheme not written yet",
-                std::string("weight scheme ") + weight_scheme_name(options.weights) + " is not written yet");
   const bool int16 = options.activations == ActivationScheme::int16;
   if ((options.activations != ActivationScheme::int8 && !int16) ||
       (options.weight_range != WeightRange::minmax && !low_bit(options.weights)))
-    return fail(error, StatusCode::unsupported, "quantize_qdq: scheme not written yet",
-                std::string("activations ") + activation_scheme_name(options.activations) + " / weight range " +
-                    weight_range_name(options.weight_range) + " not written yet");
+    return fail(error, StatusCode::unsupported, "quantize_qdq: mse weight ranges are written for int4/int3 weights only",
+                std::string("activations ") + activation_scheme_name(options.activations) + " with weights " +
+                    weight_scheme_name(options.weights) + ": weight range " + weight_range_name(options.weight_range) +
+                    " is written for int4/int3 weights only");
   Plan plan;
   QK_RETURN_IF_ERROR(make_plan(model, &plan, error));
   if (calibrator.batches() == 0)
@@ -791,66 +808,25 @@ Status quantize_qdq(const Model& model, const Calibrator& calibrator, const PtqO
       if (rename.count(in) != 0) in = rename[in];
     const std::string out_name = n.outputs[0];
     if (n.op == Op::conv || n.op == Op::gemm || n.op == Op::matmul) {
-      const Tensor* w = model.initializer(n.input(1));
-      if (w == nullptr || w->type != DataType::float32)
-        return fail(error, StatusCode::unsupported, "quantize_qdq: weights are not a float initializer",
-                    "node '" + n.name + "': weights must be a float32 initializer");
-      if (n.op == Op::gemm && (n.get_int("transA", 0) != 0 || n.get_float("alpha", 1.0f) != 1.0f || n.get_float("beta", 1.0f) != 1.0f))
-        return fail(error, StatusCode::unsupported, "quantize_qdq: Gemm with transA, alpha or beta",
-                    "node '" + n.name + "': only Gemm with transA 0, alpha 1 and beta 1 is quantized");
-      if (w->dims.size() < 2)
-        return fail(error, StatusCode::unsupported, "quantize_qdq: weights of rank < 2", "node '" + n.name + "': weights of rank < 2");
+      const Tensor* w = nullptr;
+      const Tensor* b = nullptr;  // checked again, with its count, where the bias is written
+      QK_RETURN_IF_ERROR(float_layer(model, n, &w, &b, error));
       const std::size_t axis = n.op == Op::conv ? 0 : (n.op == Op::gemm && n.get_int("transB", 0) != 0) ? 0 : w->dims.size() - 1;
       if (low_bit(options.weights)) {
         QK_RETURN_IF_ERROR(add_low_bit_weights(model, n, *w, axis, options, qp, &weight_names, &out, error));
-      } else {  // int8 weights (the block below is kept as it was, unindented)
-      Tensor wq, ws;
-      quantize_weights(*w, axis, options.weights == WeightScheme::int8_per_channel, &wq, &ws);
-      const std::string wname = n.input(1);
-      if (!weight_names.insert(wname).second)
-        return fail(error, StatusCode::unsupported, "quantize_qdq: shared weights", "weights '" + wname + "' are used twice");
-      out.initializers.push_back({wname + "/q", wq});
-      out.initializers.push_back({wname + "/scale", ws});
-      Node dq = make_node(Op::dequantize_linear, wname + "/DequantizeLinear", {wname + "/q", wname + "/scale"}, wname);
-      if (options.weights == WeightScheme::int8_per_channel) dq.attributes.push_back(int_attr("axis", static_cast<std::int64_t>(axis)));
-      out.nodes.push_back(dq);
-      if (!n.input(2).empty()) {
-        const Tensor* b = model.initializer(n.input(2));
-        const std::size_t oc = static_cast<std::size_t>(w->dims[axis]);
-        if (b == nullptr || b->type != DataType::float32 || b->count() != oc)
-          return fail(error, StatusCode::unsupported, "quantize_qdq: bias is not a float initializer of one value per channel",
-                      "node '" + n.name + "': the bias must be a float32 initializer with one value per output channel");
-        const auto it = qp.find(n.input(0));
-        if (it == qp.end())
-          return fail(error, StatusCode::unsupported, "quantize_qdq: input not quantized", "node '" + n.name + "': its input is not quantized");
-        Tensor bq, bs;
-        bq.type = DataType::int32;
-        bq.dims = {static_cast<std::int64_t>(oc)};
-        bq.bytes.resize(oc * 4);
-        bs.type = DataType::float32;
-        bs.dims = {static_cast<std::int64_t>(oc)};
-        bs.bytes.resize(oc * 4);
-        for (std::size_t c = 0; c < oc; ++c) {
-          const float s = it->second.first * ws.data<float>()[ws.count() == 1 ? 0 : c];
-          bs.data<float>()[c] = s;
-          const float v = std::nearbyint(b->data<float>()[c] / s);
-          const float lim = 2147483520.0f;
-          bq.data<std::int32_t>()[c] = static_cast<std::int32_t>(std::min(lim, std::max(-lim, v)));
-        }
-        const std::string bname = n.input(2);
-        if (int16 && bias_saturates(*b, bs)) {
-          // int16 activations: a bias int32 cannot hold at input_scale * weight_scale stays float.
-          if (out.initializer(bname) == nullptr) out.initializers.push_back({bname, *b});
-          weight_names.insert(bname);
-        } else {  // (the int8 lines below are not re-indented: smaller merges)
-        out.initializers.push_back({bname + "/q", bq});
-        out.initializers.push_back({bname + "/scale", bs});
-        Node bdq = make_node(Op::dequantize_linear, bname + "/DequantizeLinear", {bname + "/q", bname + "/scale"}, bname);
-        bdq.attributes.push_back(int_attr("axis", 0));
-        out.nodes.push_back(bdq);
-        }
+      } else {  // int8 weights
+        Tensor wq, ws;
+        quantize_weights(*w, axis, options.weights == WeightScheme::int8_per_channel, &wq, &ws);
+        const std::string wname = n.input(1);
+        if (!weight_names.insert(wname).second)
+          return fail(error, StatusCode::unsupported, "quantize_qdq: shared weights", "weights '" + wname + "' are used twice");
+        out.initializers.push_back({wname + "/q", wq});
+        out.initializers.push_back({wname + "/scale", ws});
+        Node dq = make_node(Op::dequantize_linear, wname + "/DequantizeLinear", {wname + "/q", wname + "/scale"}, wname);
+        if (options.weights == WeightScheme::int8_per_channel) dq.attributes.push_back(int_attr("axis", static_cast<std::int64_t>(axis)));
+        out.nodes.push_back(dq);
+        QK_RETURN_IF_ERROR(add_int32_bias(model, n, ws, static_cast<std::size_t>(w->dims[axis]), qp, int16, &weight_names, &out, error));
       }
-      }  // int8 weights
       // Conv/Gemm keep reading the (now dequantized) weight and bias names.
     }
     // Other initializers the node reads (Reshape's shape, Clip's bounds) are copied as they are.
