@@ -60,16 +60,16 @@ void set_geometry(const Layer& l, qk::ConvGeometry* d) {
 }
 
 // OHWI weights ([Cout][k][k][Cin/groups]), shared by qk and XNNPACK (GOHWI without the depthwise flag).
-std::vector<std::int8_t> layer_weights(const Layer& l) { return random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -127, 127, 2); }
+qk_bench::Buffer<std::int8_t> layer_weights(const Layer& l) { return random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -127, 127, 2); }
 
 void bench_qk_int(benchmark::State& state, Layer l, bool int4) {
   const auto x = random_vector<std::int8_t>(l.h * l.w * l.cin, -128, 127, 1);
   const auto w = int4 ? random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -8, 7, 2) : layer_weights(l);
-  std::vector<std::uint8_t> w4(int4 ? (w.size() + 1) / 2 : 0, 0);  // two a byte, the first in the low nibble
+  qk_bench::Buffer<std::uint8_t> w4(int4 ? (w.size() + 1) / 2 : 0, 0);  // two a byte, the first in the low nibble
   for (std::size_t i = 0; int4 && i < w.size(); ++i)
     w4[i / 2] = static_cast<std::uint8_t>(w4[i / 2] | ((static_cast<unsigned>(w[i]) & 0x0Fu) << (i % 2 == 0 ? 0 : 4)));
   const auto bias = random_vector<std::int32_t>(l.cout, -1000, 1000, 3);
-  std::vector<std::int32_t> mult(l.cout, 1518500250), shift(l.cout, -9);
+  qk_bench::Buffer<std::int32_t> mult(l.cout, 1518500250), shift(l.cout, -9);
   qk::ConvS8Desc d;
   set_geometry(l, &d);
   d.weights = w.data();
@@ -81,9 +81,9 @@ void bench_qk_int(benchmark::State& state, Layer l, bool int4) {
     state.SkipWithError("pack failed");
     return;
   }
-  std::vector<std::uint8_t> ws(ws_bytes);
+  qk_bench::Buffer<std::uint8_t> ws(ws_bytes);
   const auto out = qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, -1, -128, 127);
-  std::vector<std::int8_t> y(l.out_h() * l.out_w() * l.cout);
+  qk_bench::Buffer<std::int8_t> y(l.out_h() * l.out_w() * l.cout);
   for (auto _ : state) {
     qk::Status st = qk::conv_s8(layer, 1, x.data(), out, y.data(), ws.data(), ws_bytes);
     benchmark::DoNotOptimize(st);
@@ -111,8 +111,8 @@ void bench_qk_f32(benchmark::State& state, Layer l) {
     state.SkipWithError("pack failed");
     return;
   }
-  std::vector<std::uint8_t> ws(ws_bytes);
-  std::vector<float> y(l.out_h() * l.out_w() * l.cout);
+  qk_bench::Buffer<std::uint8_t> ws(ws_bytes);
+  qk_bench::Buffer<float> y(l.out_h() * l.out_w() * l.cout);
   for (auto _ : state) {
     qk::Status st = qk::conv_f32(layer, 1, x.data(), y.data(), ws.data(), ws_bytes);
     benchmark::DoNotOptimize(st);
@@ -188,8 +188,8 @@ void bench_xnnpack_s8(benchmark::State& state, Layer l) {
   const auto x = random_vector<std::int8_t>(l.h * l.w * l.cin, -128, 127, 1);
   const auto w = layer_weights(l);
   const auto bias = random_vector<std::int32_t>(l.cout, -1000, 1000, 3);
-  const std::vector<float> kscale(l.cout, 0.01f);
-  std::vector<std::int8_t> y(l.out_h() * l.out_w() * l.cout);
+  const qk_bench::Buffer<float> kscale(l.cout, 0.01f);
+  qk_bench::Buffer<std::int8_t> y(l.out_h() * l.out_w() * l.cout);
   const auto P = [](std::size_t v) { return static_cast<std::uint32_t>(v); };
   xnn_operator_t op = nullptr;
   if (xnn_create_convolution2d_nhwc_qc8(P(l.pad), P(l.pad), P(l.pad), P(l.pad), P(l.k), P(l.k), P(l.stride), P(l.stride), 1,

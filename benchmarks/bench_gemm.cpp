@@ -53,8 +53,8 @@ void set_gops(benchmark::State& state, const Shape& s) {
 }
 
 // int4 weights, two a byte, the first in the low nibble (TFLite's packing).
-std::vector<std::uint8_t> pack_nibbles(const std::vector<std::int8_t>& v) {
-  std::vector<std::uint8_t> out((v.size() + 1) / 2, 0);
+qk_bench::Buffer<std::uint8_t> pack_nibbles(const qk_bench::Buffer<std::int8_t>& v) {
+  qk_bench::Buffer<std::uint8_t> out((v.size() + 1) / 2, 0);
   for (std::size_t i = 0; i < v.size(); ++i)
     out[i / 2] = static_cast<std::uint8_t>(out[i / 2] | ((static_cast<unsigned>(v[i]) & 0x0Fu) << (i % 2 == 0 ? 0 : 4)));
   return out;
@@ -63,9 +63,9 @@ std::vector<std::uint8_t> pack_nibbles(const std::vector<std::int8_t>& v) {
 void bench_qk_int(benchmark::State& state, Shape s, std::size_t threads, bool int4) {
   const auto a = random_vector<std::int8_t>(s.m * s.k, -128, 127, 1);
   const auto b = int4 ? random_vector<std::int8_t>(s.n * s.k, -8, 7, 2) : random_vector<std::int8_t>(s.n * s.k, -127, 127, 2);
-  const auto b4 = int4 ? pack_nibbles(b) : std::vector<std::uint8_t>();
+  const auto b4 = int4 ? pack_nibbles(b) : qk_bench::Buffer<std::uint8_t>();
   const auto bias = random_vector<std::int32_t>(s.n, -1000, 1000, 3);
-  std::vector<std::int32_t> mult(s.n, 1518500250), shift(s.n, -9);
+  qk_bench::Buffer<std::int32_t> mult(s.n, 1518500250), shift(s.n, -9);
   qk::GemmS8WeightsDesc d = int4 ? qk::GemmS8WeightsDesc::n_by_k_s4(s.n, s.k, b4.data(), bias.data())
                                  : qk::GemmS8WeightsDesc::n_by_k(s.n, s.k, b.data(), bias.data());
   d.a_zero_point = 3;
@@ -75,7 +75,7 @@ void bench_qk_int(benchmark::State& state, Shape s, std::size_t threads, bool in
     return;
   }
   const auto out = qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, -1, -128, 127);
-  std::vector<std::int8_t> c(s.m * s.n);
+  qk_bench::Buffer<std::int8_t> c(s.m * s.n);
   qk::ThreadPool pool(threads);
   qk::Executor* ex = threads > 1 ? &pool : nullptr;
   for (auto _ : state) {
@@ -98,7 +98,7 @@ void bench_qk_q4(benchmark::State& state, Shape s, std::size_t block, bool dynam
   const auto a = random_floats(s.m * s.k, 1), bias = random_floats(s.n, 3);
   const auto nibbles = random_vector<std::uint8_t>(s.n * ((s.k + 1) / 2), 0, 255, 2);
   const std::size_t nb = (s.k + block - 1) / block;
-  std::vector<float> scales = random_floats(s.n * nb, 4);
+  qk_bench::Buffer<float> scales = random_floats(s.n * nb, 4);
   // fp16-exact scales, as MatMulNBits' and Q4_0's come from fp16 models: packed as fp16.
   for (auto& v : scales) v = std::ldexp(1.0f + std::round(v * 512.0f) / 1024.0f, -7);
   qk::GemmQ4Weights w;
@@ -108,8 +108,8 @@ void bench_qk_q4(benchmark::State& state, Shape s, std::size_t block, bool dynam
   }
   std::size_t ws_bytes = 0;
   (void)qk::gemm_q4_dynamic_workspace_size(w, s.m, &ws_bytes);
-  std::vector<std::uint8_t> ws(ws_bytes);
-  std::vector<float> c(s.m * s.n);
+  qk_bench::Buffer<std::uint8_t> ws(ws_bytes);
+  qk_bench::Buffer<float> c(s.m * s.n);
   for (auto _ : state) {
     qk::Status st = dynamic ? qk::gemm_q4_dynamic(w, s.m, a.data(), s.k, c.data(), s.n, ws.data(), ws.size())
                             : qk::gemm_q4_f32(w, s.m, a.data(), s.k, c.data(), s.n);
@@ -128,7 +128,7 @@ void bench_qk_f32(benchmark::State& state, Shape s) {
     state.SkipWithError("pack failed");
     return;
   }
-  std::vector<float> c(s.m * s.n);
+  qk_bench::Buffer<float> c(s.m * s.n);
   for (auto _ : state) {
     qk::Status st = qk::gemm_f32(w, s.m, a.data(), s.k, c.data(), s.n);
     benchmark::DoNotOptimize(st);
@@ -203,7 +203,7 @@ void bench_xnnpack_s8(benchmark::State& state, Shape s) {
   const auto a = random_vector<std::int8_t>(s.m * s.k, -128, 127, 1);
   const auto b = random_vector<std::int8_t>(s.n * s.k, -127, 127, 2);
   const auto bias = random_vector<std::int32_t>(s.n, -1000, 1000, 3);
-  std::vector<std::int8_t> c(s.m * s.n);
+  qk_bench::Buffer<std::int8_t> c(s.m * s.n);
   xnn_operator_t op = nullptr;
   if (xnn_create_fully_connected_nc_qs8(s.k, s.n, s.k, s.n, 3, 0.02f, 0.01f, b.data(), bias.data(), -1, 0.15f, -128, 127, 0,
                                         &op) != xnn_status_success ||
@@ -224,7 +224,7 @@ void bench_xnnpack_s8(benchmark::State& state, Shape s) {
 void bench_openblas_f32(benchmark::State& state, Shape s) {
   openblas_set_num_threads(1);
   const auto a = random_floats(s.m * s.k, 1), b = random_floats(s.k * s.n, 2);
-  std::vector<float> c(s.m * s.n);
+  qk_bench::Buffer<float> c(s.m * s.n);
   for (auto _ : state) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(s.m), static_cast<int>(s.n),
                 static_cast<int>(s.k), 1.0f, a.data(), static_cast<int>(s.k), b.data(), static_cast<int>(s.n), 0.0f,

@@ -19,9 +19,10 @@
 //  - pointwise: 1x1, stride 1, no padding, groups 1: qk::gemm_f32 on the input in place.
 //  - gemm: blocks of output pixels gathered into im2col rows in the workspace (zeros in the
 //    padding), then qk::gemm_f32 per group (one GemmF32Weights per group).
-//  - depthwise: groups == Cin == Cout: a direct loop per output pixel over the taps with the
-//    channels innermost (contiguous in NHWC and in the packed [tap][channel] weights), which
-//    the compiler vectorizes; a channel multiplier > 1 takes the gemm path.
+//  - depthwise: groups == Cin == Cout: the depthwise fp32 kernel of active_isa()
+//    (kernels/depthwise_registry.hpp): per output pixel, blocks of channels accumulated in
+//    registers over the taps, on [tap][channel] weights; a channel multiplier > 1 takes the gemm
+//    path.
 // Single-threaded; running allocates nothing; every entry point validates its inputs first and
 // writes nothing on error. Results are not bit-identical across ISAs (float summation order
 // differs between GEMM kernels); they match a double-precision reference to float rounding.
@@ -36,6 +37,7 @@
 
 #include "qk/conv.hpp"
 #include "qk/gemm.hpp"
+#include "qk/kernels/depthwise_registry.hpp"
 
 namespace qk {
 
@@ -72,6 +74,7 @@ class ConvF32 {
     L.k_ = k;
     if (d.groups > 1 && d.groups == d.in_c && d.out_c == d.in_c) {
       L.path_ = ConvPath::depthwise;
+      L.dw_kernel_ = kernels::depthwise_f32_kernel_for(active_isa());
       // new (std::nothrow): pack() is noexcept (see GemmS8Weights::pack). taps * out_c is the
       // weight count (cg = 1), checked by validate_conv_geometry; * sizeof(float) is checked here.
       if (taps * d.out_c > std::numeric_limits<std::size_t>::max() / sizeof(float))
@@ -126,9 +129,11 @@ class ConvF32 {
 
   bool packed() const noexcept { return out_h_ != 0; }
   ConvPath path() const noexcept { return path_; }
-  // The GEMM kernel family of the pointwise and gemm paths; scalar for the depthwise loop (portable
-  // code, vectorized only as far as the compiler's baseline target allows).
-  Isa isa() const noexcept { return path_ != ConvPath::depthwise && group_weights_ ? group_weights_[0].isa() : Isa::scalar; }
+  // The kernel family: the GEMM's on the pointwise and gemm paths, the depthwise kernel's on that one.
+  Isa isa() const noexcept {
+    if (path_ == ConvPath::depthwise) return dw_kernel_ != nullptr ? dw_kernel_->isa : Isa::scalar;
+    return group_weights_ ? group_weights_[0].isa() : Isa::scalar;
+  }
   const ConvF32Desc& desc() const noexcept { return desc_; }
   std::size_t out_h() const noexcept { return out_h_; }
   std::size_t out_w() const noexcept { return out_w_; }
@@ -139,51 +144,46 @@ class ConvF32 {
                          std::size_t workspace_bytes, float lo, float hi) noexcept;
 
   // Output pixels [m0, m0 + rows) of group gi as im2col rows of k_ floats (zeros in the padding).
+  // Without groups and dilation a kernel row's taps are one contiguous run of the input row,
+  // copied at once: per tap, a first layer's 3 channels were a 12-byte memcpy call each, and the
+  // gather took most of first_224's time.
   void gather(float* dst, const float* input, std::size_t m0, std::size_t rows, std::size_t gi) const noexcept {
     const ConvF32Desc& d = desc_;
-    const std::size_t cg = d.in_c / d.groups;
+    const std::size_t cg = d.in_c / d.groups, kw = d.kernel_w;
+    const bool runs = cg == d.in_c && d.dilation_w == 1;
     for (std::size_t r = 0; r < rows; ++r, dst += k_) {
       const std::size_t m = m0 + r, ox = m % out_w_, oy = (m / out_w_) % out_h_, n = m / (out_w_ * out_h_);
       const float* image = input + n * d.in_h * d.in_w * d.in_c + gi * cg;
+      const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * d.stride_w) - static_cast<std::ptrdiff_t>(d.pad_left);
       for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
         const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
                                   static_cast<std::ptrdiff_t>(d.pad_top);
-        for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
-          const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(ox * d.stride_w + kx * d.dilation_w) -
-                                    static_cast<std::ptrdiff_t>(d.pad_left);
-          float* o = dst + (ky * d.kernel_w + kx) * cg;
-          if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h) || ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w))
-            std::memset(o, 0, cg * sizeof(float));
+        float* o = dst + ky * kw * cg;
+        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
+          std::memset(o, 0, kw * cg * sizeof(float));
+          continue;
+        }
+        const float* row = image + static_cast<std::size_t>(iy) * d.in_w * d.in_c;
+        if (runs) {
+          // Taps [kx0, kx1) are inside the image: ix0 + kx in [0, in_w).
+          const std::ptrdiff_t w = static_cast<std::ptrdiff_t>(d.in_w), k = static_cast<std::ptrdiff_t>(kw);
+          const std::ptrdiff_t kx0 = ix0 < 0 ? (-ix0 < k ? -ix0 : k) : 0;
+          std::ptrdiff_t kx1 = w - ix0 < k ? w - ix0 : k;
+          if (kx1 < kx0) kx1 = kx0;
+          const std::size_t b = static_cast<std::size_t>(kx0) * cg, e = static_cast<std::size_t>(kx1) * cg;
+          if (b > 0) std::memset(o, 0, b * sizeof(float));
+          if (e > b) std::memcpy(o + b, row + static_cast<std::size_t>(ix0 + kx0) * d.in_c, (e - b) * sizeof(float));
+          if (kw * cg > e) std::memset(o + e, 0, (kw * cg - e) * sizeof(float));
+          continue;
+        }
+        for (std::size_t kx = 0; kx < kw; ++kx) {
+          const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx * d.dilation_w);
+          if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w))
+            std::memset(o + kx * cg, 0, cg * sizeof(float));
           else
-            std::memcpy(o, image + (static_cast<std::size_t>(iy) * d.in_w + static_cast<std::size_t>(ix)) * d.in_c,
-                        cg * sizeof(float));
+            std::memcpy(o + kx * cg, row + static_cast<std::size_t>(ix) * d.in_c, cg * sizeof(float));
         }
       }
-    }
-  }
-
-  // One output row (n, oy) of the depthwise path.
-  void depthwise_row(const float* input, float* out, std::size_t n, std::size_t oy, float lo, float hi) const noexcept {
-    const ConvF32Desc& d = desc_;
-    const std::size_t C = d.out_c;
-    const float* image = input + n * d.in_h * d.in_w * C;
-    const float* bias = dw_bias_.get();
-    for (std::size_t ox = 0; ox < out_w_; ++ox, out += C) {
-      for (std::size_t c = 0; c < C; ++c) out[c] = bias[c];
-      for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
-        const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
-                                  static_cast<std::ptrdiff_t>(d.pad_top);
-        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) continue;
-        for (std::size_t kx = 0; kx < d.kernel_w; ++kx) {
-          const std::ptrdiff_t ix = static_cast<std::ptrdiff_t>(ox * d.stride_w + kx * d.dilation_w) -
-                                    static_cast<std::ptrdiff_t>(d.pad_left);
-          if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w)) continue;
-          const float* x = image + (static_cast<std::size_t>(iy) * d.in_w + static_cast<std::size_t>(ix)) * C;
-          const float* w = dw_weights_.get() + (ky * d.kernel_w + kx) * C;
-          for (std::size_t c = 0; c < C; ++c) out[c] += w[c] * x[c];
-        }
-      }
-      for (std::size_t c = 0; c < C; ++c) out[c] = out[c] < lo ? lo : out[c] > hi ? hi : out[c];
     }
   }
 
@@ -192,6 +192,7 @@ class ConvF32 {
   std::size_t out_h_ = 0, out_w_ = 0, k_ = 0, block_rows_ = 0;
   std::unique_ptr<GemmF32Weights[]> group_weights_;
   std::unique_ptr<float[]> dw_weights_, dw_bias_;
+  const kernels::DepthwiseF32Kernel* dw_kernel_ = nullptr;
 };
 
 // Workspace bytes conv_f32() needs for `layer` (any batch): the gather block, 64-byte aligned.
@@ -229,10 +230,16 @@ inline Status conv_f32(const ConvF32& layer, std::size_t batch, const float* inp
   switch (layer.path_) {
     case ConvPath::pointwise:
       return gemm_f32(layer.group_weights_[0], m, input, d.in_c, output, d.out_c, lo, hi);
-    case ConvPath::depthwise:
-      for (std::size_t u = 0; u < batch * layer.out_h_; ++u)
-        layer.depthwise_row(input, output + u * layer.out_w_ * d.out_c, u / layer.out_h_, u % layer.out_h_, lo, hi);
+    case ConvPath::depthwise: {
+      kernels::DepthwiseF32Args a;
+      a.input = input, a.weights = layer.dw_weights_.get(), a.bias = layer.dw_bias_.get(), a.output = output;
+      a.channels = d.out_c, a.in_h = d.in_h, a.in_w = d.in_w, a.out_h = layer.out_h_, a.out_w = layer.out_w_;
+      a.kernel_h = d.kernel_h, a.kernel_w = d.kernel_w, a.stride_h = d.stride_h, a.stride_w = d.stride_w;
+      a.dilation_h = d.dilation_h, a.dilation_w = d.dilation_w, a.pad_top = d.pad_top, a.pad_left = d.pad_left;
+      a.lo = lo, a.hi = hi;
+      layer.dw_kernel_->run(a, 0, batch * layer.out_h_);
       return Status::success();
+    }
     default: {
       auto* buf = reinterpret_cast<float*>(detail::align_up(workspace));
       const std::size_t og = d.out_c / d.groups;

@@ -56,8 +56,11 @@ void run(const qk::ConvF32Desc& d0, std::size_t batch, std::mt19937& rng, qk::Co
   qk::ConvF32 layer;
   REQUIRE(layer.pack(d).ok());
   REQUIRE(layer.path() == want_path);
-  // The sweep must really run each family (the depthwise path is one portable loop).
-  if (want_path != qk::ConvPath::depthwise) REQUIRE(layer.isa() == qk::kernels::gemm_f32_kernel_for(qk::active_isa())->isa);
+  // The sweep must really run each family.
+  if (want_path == qk::ConvPath::depthwise)
+    REQUIRE(layer.isa() == qk::kernels::depthwise_f32_kernel_for(qk::active_isa())->isa);
+  else
+    REQUIRE(layer.isa() == qk::kernels::gemm_f32_kernel_for(qk::active_isa())->isa);
   std::size_t ws_bytes = 0;
   REQUIRE(qk::conv_f32_workspace_size(layer, &ws_bytes).ok());
   std::vector<unsigned char> ws(ws_bytes + 1, 0x7F);  // garbage: unwritten padding taps would show
@@ -110,7 +113,7 @@ TEST_CASE("conv_f32: every path against a double reference, every ISA") {
       run(d, 1, rng, qk::ConvPath::gemm, -inf, inf);
     }
     // depthwise (channels around the vector widths, HWO and OHWI weights), and a channel multiplier
-    for (std::size_t c : {2u, 17u, 32u, 144u})
+    for (std::size_t c : {2u, 17u, 32u, 71u, 144u})
       for (std::size_t stride : {1u, 2u}) {
         qk::ConvF32Desc d = shape(9, 10, c, c, 3, stride, 1, c);
         REQUIRE(d.set_same_padding().ok());

@@ -1,4 +1,4 @@
-// qk/kernels/x86/gemm_f32_x86.hpp - fp32 GEMM kernels: AVX-512 (8 x 48 tile, zmm FMA) and
+// qk/kernels/x86/gemm_f32_x86.hpp - fp32 GEMM kernels: AVX-512 (8 x 48 or 6 x 64 tiles, zmm FMA) and
 // AVX2 (6 x 16 tile, ymm FMA). Used by every x86 ISA: avx512bw and avx512vnni run the AVX-512
 // family, avx2 and avxvnni the AVX2 one. Target regions as in gemm_s8_x86.hpp.
 #pragma once
@@ -24,7 +24,7 @@ namespace kernels {
 namespace avx512f32 {
 struct F32Traits {
   using Vec = __m512;
-  static constexpr std::size_t kLanes = 16, kMaxPanels = 3, kMaxRows = 8;
+  static constexpr std::size_t kLanes = 16, kMaxPanels = 4, kMaxRows = 8;
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_ps(); }
   static QK_KERNEL_INLINE Vec set1(float v) noexcept { return _mm512_set1_ps(v); }
   static QK_KERNEL_INLINE Vec load(const float* p) noexcept { return _mm512_loadu_ps(p); }
@@ -76,8 +76,8 @@ namespace qk {
 namespace kernels {
 namespace avx512f32 {
 inline const GemmF32Kernel& gemm_f32_kernel(Isa isa) noexcept {
-  static const GemmF32Kernel vnni = {Isa::avx512vnni, 16, 3, &gemm_f32_run};
-  static const GemmF32Kernel bw = {Isa::avx512bw, 16, 3, &gemm_f32_run};
+  static const GemmF32Kernel vnni = {Isa::avx512vnni, 16, 4, &gemm_f32_run};
+  static const GemmF32Kernel bw = {Isa::avx512bw, 16, 4, &gemm_f32_run};
   return isa == Isa::avx512vnni ? vnni : bw;
 }
 }  // namespace avx512f32

@@ -1,0 +1,116 @@
+// qk/kernels/x86/depthwise_f32_pixels.inl - the fp32 depthwise kernel, written once for AVX2 and
+// AVX-512. Included inside a target region after a `struct DwF32Traits` (Vec, kLanes, set1(v),
+// load(p), load_part(p, count), fma(a, b, acc), store_clamped(p, v, lo, hi, count)).
+//
+// Per output pixel, the channels in blocks of up to four vectors, each block's accumulators in
+// registers over all its taps: one load of the input and one of the weights per FMA, and the
+// output written once. (The portable loop adds every tap into the output in memory, a load and a
+// store more per FMA, which held it to ~10 GOPS.) The taps inside the image are found once per
+// row (ky) and once per pixel (kx; none to find in the interior), not tested per tap and block.
+
+// P pixels (stride_w apart) x NV vectors of channels from c, the last vector holding `last`
+// channels when TAIL. The P x NV accumulators stay in registers over all taps; each tap loads its
+// NV weight vectors once for the P pixels, so a 32-channel layer (NV = 2) does 2 + 2P loads per 2P
+// FMAs instead of 4 per 2, and the loop overhead is shared P ways: one pixel at a time it ran
+// ~280 instructions per pixel. The v and p loops are unrolled so that acc[][] lives in registers
+// (rolled, GCC kept it on the stack: a load and a store around every FMA).
+template <std::size_t NV, bool TAIL, std::size_t P>
+QK_KERNEL_INLINE void dw_f32_block(const DepthwiseF32Args& a, const float* x0, const float* w0, std::size_t taps_h,
+                                   std::size_t taps_w, std::size_t c, std::size_t last, float* out) noexcept {
+  using T = DwF32Traits;
+  using V = typename T::Vec;
+  constexpr std::size_t L = T::kLanes;
+  const std::size_t C = a.channels, x_step = a.dilation_w * C, x_row = a.dilation_h * a.in_w * C, w_row = a.kernel_w * C;
+  const std::size_t x_pixel = a.stride_w * C;
+  V acc[P][NV];
+  QK_UNROLL for (std::size_t v = 0; v < NV; ++v) {
+    const V b = TAIL && v == NV - 1 ? T::load_part(a.bias + c + v * L, last) : T::load(a.bias + c + v * L);
+    QK_UNROLL for (std::size_t p = 0; p < P; ++p) acc[p][v] = b;
+  }
+  x0 += c, w0 += c;
+  for (std::size_t ky = 0; ky < taps_h; ++ky, x0 += x_row, w0 += w_row) {
+    const float* x = x0;
+    const float* w = w0;
+    for (std::size_t kx = 0; kx < taps_w; ++kx, x += x_step, w += C) {
+      QK_UNROLL for (std::size_t v = 0; v < NV; ++v) {
+        const bool part = TAIL && v == NV - 1;
+        const V wv = part ? T::load_part(w + v * L, last) : T::load(w + v * L);
+        QK_UNROLL for (std::size_t p = 0; p < P; ++p) {
+          const float* xp = x + p * x_pixel + v * L;
+          acc[p][v] = T::fma(part ? T::load_part(xp, last) : T::load(xp), wv, acc[p][v]);
+        }
+      }
+    }
+  }
+  const V lo = T::set1(a.lo), hi = T::set1(a.hi);
+  QK_UNROLL for (std::size_t p = 0; p < P; ++p)
+    QK_UNROLL for (std::size_t v = 0; v < NV; ++v)
+      T::store_clamped(out + p * C + c + v * L, acc[p][v], lo, hi, TAIL && v == NV - 1 ? last : L);
+}
+
+// All channels of P pixels: blocks of four vectors, then the rest (1-4 vectors, maybe a tail).
+template <std::size_t P>
+QK_KERNEL_INLINE void dw_f32_pixels(const DepthwiseF32Args& a, const float* x0, const float* w0, std::size_t th,
+                                    std::size_t tw, float* out) noexcept {
+  constexpr std::size_t L = DwF32Traits::kLanes;
+  const std::size_t C = a.channels, full = C / (4 * L) * (4 * L), rest = C - full;
+  const std::size_t rest_vectors = (rest + L - 1) / L, last = rest - (rest_vectors > 0 ? rest_vectors - 1 : 0) * L;
+  for (std::size_t c = 0; c < full; c += 4 * L) dw_f32_block<4, false, P>(a, x0, w0, th, tw, c, L, out);
+  switch (rest_vectors * 2 + (rest % L != 0 ? 1 : 0)) {
+    case 2: dw_f32_block<1, false, P>(a, x0, w0, th, tw, full, last, out); break;
+    case 3: dw_f32_block<1, true, P>(a, x0, w0, th, tw, full, last, out); break;
+    case 4: dw_f32_block<2, false, P>(a, x0, w0, th, tw, full, last, out); break;
+    case 5: dw_f32_block<2, true, P>(a, x0, w0, th, tw, full, last, out); break;
+    case 6: dw_f32_block<3, false, P>(a, x0, w0, th, tw, full, last, out); break;
+    case 7: dw_f32_block<3, true, P>(a, x0, w0, th, tw, full, last, out); break;
+    case 8: dw_f32_block<4, true, P>(a, x0, w0, th, tw, full, last, out); break;
+    default: break;  // rest == 0
+  }
+}
+
+// The first and one-past-last kernel index whose input coordinate o * stride + k * dilation - pad
+// lies in [0, size).
+QK_KERNEL_INLINE void dw_f32_valid_taps(std::size_t o, std::size_t stride, std::size_t dilation, std::size_t pad,
+                                        std::size_t size, std::size_t kernel, std::size_t* k0, std::size_t* k1) noexcept {
+  std::size_t k = 0;
+  while (k < kernel && o * stride + k * dilation < pad) ++k;
+  *k0 = k;
+  while (k < kernel && o * stride + k * dilation - pad < size) ++k;
+  *k1 = k;
+}
+
+inline void depthwise_f32_rows(const DepthwiseF32Args& a, std::size_t row_begin, std::size_t row_end) noexcept {
+  constexpr std::size_t P = DwF32Traits::kPixels;
+  const std::size_t C = a.channels;
+  // Interior columns [ox_lo, ox_hi): every kx tap inside the image. Found once.
+  std::size_t ox_lo = 0, ox_hi = 0;
+  while (ox_lo < a.out_w && ox_lo * a.stride_w < a.pad_left) ++ox_lo;
+  for (std::size_t ox = ox_lo; ox < a.out_w && ox * a.stride_w + (a.kernel_w - 1) * a.dilation_w - a.pad_left < a.in_w; ++ox)
+    ox_hi = ox + 1;
+  if (ox_hi < ox_lo) ox_hi = ox_lo;
+  for (std::size_t u = row_begin; u < row_end; ++u) {
+    const std::size_t n = u / a.out_h, oy = u % a.out_h;
+    std::size_t ky0 = 0, ky1 = 0;
+    dw_f32_valid_taps(oy, a.stride_h, a.dilation_h, a.pad_top, a.in_h, a.kernel_h, &ky0, &ky1);
+    const float* image = a.input + n * a.in_h * a.in_w * C;
+    float* row_out = a.output + u * a.out_w * C;
+    const std::size_t iy0 = oy * a.stride_h + ky0 * a.dilation_h - a.pad_top;  // valid when ky1 > ky0
+    const float* w_row = a.weights + ky0 * a.kernel_w * C;
+    std::size_t ox = 0;
+    // Edge (and, with no valid row, every) pixel: its own taps, one at a time.
+    auto edge = [&](std::size_t x) {
+      std::size_t kx0 = 0, kx1 = 0;
+      dw_f32_valid_taps(x, a.stride_w, a.dilation_w, a.pad_left, a.in_w, a.kernel_w, &kx0, &kx1);
+      const bool any = ky1 > ky0 && kx1 > kx0;  // else the bias alone (padding wider than the kernel)
+      const float* x0 = any ? image + (iy0 * a.in_w + x * a.stride_w + kx0 * a.dilation_w - a.pad_left) * C : image;
+      dw_f32_pixels<1>(a, x0, w_row + (any ? kx0 : 0) * C, any ? ky1 - ky0 : 0, any ? kx1 - kx0 : 0, row_out + x * C);
+    };
+    for (; ox < ox_lo; ++ox) edge(ox);
+    if (ky1 > ky0) {
+      const float* x_base = image + (iy0 * a.in_w - a.pad_left) * C;  // + ox * stride_w * C, valid for interior ox
+      for (; ox + P <= ox_hi; ox += P)
+        dw_f32_pixels<P>(a, x_base + ox * a.stride_w * C, w_row, ky1 - ky0, a.kernel_w, row_out + ox * C);
+    }
+    for (; ox < a.out_w; ++ox) edge(ox);
+  }
+}
