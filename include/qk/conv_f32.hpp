@@ -18,7 +18,11 @@
 // Paths, chosen at packing (ConvF32::path(), the same names as the int8 layer's):
 //  - pointwise: 1x1, stride 1, no padding, groups 1: qk::gemm_f32 on the input in place.
 //  - gemm: blocks of output pixels gathered into im2col rows in the workspace (zeros in the
-//    padding), then qk::gemm_f32 per group (one GemmF32Weights per group).
+//    padding), then qk::gemm_f32 per group (one GemmF32Weights per group). Without groups or
+//    horizontal dilation, and with weights small enough to stay in L2 (<= 256 KiB), the pixels
+//    whose taps are all inside the image skip the gather: the GEMM reads each output row's run
+//    of them from the input itself, a kernel row's taps as one segment of A (GemmF32Args::
+//    a_segment). Copying the im2col rows took half of first_224's time.
 //  - depthwise: groups == Cin == Cout: the depthwise fp32 kernel of active_isa()
 //    (kernels/depthwise_registry.hpp): per output pixel, blocks of channels accumulated in
 //    registers over the taps, on [tap][channel] weights; a channel multiplier > 1 takes the gemm
@@ -118,10 +122,20 @@ class ConvF32 {
         QK_RETURN_IF_ERROR(L.group_weights_[gi].pack(
             GemmF32WeightsDesc::k_by_n(k, og, b.get(), d.bias != nullptr ? d.bias + gi * og : nullptr)));
       }
+      // The direct (gather-free) interior: one segment per kernel row needs the row's taps to be
+      // one run (groups 1, dilation_w 1). It runs an output row at a time, so each row streams
+      // all of B: only when B stays in L2 (a quarter of a 1 MiB L2; resnet3x3_14's 2.4 MB of
+      // weights would be read once per 12-pixel row).
+      L.direct_ = d.groups == 1 && d.dilation_w == 1 && L.path_ == ConvPath::gemm && k * d.out_c <= (std::size_t{256} << 10) / sizeof(float);
       // Rows per gathered block: about 512 KiB of im2col floats (L2), at least 128 rows: each
       // block streams all of B once, and with 64 KiB blocks a K = 2304 layer ran 7 rows per pass
       // over its 2.4 MB of weights (resnet3x3_14: 4.7 ms).
       L.block_rows_ = rows;
+      if (L.direct_) {
+        while (L.ox_lo_ < L.out_w_ && L.ox_lo_ * d.stride_w < d.pad_left) ++L.ox_lo_;
+        L.ox_hi_ = L.ox_lo_;
+        while (L.ox_hi_ < L.out_w_ && L.ox_hi_ * d.stride_w - d.pad_left + (d.kernel_w - 1) * d.dilation_w < d.in_w) ++L.ox_hi_;
+      }
     }
     *this = std::move(L);
     return Status::success();
@@ -187,8 +201,48 @@ class ConvF32 {
     }
   }
 
+  // Output row u (image n, row oy) of the gemm path: direct interior, gathered edges (or the whole
+  // row gathered where a kernel row falls outside the image). `buf` holds block_rows_ im2col rows.
+  void gemm_row(std::size_t u, const float* input, float* output, float* buf, float lo, float hi) const noexcept {
+    const ConvF32Desc& d = desc_;
+    const std::size_t n = u / out_h_, oy = u % out_h_, m_row = u * out_w_;
+    const auto gathered = [&](std::size_t ox0, std::size_t ox1) {
+      for (std::size_t m0 = m_row + ox0; m0 < m_row + ox1; m0 += block_rows_) {
+        const std::size_t rows = m_row + ox1 - m0 < block_rows_ ? m_row + ox1 - m0 : block_rows_;
+        gather(buf, input, m0, rows, 0);
+        run_gemm(rows, buf, k_, 0, 0, output + m0 * d.out_c, lo, hi);
+      }
+    };
+    const bool rows_inside = oy * d.stride_h >= d.pad_top &&
+                             oy * d.stride_h - d.pad_top + (d.kernel_h - 1) * d.dilation_h < d.in_h;
+    if (!rows_inside || ox_hi_ <= ox_lo_) {
+      gathered(0, out_w_);
+      return;
+    }
+    gathered(0, ox_lo_);
+    const float* a = input + n * d.in_h * d.in_w * d.in_c +
+                     ((oy * d.stride_h - d.pad_top) * d.in_w + (ox_lo_ * d.stride_w - d.pad_left)) * d.in_c;
+    run_gemm(ox_hi_ - ox_lo_, a, d.stride_w * d.in_c, d.kernel_w * d.in_c, d.dilation_h * d.in_w * d.in_c,
+             output + (m_row + ox_lo_) * d.out_c, lo, hi);
+    gathered(ox_hi_, out_w_);
+  }
+
+  // The GEMM of group 0 on `m` rows of A (segments as in GemmF32Args), single-threaded; the
+  // arguments were validated by conv_f32().
+  void run_gemm(std::size_t m, const float* a, std::size_t lda, std::size_t segment, std::size_t segment_stride, float* c,
+                float lo, float hi) const noexcept {
+    const GemmF32Weights& w = group_weights_[0];
+    const kernels::GemmF32Kernel& kernel = w.kernel();
+    const kernels::GemmF32Args args{m,  w.n(), w.k(), a,       lda,           w.panels(), w.panel_stride(), w.bias(), lo, hi,
+                                    c,  desc_.out_c,  segment, segment_stride};
+    const std::size_t panels = detail::div_up(w.n(), kernel.panel_width), groups = detail::div_up(panels, kernel.max_panels);
+    for (std::size_t g = 0; g < groups; ++g) kernel.run(args, 0, m, g * panels / groups, (g + 1) * panels / groups);
+  }
+
   ConvF32Desc desc_;
   ConvPath path_ = ConvPath::gemm;
+  bool direct_ = false;
+  std::size_t ox_lo_ = 0, ox_hi_ = 0;  // direct path: output columns whose kernel_w taps are all inside
   std::size_t out_h_ = 0, out_w_ = 0, k_ = 0, block_rows_ = 0;
   std::unique_ptr<GemmF32Weights[]> group_weights_;
   std::unique_ptr<float[]> dw_weights_, dw_bias_;
@@ -242,6 +296,10 @@ inline Status conv_f32(const ConvF32& layer, std::size_t batch, const float* inp
     }
     default: {
       auto* buf = reinterpret_cast<float*>(detail::align_up(workspace));
+      if (layer.direct_) {
+        for (std::size_t u = 0; u < batch * layer.out_h_; ++u) layer.gemm_row(u, input, output, buf, lo, hi);
+        return Status::success();
+      }
       const std::size_t og = d.out_c / d.groups;
       for (std::size_t m0 = 0; m0 < m; m0 += layer.block_rows_) {
         const std::size_t rows = m - m0 < layer.block_rows_ ? m - m0 : layer.block_rows_;

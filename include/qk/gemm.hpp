@@ -628,7 +628,7 @@ inline Status gemm_f32(const GemmF32Weights& w, std::size_t m, const float* a, s
     return Status(StatusCode::size_overflow, "gemm_f32: A or C extent (m * lda, m * ldc floats) overflows", "m", m);
   const kernels::GemmF32Kernel& kernel = w.kernel();
   detail::GemmF32Job job;
-  job.args = kernels::GemmF32Args{m, w.n(), w.k(), a, lda, w.panels(), w.panel_stride(), w.bias(), lo, hi, c, ldc};
+  job.args = kernels::GemmF32Args{m, w.n(), w.k(), a, lda, w.panels(), w.panel_stride(), w.bias(), lo, hi, c, ldc, 0, 0};
   job.run = kernel.run;
   job.panels = detail::div_up(w.n(), kernel.panel_width);
   job.groups = detail::div_up(job.panels, kernel.max_panels);

@@ -107,6 +107,14 @@ TEST_CASE("conv_f32: every path against a double reference, every ISA") {
           d.set_valid_padding();
           run(d, 2, rng, qk::ConvPath::gemm, -0.5f, 0.75f);  // fused clamp
         }
+    {  // the direct interior (A read from the input in kernel-row segments) with dilation_h only,
+       // asymmetric padding and a 5x3 window; the edges gathered
+      qk::ConvF32Desc d = shape(12, 13, 5, 20, 3, 1, 1, 1);
+      d.kernel_h = 5, d.dilation_h = 2, d.pad_top = 3, d.pad_bottom = 2, d.pad_left = 2, d.pad_right = 1;
+      run(d, 2, rng, qk::ConvPath::gemm, -inf, inf);
+      d.stride_w = 2;
+      run(d, 1, rng, qk::ConvPath::gemm, -inf, inf);
+    }
     {  // 1x1 with padding or stride is a gather, not the in-place GEMM; OIHW weights
       qk::ConvF32Desc d = shape(6, 6, 5, 4, 1, 2, 1, 1);
       d.weight_layout = qk::ConvWeightLayout::oihw;

@@ -2,7 +2,8 @@
 //
 // Packed B: panels of panel_width columns; a panel stores K rows of panel_width floats, zero
 // padded in N. Bias is padded to whole panels. A tile function computes rows [m_begin, m_end)
-// x panels [panel_begin, panel_end) of C = clamp(A * B + bias, lo, hi).
+// x panels [panel_begin, panel_end) of C = clamp(A * B + bias, lo, hi), A's rows plain or in
+// segments (GemmF32Args::a_segment).
 #pragma once
 
 #include <cstddef>
@@ -23,6 +24,10 @@ struct GemmF32Args {
   float lo = 0, hi = 0;
   float* c = nullptr;
   std::size_t ldc = 0;  // elements
+  // A row in segments (an implicit im2col): A[m][k] = a[m * lda + (k / a_segment) * a_segment_stride
+  // + k % a_segment], a_segment dividing K. 0 = one segment of K (a plain row). conv_f32 points
+  // it at the input image itself: a segment is one kernel row's taps, contiguous in NHWC.
+  std::size_t a_segment = 0, a_segment_stride = 0;
 };
 
 using GemmF32TileFn = void (*)(const GemmF32Args& args, std::size_t m_begin, std::size_t m_end,

@@ -30,15 +30,19 @@ QK_KERNEL_INLINE void gemm_f32_tile_rows(const GemmF32Args& args, std::size_t m0
   using V = typename T::Vec;
   QK_F32_DECL_ROW(0) QK_F32_DECL_ROW(1) QK_F32_DECL_ROW(2) QK_F32_DECL_ROW(3)
   QK_F32_DECL_ROW(4) QK_F32_DECL_ROW(5) QK_F32_DECL_ROW(6) QK_F32_DECL_ROW(7)
-  const float* arow = args.a + m0 * args.lda;
+  const float* aseg = args.a + m0 * args.lda;
   const std::size_t lda = args.lda, ps = args.panel_stride;
+  const std::size_t seg = args.a_segment != 0 ? args.a_segment : args.k;
   const float* pb = args.packed_b + p0 * ps;
-  for (std::size_t k = 0; k < args.k; ++k, ++arow, pb += T::kLanes) {
-    const V b0 = T::load(pb);
-    [[maybe_unused]] const V b1 = NB > 1 ? T::load(pb + ps) : b0;
-    [[maybe_unused]] const V b2 = NB > 2 ? T::load(pb + 2 * ps) : b0;
-    [[maybe_unused]] const V b3 = NB > 3 ? T::load(pb + 3 * ps) : b0;
-    QK_F32_ROW(0) QK_F32_ROW(1) QK_F32_ROW(2) QK_F32_ROW(3) QK_F32_ROW(4) QK_F32_ROW(5) QK_F32_ROW(6) QK_F32_ROW(7)
+  for (std::size_t k0 = 0; k0 < args.k; k0 += seg, aseg += args.a_segment_stride) {
+    const float* arow = aseg;
+    for (std::size_t k = 0; k < seg; ++k, ++arow, pb += T::kLanes) {
+      const V b0 = T::load(pb);
+      [[maybe_unused]] const V b1 = NB > 1 ? T::load(pb + ps) : b0;
+      [[maybe_unused]] const V b2 = NB > 2 ? T::load(pb + 2 * ps) : b0;
+      [[maybe_unused]] const V b3 = NB > 3 ? T::load(pb + 3 * ps) : b0;
+      QK_F32_ROW(0) QK_F32_ROW(1) QK_F32_ROW(2) QK_F32_ROW(3) QK_F32_ROW(4) QK_F32_ROW(5) QK_F32_ROW(6) QK_F32_ROW(7)
+    }
   }
   const std::size_t n0 = p0 * T::kLanes;
   const std::size_t cols = args.n - n0 < NB * T::kLanes ? args.n - n0 : NB * T::kLanes;
