@@ -1,6 +1,7 @@
 // Convolution benchmarks: qk int8 (and qk fp32) against oneDNN (s8 and f32) and XNNPACK (qc8), in one run.
 //
-// Names: conv/<impl>/<layer>; counter GOPS = 2 * MACs per second. Batch 1, single thread, NHWC
+// Names: conv/<impl>/<layer> (and conv/qk_s8/<layer>/single_rounding: TFLITE_SINGLE_ROUNDING
+// requantization); counter GOPS = 2 * MACs per second. Batch 1, single thread, NHWC
 // activations. Every int8 row computes the same layer: s8 activations (zero point 0), s8
 // weights with per-output-channel scales, int32 bias, requantized to s8. Weights are packed /
 // reordered once, outside the timed loop (oneDNN: format_tag::any reordered in advance).
@@ -62,7 +63,8 @@ void set_geometry(const Layer& l, qk::ConvGeometry* d) {
 // OHWI weights ([Cout][k][k][Cin/groups]), shared by qk and XNNPACK (GOHWI without the depthwise flag).
 qk_bench::Buffer<std::int8_t> layer_weights(const Layer& l) { return random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -127, 127, 2); }
 
-void bench_qk_int(benchmark::State& state, Layer l, bool int4) {
+void bench_qk_int(benchmark::State& state, Layer l, bool int4,
+                  qk::RequantRounding rounding = qk::RequantRounding::double_rounding) {
   const auto x = random_vector<std::int8_t>(l.h * l.w * l.cin, -128, 127, 1);
   const auto w = int4 ? random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -8, 7, 2) : layer_weights(l);
   qk_bench::Buffer<std::uint8_t> w4(int4 ? (w.size() + 1) / 2 : 0, 0);  // two a byte, the first in the low nibble
@@ -82,7 +84,8 @@ void bench_qk_int(benchmark::State& state, Layer l, bool int4) {
     return;
   }
   qk_bench::Buffer<std::uint8_t> ws(ws_bytes);
-  const auto out = qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, -1, -128, 127);
+  const auto out =
+      qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, -1, -128, 127, rounding);
   qk_bench::Buffer<std::int8_t> y(l.out_h() * l.out_w() * l.cout);
   for (auto _ : state) {
     qk::Status st = qk::conv_s8(layer, 1, x.data(), out, y.data(), ws.data(), ws_bytes);
@@ -94,6 +97,11 @@ void bench_qk_int(benchmark::State& state, Layer l, bool int4) {
 }
 void bench_qk_s8(benchmark::State& state, Layer l) { bench_qk_int(state, l, false); }
 void bench_qk_s4(benchmark::State& state, Layer l) { bench_qk_int(state, l, true); }
+// conv/qk_s8/<layer>/single_rounding: the same layer with TFLITE_SINGLE_ROUNDING requantization,
+// for its ratio to conv/qk_s8/<layer> (double rounding) in one run.
+void bench_qk_s8_single(benchmark::State& state, Layer l) {
+  bench_qk_int(state, l, false, qk::RequantRounding::single_rounding);
+}
 
 // qk's fp32 convolution on the same layer (float activations, weights and bias): the float
 // baseline within qk. It is a plain composition (im2col + qk::gemm_f32, a direct depthwise loop
@@ -213,6 +221,9 @@ void register_all() {
   for (const Layer& l : kLayers) {
     const std::string name = l.name;
     benchmark::RegisterBenchmark(("conv/qk_s8/" + name).c_str(), bench_qk_s8, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("conv/qk_s8/" + name + "/single_rounding").c_str(), bench_qk_s8_single, l)
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(("conv/qk_s4/" + name).c_str(), bench_qk_s4, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("conv/qk_f32/" + name).c_str(), bench_qk_f32, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
 #if defined(QK_BENCH_HAVE_ONEDNN)

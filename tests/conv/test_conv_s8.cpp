@@ -290,6 +290,9 @@ TEST_CASE("conv_s8: depthwise int8-weight column kernel and its int16 fallback")
         c.shift_mode = 1;
         REQUIRE(c.d.set_same_padding().ok());
         run_case(c, rng);
+        c.stage = 2;  // single rounding: the same forms with their own constants
+        run_case(c, rng);
+        c.stage = 1;
         c.full_range = true;  // lean mode: zero point folded, no clamp
         c.out_zp = shape == 0 ? -128 : shape == 1 ? 127 : 5;
         run_case(c, rng);
@@ -309,6 +312,15 @@ TEST_CASE("conv_s8: depthwise int8-weight column kernel and its int16 fallback")
         }
         c.shift_mode = 4;  // multipliers below 2^30, small accumulators: not the narrow form
         for (int i = 0; i < 3; ++i) run_case(c, rng);
+        for (int mode : {1, 3, 4}) {  // single rounding in lean, narrow and 64-bit forms
+          c.stage = 2;
+          c.shift_mode = mode;
+          run_case(c, rng);
+          c.bias_mode = 1;
+          run_case(c, rng);
+          c.bias_mode = 0;
+          c.stage = 1;
+        }
         c.shift_mode = 1;
         c.out_type = qk::OutputType::u8;
         c.full_range = false;
@@ -511,6 +523,10 @@ TEST_CASE("conv_s8: depthwise row kernel, requantization fast path and borders")
           // mode folds them into its rounding constants and lets the packs clamp).
           c.full_range = true;
           c.out_zp = c.out_type == qk::OutputType::s8 ? (n % 3 == 0 ? -128 : n % 3 == 1 ? 127 : -1) : (n % 3 == 0 ? 0 : 255);
+          run_case(c, rng);
+          c.stage = 2;  // single rounding, both ranges
+          run_case(c, rng);
+          c.full_range = false;
           run_case(c, rng);
         }
   }

@@ -24,7 +24,7 @@ struct Case {
   std::int32_t za;
   bool zb_nonzero, zb_per_column, has_bias;
   Fill fill;
-  int stage;  // 0 raw, 1 fixed double, 2 fixed single, 3 float requant, 4 dequantize
+  int stage;  // 0 raw, 1 fixed double, 2 fixed single, 3 float requant, 4 dequantize (5, 6: 1, 2 unforced)
   qk::OutputType out_type;
   bool per_channel;
 };
@@ -72,6 +72,7 @@ void run_case(const Case& c, std::mt19937& rng) {
       out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax);
       break;
     case 2:
+    case 6:  // as 2 without the forced shifts (single rounding through the single-shift epilogues)
       out = qk::OutputStage::fixed_point_requant(c.out_type, mult.data(), shift.data(), pc, ozp, qmin, qmax,
                                                  qk::RequantRounding::single_rounding);
       break;
@@ -150,7 +151,8 @@ TEST_CASE("gemm_s8: narrow tiles, two rows at a time, contiguous rows or not") {
         for (int rep = 0; rep < 4; ++rep) {
           Case c = random_case(rng, 40);
           c.n = n, c.ldc_pad = ldc_pad + (n == 31 && rep == 0 ? 1 : 0);
-          c.stage = rep % 2 == 0 ? 5 : 3;  // fixed point (the single-shift epilogue) and float
+          // fixed point, both roundings (the single-shift epilogue), and float
+          c.stage = rep % 2 == 1 ? 3 : rep == 0 ? 5 : 6;
           run_case(c, rng);
         }
   }
@@ -246,14 +248,18 @@ TEST_CASE("gemm_s8: INT32_MIN accumulators with the largest multiplier in every 
         d.a_type = a_type;
         qk::GemmS8Weights w;
         REQUIRE(w.pack(d).ok());
-        const auto out = qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, 0, -128, 127);
-        std::vector<std::int8_t> got(m * n), want(m * n);
-        REQUIRE(qk::gemm_s8(w, m, a.data(), k, out, got.data(), n).ok());
-        qk::reference::gemm_int8(m, n, k, a.data(), k, a_type == qk::ElementType::s8, 0, b.data(), n, 1, true, nullptr,
-                                 false, bias.data(), out, want.data(), n);
-        REQUIRE(got == want);
-        CHECK(got[0] == -128);  // column 0: INT32_MIN * INT32_MAX / 2^31 = INT32_MIN + 1, clamped
-        if (n > 18) CHECK(got[18] == -128);  // INT32_MIN * INT32_MAX / 2^31 / 2^19 ~ -2^12, clamped
+        for (auto rounding : {qk::RequantRounding::double_rounding, qk::RequantRounding::single_rounding}) {
+          const auto out = qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, 0,
+                                                                -128, 127, rounding);
+          std::vector<std::int8_t> got(m * n), want(m * n);
+          REQUIRE(qk::gemm_s8(w, m, a.data(), k, out, got.data(), n).ok());
+          qk::reference::gemm_int8(m, n, k, a.data(), k, a_type == qk::ElementType::s8, 0, b.data(), n, 1, true, nullptr,
+                                   false, bias.data(), out, want.data(), n);
+          INFO("single=" << (rounding == qk::RequantRounding::single_rounding));
+          REQUIRE(got == want);
+          CHECK(got[0] == -128);  // column 0: INT32_MIN * INT32_MAX / 2^31 = INT32_MIN + 1, clamped
+          if (n > 18) CHECK(got[18] == -128);  // INT32_MIN * INT32_MAX / 2^31 / 2^19 ~ -2^12, clamped
+        }
       }
     }
   }
@@ -305,21 +311,69 @@ TEST_CASE("gemm_s8: fixed-point requantization at rounding ties, every right shi
             const std::int32_t zp = s8 ? (zsel == 0 ? -128 : zsel == 1 ? 0 : 127) : (zsel == 0 ? 0 : zsel == 1 ? 128 : 255);
             const std::int32_t qmin = s8 ? (narrow ? -100 : -128) : (narrow ? 10 : 0);
             const std::int32_t qmax = s8 ? (narrow ? 90 : 127) : (narrow ? 200 : 255);
-            for (bool per_channel : {true, false}) {
+            for (bool per_channel : {true, false})
+            for (auto rounding : {qk::RequantRounding::double_rounding, qk::RequantRounding::single_rounding}) {
               qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::k_by_n(k, n, b.data(), bias.data());
               d.a_type = qk::ElementType::s8;
               qk::GemmS8Weights w;
               REQUIRE(w.pack(d).ok());
-              const auto out = qk::OutputStage::fixed_point_requant(out_type, mult.data(), shift.data(), per_channel, zp, qmin, qmax);
+              const auto out =
+                  qk::OutputStage::fixed_point_requant(out_type, mult.data(), shift.data(), per_channel, zp, qmin, qmax, rounding);
               std::vector<std::uint8_t> got(m * n, 0xCD), want(m * n, 0xCD);
               REQUIRE(qk::gemm_s8(w, m, a.data(), k, out, got.data(), n).ok());
               qk::reference::gemm_int8(m, n, k, reinterpret_cast<const std::uint8_t*>(a.data()), k, true, 0,
                                        reinterpret_cast<const std::uint8_t*>(b.data()), n, 1, true, nullptr, false,
                                        bias.data(), out, want.data(), n);
-              INFO("pass=" << pass << " n=" << n << " s8=" << s8 << " zp=" << zp << " narrow=" << narrow << " per_channel=" << per_channel);
+              INFO("pass=" << pass << " n=" << n << " s8=" << s8 << " zp=" << zp << " narrow=" << narrow << " per_channel=" << per_channel
+                           << " single=" << (rounding == qk::RequantRounding::single_rounding));
               REQUIRE(got == want);
             }
           }
+    }
+  }
+}
+
+// Random requantization parameters over the whole validated range, both roundings, every kernel:
+// accumulators at and near INT32_MIN / INT32_MAX (K = 1, B = 1: acc = a + bias), shifts anywhere
+// in [-31, 30], multipliers at the extremes of [0, 2^31) or random, and column groups whose
+// shifts all lie in [-22, -1] (the AVX-512 single-shift epilogues, the AVX2 vector single
+// rounding) next to groups that mix in shifts >= 0 (the general and lane-by-lane paths).
+TEST_CASE("gemm_s8: random fixed-point parameters with extreme accumulators, both roundings") {
+  const std::int32_t kMin = std::numeric_limits<std::int32_t>::min(), kMax = std::numeric_limits<std::int32_t>::max();
+  QK_FOR_EACH_ISA(isa) {
+    std::mt19937 rng(271828);
+    for (int rep = 0; rep < 24; ++rep) {
+      const std::size_t m = 1 + rng() % 40, n = 1 + rng() % 90, k = 1;
+      std::vector<std::int8_t> a(m), b(n, 1);
+      for (auto& v : a) v = static_cast<std::int8_t>(rng() % 3 == 0 ? (rng() & 1 ? 127 : -128) : static_cast<int>(rng() % 256) - 128);
+      std::vector<std::int32_t> bias(n), mult(n), shift(n);
+      const bool right_only = rep % 3 != 2;
+      for (std::size_t j = 0; j < n; ++j) {
+        const auto sel = static_cast<std::uint32_t>(rng() % 8);
+        bias[j] = sel == 0 ? kMin : sel == 1 ? kMax : sel == 2 ? kMin + 127 : sel == 3 ? kMax - 128
+                : static_cast<std::int32_t>(rng());
+        const auto ms = static_cast<std::uint32_t>(rng() % 6);
+        mult[j] = ms == 0 ? 0 : ms == 1 ? kMax : ms == 2 ? 1 << 30 : ms == 3 ? 1 : static_cast<std::int32_t>(rng() >> 1);
+        shift[j] = right_only ? -static_cast<std::int32_t>(1 + rng() % 22) : static_cast<std::int32_t>(rng() % 62) - 31;
+      }
+      const bool s8 = rep % 2 == 0, per_channel = rep % 4 != 3;
+      const std::int32_t zp = s8 ? static_cast<std::int32_t>(rng() % 256) - 128 : static_cast<std::int32_t>(rng() % 256);
+      qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::k_by_n(k, n, b.data(), bias.data());
+      d.a_type = qk::ElementType::s8;
+      qk::GemmS8Weights w;
+      REQUIRE(w.pack(d).ok());
+      for (auto rounding : {qk::RequantRounding::double_rounding, qk::RequantRounding::single_rounding}) {
+        const auto out = qk::OutputStage::fixed_point_requant(s8 ? qk::OutputType::s8 : qk::OutputType::u8, mult.data(),
+                                                              shift.data(), per_channel, zp, s8 ? -128 : 0, s8 ? 127 : 255,
+                                                              rounding);
+        std::vector<std::uint8_t> got(m * n, 0xCD), want(m * n, 0xCD);
+        REQUIRE(qk::gemm_s8(w, m, a.data(), k, out, got.data(), n).ok());
+        qk::reference::gemm_int8(m, n, k, reinterpret_cast<const std::uint8_t*>(a.data()), k, true, 0,
+                                 reinterpret_cast<const std::uint8_t*>(b.data()), n, 1, true, nullptr, false, bias.data(),
+                                 out, want.data(), n);
+        INFO("rep=" << rep << " m=" << m << " n=" << n << " single=" << (rounding == qk::RequantRounding::single_rounding));
+        REQUIRE(got == want);
+      }
     }
   }
 }

@@ -93,9 +93,10 @@ QK_KERNEL_INLINE DwColumn dwc_middle(const DwColumn& a, const DwColumn& b) noexc
   return c;
 }
 
-// Hoisted requantization of one segment for 8-bit TFLite double rounding when every multiplier
-// is >= 0 and every shift <= -1 (right shift e >= 1): the usual case. Then the single-shift form
-// (SingleShift / epi_single_shift in epilogue_avx512.inl, shared with the GEMM epilogue) applies;
+// Hoisted requantization of one segment for 8-bit TFLite outputs (either rounding) when every
+// multiplier is >= 0 and every shift <= -1 (right shift e >= 1): the usual case. Then the
+// single-shift form (SingleShift / epi_single_shift in epilogue_avx512.inl, shared with the GEMM
+// epilogue; single rounding is the same form with its own constants) applies;
 // (m >= 0 also excludes SRDHM's INT32_MIN saturation). The even dwords' results land in the low
 // halves, the odd ones in the high halves.
 //
@@ -147,10 +148,9 @@ struct DwColumnRequant {
     const __m512i zero = _mm512_setzero_si512();
     channel_order = !pair && count <= 32;
     zp16 = qmin8 = qmax8 = lo32 = hi32 = zp32 = zero;
-    for (int k = 0; k < 4; ++k) q[k] = SingleShift{zero, zero, zero, zero, zero, zero, zero, zero, zero};
-    if (s.kind != OutputStage::Kind::fixed_point || s.rounding != RequantRounding::double_rounding ||
-        output_type_size(s.type) != 1)
-      return;
+    for (int k = 0; k < 4; ++k) q[k] = SingleShift{zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero};
+    // Either rounding: single rounding is the same form with other constants (SingleShift).
+    if (s.kind != OutputStage::Kind::fixed_point || output_type_size(s.type) != 1) return;
     __m512i m[4], sh[4];
     // Lanes past the channels: any multiplier the narrow form takes (their bytes are not stored).
     param(s.multiplier, s.per_channel, pair, channel_order, c0, count, kNarrowMultiplierMin, m);
@@ -181,7 +181,7 @@ struct DwColumnRequant {
       if (static_cast<std::int64_t>(_mm512_reduce_max_epu32(big)) <= room && small_mult == 0) mode = kDwNarrow;
     }
     const std::int32_t folded_zp = mode == kDwNarrow ? s.zero_point : 0;
-    for (int k = 0; k < 4; ++k) q[k] = single_shift_constants(m[k], _mm512_sub_epi32(zero, sh[k]), folded_zp);
+    for (int k = 0; k < 4; ++k) q[k] = single_shift_constants(m[k], _mm512_sub_epi32(zero, sh[k]), folded_zp, s.rounding);
     zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point - folded_zp));
     qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin));
     qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));
@@ -501,7 +501,7 @@ QK_KERNEL_INLINE void dwc_pairs(const DepthwiseS8Args& a, const DwColumnRequant&
 }
 
 // One segment (or the pair segment) in its epilogue mode's instantiation.
-// The general mode (stages other than 8-bit TFLite double rounding) always takes the generic
+// The general mode (stages other than 8-bit TFLite requantization) always takes the generic
 // column shape: its per-pixel epilogue (a stored tile and finish_row) outweighs what sliding the
 // columns saves, and the three sliding instantiations were a sixth of the kernels' code.
 template <int Mode>

@@ -41,7 +41,7 @@
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 (VNNI and BW share everything but the pair product)
-// The hoisted AVX-512 epilogue for 8-bit TFLite (double rounding) outputs: the same arithmetic
+// The hoisted AVX-512 epilogue for 8-bit TFLite outputs (either rounding): the same arithmetic
 // as epilogue_avx512.inl's epi_vector (so bit-identical to detail::output_element), with every
 // per-channel constant computed once per channel block and row instead of once per pixel, and
 // in the lo/hi channel order of the pair accumulators, so the accumulators are never permuted:
@@ -49,17 +49,17 @@
 #define QK_DW_AVX512_REQUANT                                                                            \
   struct DwRequantAvx512 {                                                                             \
     __m512i m_lo, m_hi, mo_lo, mo_hi, left_lo, left_hi, right_lo, right_hi, mask_lo, mask_hi;          \
-    __m512i thr_lo, thr_hi, clamp_lo, clamp_hi, zp;                                                    \
+    __m512i thr_lo, thr_hi, clamp_lo, clamp_hi, zp, sh_lo, sh_hi;                                      \
     __mmask16 min_lo = 0, min_hi = 0;                                                                  \
     /* Hoisted per block: most layers have no positive shift and no INT32_MIN multiplier. */           \
     bool any_left = false, any_min = false;                                                            \
     /* One-rounding form of double rounding, valid when every right shift e >= 1 (below). */           \
-    bool combined = false, out_s8 = true;                                                              \
+    /* Single rounding: the combined form with its own constants, else epi_single_rounding. */         \
+    bool combined = false, out_s8 = true, single = false;                                              \
     SingleShift single_lo, single_hi; /* the combined form's constants (epilogue_avx512.inl) */        \
     __m512i zp16, qmin8, qmax8;                                                                        \
     static bool supported(const OutputStage& s) noexcept {                                             \
-      return s.kind == OutputStage::Kind::fixed_point && s.rounding == RequantRounding::double_rounding && \
-             output_type_size(s.type) == 1;                                                            \
+      return s.kind == OutputStage::Kind::fixed_point && output_type_size(s.type) == 1;                 \
     }                                                                                                  \
     /* Per-channel values of channels [c0, c0 + count) as the lo / hi accumulator orders. */           \
     static QK_KERNEL_INLINE void param(const std::int32_t* p, bool per_channel, std::size_t c0,         \
@@ -80,11 +80,10 @@
     QK_KERNEL_INLINE DwRequantAvx512(const OutputStage& s, std::size_t c0, std::size_t count, bool active) noexcept { \
       const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);                         \
       m_lo = m_hi = mo_lo = mo_hi = left_lo = left_hi = right_lo = right_hi = zero;                    \
-      single_lo = single_hi = SingleShift{zero, zero, zero, zero, zero, zero, zero, zero, zero};                   \
+      single_lo = single_hi = SingleShift{zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero}; \
       zp16 = qmin8 = qmax8 = zero;                                                                     \
-      mask_lo = mask_hi = thr_lo = thr_hi = clamp_lo = clamp_hi = zp = zero;                           \
+      mask_lo = mask_hi = thr_lo = thr_hi = clamp_lo = clamp_hi = zp = sh_lo = sh_hi = zero;           \
       if (!active) return;                                                                             \
-      __m512i sh_lo, sh_hi;                                                                            \
       param(s.multiplier, s.per_channel, c0, count, &m_lo, &m_hi);                                     \
       param(s.shift, s.per_channel, c0, count, &sh_lo, &sh_hi);                                        \
       mo_lo = _mm512_srli_epi64(m_lo, 32), mo_hi = _mm512_srli_epi64(m_hi, 32);                       \
@@ -102,8 +101,9 @@
       any_min = (min_lo | min_hi) != 0;                                                                \
       const __mmask16 e0 = _mm512_cmpeq_epi32_mask(right_lo, zero) | _mm512_cmpeq_epi32_mask(right_hi, zero); \
       combined = !any_left && e0 == 0;                                                                 \
-      single_lo = single_shift_constants(m_lo, right_lo, 0);                                           \
-      single_hi = single_shift_constants(m_hi, right_hi, 0);                                           \
+      single = s.rounding == RequantRounding::single_rounding;                                         \
+      single_lo = single_shift_constants(m_lo, right_lo, 0, s.rounding);                               \
+      single_hi = single_shift_constants(m_hi, right_hi, 0, s.rounding);                               \
       out_s8 = s.type == OutputType::s8;                                                               \
       zp16 = _mm512_set1_epi16(static_cast<short>(s.zero_point));                                      \
       qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin)), qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax)); \
@@ -161,7 +161,7 @@
         }                                                                                              \
         return;                                                                                        \
       }                                                                                                \
-      if (any_left || any_min) {                                                                       \
+      if (any_left || any_min || single) {                                                             \
         QK_UNROLL for (std::size_t i = 0; i < N; ++i) store(p + i * stride, lo[i], hi[i], 32);         \
         return;                                                                                        \
       }                                                                                                \
@@ -187,8 +187,16 @@
                             _mm512_cvtepi16_epi8(_mm512_packs_epi32(v[2 * i], v[2 * i + 1])));         \
     }                                                                                                  \
     QK_KERNEL_INLINE void store(std::uint8_t* p, __m512i lo, __m512i hi, std::size_t count) const noexcept { \
-      const __m512i a = one_vector(lo, m_lo, mo_lo, left_lo, right_lo, mask_lo, thr_lo, min_lo, clamp_lo, clamp_hi, zp, any_left, any_min); \
-      const __m512i b = one_vector(hi, m_hi, mo_hi, left_hi, right_hi, mask_hi, thr_hi, min_hi, clamp_lo, clamp_hi, zp, any_left, any_min); \
+      __m512i a, b;                                                                                    \
+      if (single) {                                                                                    \
+        a = combined ? epi_single_shift(lo, _mm512_srli_epi64(lo, 32), single_lo) : epi_single_rounding(lo, m_lo, sh_lo); \
+        b = combined ? epi_single_shift(hi, _mm512_srli_epi64(hi, 32), single_hi) : epi_single_rounding(hi, m_hi, sh_hi); \
+        a = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(a, clamp_lo), clamp_hi), zp);          \
+        b = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(b, clamp_lo), clamp_hi), zp);          \
+      } else {                                                                                         \
+        a = one_vector(lo, m_lo, mo_lo, left_lo, right_lo, mask_lo, thr_lo, min_lo, clamp_lo, clamp_hi, zp, any_left, any_min); \
+        b = one_vector(hi, m_hi, mo_hi, left_hi, right_hi, mask_hi, thr_hi, min_hi, clamp_lo, clamp_hi, zp, any_left, any_min); \
+      }                                                                                                \
       /* Values are inside the 8-bit output type: the packs and the truncating vpmovwb are exact. */   \
       const __m256i bytes = _mm512_cvtepi16_epi8(_mm512_packs_epi32(a, b));                            \
       if (count == 32)                                                                                 \

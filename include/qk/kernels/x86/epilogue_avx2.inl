@@ -1,8 +1,9 @@
 // qk/kernels/x86/epilogue_avx2.inl - finish_row() for AVX2 families (avx2, avxvnni): as the
 // AVX-512 epilogue, 8 columns at a time. AVX2 has no masked byte stores, so a partial vector is
 // computed in full (parameters read with fault-free masked loads) and its valid lanes copied out.
-// Single-rounding requantization needs 64-bit arithmetic shifts and saturating narrowing that
-// AVX2 lacks; rows in that mode take the portable finish_row_scalar() (the definition itself).
+// Single-rounding requantization (epi_single_rounding below) is vectorized for right shifts, the
+// usual case; vectors with a shift >= 0 (or outside the validated range) are computed lane by
+// lane with the scalar definition.
 
 QK_KERNEL_INLINE __m256i epi_srdhm(__m256i x, __m256i m) noexcept {
   const __m256i nudge = _mm256_set1_epi64x(std::int64_t{1} << 30);
@@ -24,6 +25,31 @@ QK_KERNEL_INLINE __m256i epi_rdpot(__m256i x, __m256i exponent) noexcept {
   return _mm256_sub_epi32(_mm256_srav_epi32(x, exponent), _mm256_cmpgt_epi32(remainder, threshold));
 }
 
+// TFLITE_SINGLE_ROUNDING for shifts in [-31, -1]: round(y / 2^t), ties up, y = x * m, t = 31 -
+// shift in [32, 62]. AVX2 has no 64-bit arithmetic shift, so the dividend is biased to be
+// non-negative: v = y + 2^62 + 2^(t-1) is in [0, 2^64) as unsigned for every int32 x and m
+// (|y| <= 2^62), and 2^62 is a multiple of 2^t, so the logical shift gives
+//   v >> t = floor((y + 2^(t-1)) / 2^t) + 2^(62-t) < 2^32,
+// whose low dword minus 2^(62-t) is the result (it fits in int32, |y / 2^t| <= 2^30: no
+// saturation). Odd lanes shift by t - 32 instead, leaving their result in the upper dword.
+// *exact is false when a lane (of `mask`) has a shift outside [-31, -1]; the result is then unused.
+QK_KERNEL_INLINE __m256i epi_single_rounding(__m256i x, __m256i m, __m256i shift, __m256i mask, bool* exact) noexcept {
+  const __m256i one64 = _mm256_set1_epi64x(1), bias = _mm256_set1_epi64x(std::int64_t{1} << 62);
+  const __m256i outside = _mm256_or_si256(_mm256_cmpgt_epi32(shift, _mm256_set1_epi32(-1)),
+                                          _mm256_cmpgt_epi32(_mm256_set1_epi32(-31), shift));
+  *exact = _mm256_testz_si256(outside, mask) != 0;
+  const __m256i t = _mm256_sub_epi32(_mm256_set1_epi32(31), shift);
+  const __m256i t_even = _mm256_and_si256(t, _mm256_set1_epi64x(0xFFFFFFFF)), t_odd = _mm256_srli_epi64(t, 32);
+  const __m256i k_even = _mm256_add_epi64(bias, _mm256_sllv_epi64(one64, _mm256_sub_epi64(t_even, one64)));
+  const __m256i k_odd = _mm256_add_epi64(bias, _mm256_sllv_epi64(one64, _mm256_sub_epi64(t_odd, one64)));
+  const __m256i even = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), k_even), t_even);
+  const __m256i odd = _mm256_srlv_epi64(
+      _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), k_odd),
+      _mm256_sub_epi64(t_odd, _mm256_set1_epi64x(32)));
+  const __m256i biased = _mm256_blend_epi32(even, odd, 0xAA);
+  return _mm256_sub_epi32(biased, _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(_mm256_set1_epi32(62), t)));
+}
+
 QK_KERNEL_INLINE __m256i epi_mask(std::size_t left) noexcept {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left < 8 ? left : 8)), lane);
@@ -41,10 +67,6 @@ QK_KERNEL_INLINE __m256 epi_param_f32(const float* p, bool per_channel, std::siz
 __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::size_t m, std::size_t n0,
                                                  std::size_t count, const std::int32_t* acc, std::int32_t rs) noexcept {
   const OutputStage& s = args.out;
-  if (s.kind == OutputStage::Kind::fixed_point && s.rounding == RequantRounding::single_rounding) {
-    finish_row_scalar(args, m, n0, count, acc, rs);
-    return;
-  }
   std::uint8_t* row = args.c + m * args.ldc_bytes;
   const bool has_zb = args.col_zero_point != nullptr;
   const __m256i row_sum = _mm256_set1_epi32(rs);
@@ -77,9 +99,24 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
     if (s.kind == OutputStage::Kind::fixed_point) {
       const __m256i mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
       const __m256i shift = epi_param_i32(s.shift, s.per_channel, n, mask);
-      const __m256i zero = _mm256_setzero_si256();
-      x = _mm256_sllv_epi32(x, _mm256_max_epi32(shift, zero));
-      x = epi_rdpot(epi_srdhm(x, mult), _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero));
+      if (s.rounding == RequantRounding::double_rounding) {
+        const __m256i zero = _mm256_setzero_si256();
+        x = _mm256_sllv_epi32(x, _mm256_max_epi32(shift, zero));
+        x = epi_rdpot(epi_srdhm(x, mult), _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero));
+      } else {
+        bool exact = false;
+        const __m256i r = epi_single_rounding(x, mult, shift, mask, &exact);
+        if (exact) {
+          x = r;
+        } else {  // a shift >= 0: lane by lane, the definition itself
+          alignas(32) std::int32_t xs[8], ms[8], ss[8];
+          _mm256_store_si256(reinterpret_cast<__m256i*>(xs), x);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(ms), mult);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(ss), shift);
+          for (std::size_t t = 0; t < 8; ++t) xs[t] = multiply_by_quantized_multiplier_single_rounding(xs[t], ms[t], ss[t]);
+          x = _mm256_load_si256(reinterpret_cast<const __m256i*>(xs));
+        }
+      }
     } else {
       __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(x), epi_param_f32(s.scale, s.per_channel, n, mask));
       f = _mm256_min_ps(_mm256_max_ps(f, lo_f), hi_f);

@@ -143,17 +143,30 @@ __attribute__((noinline)) inline void finish_row(const GemmS8Args& args, std::si
 // requantization is most of the time, and this form is 12 vector ops per 16 outputs against the
 // two-step form's 19. The one definition serves the GEMM epilogue below and both AVX-512
 // depthwise kernels (depthwise_s8_x86.hpp, depthwise_s8_columns.inl).
+//
+// TFLITE_SINGLE_ROUNDING is the same form without the SRDHM step's terms: round(y / 2^(31+e)),
+// ties up, is (y + 2^(30+e) + zp * 2^(31+e)) >> (31+e) (no 2^30, no [y < -2^30] correction), and
+// with e >= 1 it cannot saturate (|y| <= 2^62). The rounding is data, not code: the constants
+// drop the 2^30 and set the correction's threshold (`below`) and the narrow form's tie shift
+// (`tie`) so that the correction is never taken; every caller runs the one instruction sequence
+// for both roundings, with no instantiation more, and single rounding costs what double does.
 struct SingleShift {
   __m512i mult, mult_odd, round_even, round_odd, shift_even, shift_odd;
   // epi_single_shift_narrow: the 16 right shifts e as dwords, and the odd lanes' multipliers
   // doubled (2m in the low dword: -(2^32 - 2m) to vpmuldq) with their rounding constants doubled.
   __m512i e32, mult_odd2, round_odd2;
+  // The double-rounding correction: subtract 2^31 where y < below (qwords: -2^30 for double
+  // rounding, INT64_MIN, never, for single); the narrow form subtracts x >> tie, logical (dwords:
+  // 31 gives [x < 0] for double rounding, 32 gives 0 for single).
+  __m512i below, tie;
 };
 
 // The constants for 16 lanes of multipliers `mult` and right shifts `e` (each >= 1).
-QK_KERNEL_INLINE SingleShift single_shift_constants(__m512i mult, __m512i e, std::int32_t zp) noexcept {
+QK_KERNEL_INLINE SingleShift single_shift_constants(__m512i mult, __m512i e, std::int32_t zp,
+                                                    RequantRounding rounding) noexcept {
+  const bool single = rounding == RequantRounding::single_rounding;
   const __m512i one = _mm512_set1_epi64(1), k30 = _mm512_set1_epi64(30), k31 = _mm512_set1_epi64(31);
-  const __m512i half = _mm512_set1_epi64(std::int64_t{1} << 30), zp64 = _mm512_set1_epi64(zp);
+  const __m512i half = _mm512_set1_epi64(single ? 0 : std::int64_t{1} << 30), zp64 = _mm512_set1_epi64(zp);
   const __m512i e_even = _mm512_and_si512(e, _mm512_set1_epi64(0xFFFFFFFF)), e_odd = _mm512_srli_epi64(e, 32);
   SingleShift c;
   c.mult = mult;
@@ -167,17 +180,19 @@ QK_KERNEL_INLINE SingleShift single_shift_constants(__m512i mult, __m512i e, std
   c.e32 = e;
   c.mult_odd2 = _mm512_add_epi64(c.mult_odd, c.mult_odd);
   c.round_odd2 = _mm512_add_epi64(c.round_odd, c.round_odd);
+  c.below = _mm512_set1_epi64(single ? std::numeric_limits<std::int64_t>::min() : -(std::int64_t{1} << 30));
+  c.tie = _mm512_set1_epi32(single ? 32 : 31);
   return c;
 }
 
 // x_odd holds the odd lanes' values in the low dword of each qword (x >> 32, a shuffle, or a
 // load one element further on: the callers choose by which port is free).
 QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, __m512i x_odd, const SingleShift& c) noexcept {
-  const __m512i below = _mm512_set1_epi64(-(std::int64_t{1} << 30)), two31 = _mm512_set1_epi64(std::int64_t{1} << 31);
+  const __m512i two31 = _mm512_set1_epi64(std::int64_t{1} << 31);
   const __m512i ye = _mm512_mul_epi32(x, c.mult), yo = _mm512_mul_epi32(x_odd, c.mult_odd);
   __m512i te = _mm512_add_epi64(ye, c.round_even), to = _mm512_add_epi64(yo, c.round_odd);
-  te = _mm512_mask_sub_epi64(te, _mm512_cmplt_epi64_mask(ye, below), te, two31);
-  to = _mm512_mask_sub_epi64(to, _mm512_cmplt_epi64_mask(yo, below), to, two31);
+  te = _mm512_mask_sub_epi64(te, _mm512_cmplt_epi64_mask(ye, c.below), te, two31);
+  to = _mm512_mask_sub_epi64(to, _mm512_cmplt_epi64_mask(yo, c.below), to, two31);
   return _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), _mm512_srav_epi64(te, c.shift_even),
                                  _mm512_srav_epi64(to, c.shift_odd));
 }
@@ -196,13 +211,14 @@ QK_KERNEL_INLINE __m512i epi_single_shift(__m512i x, __m512i x_odd, const Single
 //    sum may wrap. No shift and no blend for the odd lanes.
 // The remaining floor division by 2^e runs on all 16 lanes at once: (s' - [y < -2^30]) >> e. For
 // e >= 1 the tie test [y < -2^30] may be [y < 0] (both give zp when -2^30 <= y < 0), and with
-// m > 0 that is [x < 0], which is x >> 31 as a dword: one shift and one add on 16 lanes replace
+// m > 0 that is [x < 0], which is x >> 31 as a dword (logical, c.tie = 31; single rounding has
+// no such term: c.tie = 32 shifts every bit out): one shift and one subtract on 16 lanes replace
 // two 64-bit compares (port 5 only on this machine) and two masked subtracts on 8 each.
 QK_KERNEL_INLINE __m512i epi_single_shift_narrow(__m512i x, __m512i x_odd, const SingleShift& c) noexcept {
   const __m512i te = _mm512_add_epi64(_mm512_mul_epi32(x, c.mult), c.round_even);
   const __m512i to = _mm512_add_epi64(_mm512_mul_epi32(x_odd, c.mult_odd2), c.round_odd2);
   const __m512i s = _mm512_mask_add_epi32(_mm512_srli_epi64(te, 31), static_cast<__mmask16>(0xAAAA), to, x);
-  return _mm512_srav_epi32(_mm512_add_epi32(s, _mm512_srai_epi32(x, 31)), c.e32);
+  return _mm512_srav_epi32(_mm512_sub_epi32(s, _mm512_srlv_epi32(x, c.tie)), c.e32);
 }
 
 // The smallest multiplier epi_single_shift_narrow takes.
@@ -242,9 +258,8 @@ struct TileRequant {
 inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::size_t count, TileRequant* rq) noexcept {
   const OutputStage& s = args.out;
   rq->fast = rq->narrow = false;
-  if (s.kind != OutputStage::Kind::fixed_point || s.rounding != RequantRounding::double_rounding ||
-      output_type_size(s.type) != 1 || s.zero_point <= -256 || s.zero_point >= 256 ||
-      count > 16 * TileRequant::kMaxVectors)
+  if (s.kind != OutputStage::Kind::fixed_point || output_type_size(s.type) != 1 || s.zero_point <= -256 ||
+      s.zero_point >= 256 || count > 16 * TileRequant::kMaxVectors)
     return;
   const __m512i zero = _mm512_setzero_si512(), one32 = _mm512_set1_epi32(1), max_e = _mm512_set1_epi32(22);
   __mmask16 bad = 0, wide = 0;
@@ -260,7 +275,7 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
     const __m512i e = _mm512_mask_blend_epi32(mask, one32, _mm512_sub_epi32(zero, epi_param_i32(s.shift, s.per_channel, n, mask)));
     bad = static_cast<__mmask16>(bad | _mm512_cmplt_epi32_mask(e, one32) | _mm512_cmpgt_epi32_mask(e, max_e));
     const __m512i mult = epi_param_i32(s.multiplier, s.per_channel, n, mask);
-    c.q = single_shift_constants(mult, e, s.zero_point);
+    c.q = single_shift_constants(mult, e, s.zero_point, s.rounding);
     // |offset| > room (abs of INT32_MIN stays negative as unsigned compare: counted as wide).
     const __m512i offset_abs = _mm512_abs_epi32(_mm512_maskz_loadu_epi32(mask, args.col_offset + n));
     wide = static_cast<__mmask16>(wide | _mm512_mask_cmplt_epi32_mask(mask, mult, _mm512_set1_epi32(kNarrowMultiplierMin)) |
