@@ -118,10 +118,10 @@ void set_bytes(benchmark::State& state, std::size_t bytes) {
 }
 
 // The operands: input 1 (seed 1) and input 2 (seed 2), uniform over int8.
-std::vector<std::int8_t> input1(const TensorShape& s) { return random_vector<std::int8_t>(s.count(), -128, 127, 1); }
-std::vector<std::int8_t> input2(const TensorShape& s) { return random_vector<std::int8_t>(s.count(), -128, 127, 2); }
-std::vector<std::uint8_t> to_u8(const std::vector<std::int8_t>& v) {
-  std::vector<std::uint8_t> u(v.size());
+qk_bench::Buffer<std::int8_t> input1(const TensorShape& s) { return random_vector<std::int8_t>(s.count(), -128, 127, 1); }
+qk_bench::Buffer<std::int8_t> input2(const TensorShape& s) { return random_vector<std::int8_t>(s.count(), -128, 127, 2); }
+qk_bench::Buffer<std::uint8_t> to_u8(const qk_bench::Buffer<std::int8_t>& v) {
+  qk_bench::Buffer<std::uint8_t> u(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) u[i] = static_cast<std::uint8_t>(static_cast<int>(v[i]) + 128);
   return u;
 }
@@ -130,7 +130,7 @@ std::vector<std::uint8_t> to_u8(const std::vector<std::int8_t>& v) {
 void bench_copy(benchmark::State& state, Op op, TensorShape s) {
   const std::size_t n = input_bytes(op, s);
   const auto src = random_vector<std::int8_t>(n, -128, 127, 1);
-  std::vector<std::int8_t> dst(n);
+  qk_bench::Buffer<std::int8_t> dst(n);
   for (auto _ : state) {
     std::memcpy(dst.data(), src.data(), n);
     benchmark::ClobberMemory();
@@ -229,13 +229,13 @@ void bench_qk(benchmark::State& state, Op op, TensorShape s) {
     return;
   }
   const auto a = input1(s), b = input2(s);
-  std::vector<std::int8_t> y(output_elements(op, s));
+  qk_bench::Buffer<std::int8_t> y(output_elements(op, s));
   std::size_t ws_bytes = 0;
   if (!layer->workspace_size(1, &ws_bytes).ok()) {
     state.SkipWithError("qk workspace_size failed");
     return;
   }
-  std::vector<std::uint8_t> ws(ws_bytes);
+  qk_bench::Buffer<std::uint8_t> ws(ws_bytes);
   const void* inputs[2] = {a.data(), b.data()};
   const qk::Status first = layer->run(inputs, y.data(), ws.data(), ws_bytes, nullptr);
   if (!first.ok()) {
@@ -258,8 +258,8 @@ std::uint8_t u8(std::int32_t v) { return static_cast<std::uint8_t>(v + 128); }
 // Creates and sets up the XNNPACK operator for op on shape s (one thread: null pthreadpool).
 // Returns nullptr when XNNPACK has no 8-bit operator for it (or creation fails); *label names
 // the operator variant.
-xnn_operator_t make_xnnpack(Op op, const TensorShape& s, const std::vector<std::int8_t>& a, const std::vector<std::int8_t>& b,
-                            const std::vector<std::uint8_t>& au, std::vector<std::int8_t>* y, std::vector<std::uint8_t>* yu,
+xnn_operator_t make_xnnpack(Op op, const TensorShape& s, const qk_bench::Buffer<std::int8_t>& a, const qk_bench::Buffer<std::int8_t>& b,
+                            const qk_bench::Buffer<std::uint8_t>& au, qk_bench::Buffer<std::int8_t>* y, qk_bench::Buffer<std::uint8_t>* yu,
                             std::string* label) {
   const auto U = [](std::size_t v) { return static_cast<std::uint32_t>(v); };
   xnn_operator_t p = nullptr;
@@ -338,8 +338,8 @@ void bench_xnnpack(benchmark::State& state, Op op, TensorShape s) {
   }
   const auto a = input1(s), b = input2(s);
   const auto au = to_u8(a);
-  std::vector<std::int8_t> y(output_elements(op, s));
-  std::vector<std::uint8_t> yu(output_elements(op, s));
+  qk_bench::Buffer<std::int8_t> y(output_elements(op, s));
+  qk_bench::Buffer<std::uint8_t> yu(output_elements(op, s));
   std::string label;
   xnn_operator_t p = make_xnnpack(op, s, a, b, au, &y, &yu, &label);
   if (p == nullptr) {
