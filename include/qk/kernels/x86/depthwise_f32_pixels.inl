@@ -28,10 +28,11 @@ QK_KERNEL_INLINE void dw_f32_block(const DepthwiseF32Args& a, const float* x0, c
     QK_UNROLL for (std::size_t p = 0; p < P; ++p) acc[p][v] = b;
   }
   x0 += c, w0 += c;
-  for (std::size_t ky = 0; ky < taps_h; ++ky, x0 += x_row, w0 += w_row) {
-    const float* x = x0;
-    const float* w = w0;
-    for (std::size_t kx = 0; kx < taps_w; ++kx, x += x_step, w += C) {
+  // Pointers from indices, never stepped past the last tap (which could leave the buffer).
+  for (std::size_t ky = 0; ky < taps_h; ++ky) {
+    for (std::size_t kx = 0; kx < taps_w; ++kx) {
+      const float* x = x0 + ky * x_row + kx * x_step;
+      const float* w = w0 + ky * w_row + kx * C;
       QK_UNROLL for (std::size_t v = 0; v < NV; ++v) {
         const bool part = TAIL && v == NV - 1;
         const V wv = part ? T::load_part(w + v * L, last) : T::load(w + v * L);
@@ -107,9 +108,11 @@ inline void depthwise_f32_rows(const DepthwiseF32Args& a, std::size_t row_begin,
     };
     for (; ox < ox_lo; ++ox) edge(ox);
     if (ky1 > ky0) {
-      const float* x_base = image + (iy0 * a.in_w - a.pad_left) * C;  // + ox * stride_w * C, valid for interior ox
+      // Interior ox: ox * stride_w >= pad_left, so the offset is formed without wrapping (a base
+      // pointer with pad_left subtracted first would point before the image: UBSan's report).
       for (; ox + P <= ox_hi; ox += P)
-        dw_f32_pixels<P>(a, x_base + ox * a.stride_w * C, w_row, ky1 - ky0, a.kernel_w, row_out + ox * C);
+        dw_f32_pixels<P>(a, image + (iy0 * a.in_w + ox * a.stride_w - a.pad_left) * C, w_row, ky1 - ky0, a.kernel_w,
+                         row_out + ox * C);
     }
     for (; ox < a.out_w; ++ox) edge(ox);
   }

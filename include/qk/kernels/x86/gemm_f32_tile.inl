@@ -30,12 +30,12 @@ QK_KERNEL_INLINE void gemm_f32_tile_rows(const GemmF32Args& args, std::size_t m0
   using V = typename T::Vec;
   QK_F32_DECL_ROW(0) QK_F32_DECL_ROW(1) QK_F32_DECL_ROW(2) QK_F32_DECL_ROW(3)
   QK_F32_DECL_ROW(4) QK_F32_DECL_ROW(5) QK_F32_DECL_ROW(6) QK_F32_DECL_ROW(7)
-  const float* aseg = args.a + m0 * args.lda;
+  const float* const a_m0 = args.a + m0 * args.lda;
   const std::size_t lda = args.lda, ps = args.panel_stride;
   const std::size_t seg = args.a_segment != 0 ? args.a_segment : args.k;
   const float* pb = args.packed_b + p0 * ps;
-  for (std::size_t k0 = 0; k0 < args.k; k0 += seg, aseg += args.a_segment_stride) {
-    const float* arow = aseg;
+  for (std::size_t s = 0, k0 = 0; k0 < args.k; ++s, k0 += seg) {
+    const float* arow = a_m0 + s * args.a_segment_stride;  // (never stepped past the last segment)
     for (std::size_t k = 0; k < seg; ++k, ++arow, pb += T::kLanes) {
       const V b0 = T::load(pb);
       [[maybe_unused]] const V b1 = NB > 1 ? T::load(pb + ps) : b0;
