@@ -132,9 +132,18 @@ class ConvF32 {
       // over its 2.4 MB of weights (resnet3x3_14: 4.7 ms).
       L.block_rows_ = rows;
       if (L.direct_) {
-        while (L.ox_lo_ < L.out_w_ && L.ox_lo_ * d.stride_w < d.pad_left) ++L.ox_lo_;
+        // Closed forms, not loops over out_w (the fuzzer's widths made such a loop time out):
+        // interior ox satisfy ox * stride_w >= pad_left and
+        // ox * stride_w < in_w + pad_left - (kernel_w - 1) * dilation_w =: lim.
+        const std::size_t lo = detail::div_up(d.pad_left, d.stride_w);
+        L.ox_lo_ = lo < L.out_w_ ? lo : L.out_w_;
         L.ox_hi_ = L.ox_lo_;
-        while (L.ox_hi_ < L.out_w_ && L.ox_hi_ * d.stride_w - d.pad_left + (d.kernel_w - 1) * d.dilation_w < d.in_w) ++L.ox_hi_;
+        std::size_t reach = 0, lim = 0;
+        if (detail::checked_mul(d.kernel_w - 1, d.dilation_w, &reach) && detail::checked_add(d.in_w, d.pad_left, &lim) &&
+            lim > reach) {
+          const std::size_t hi = detail::div_up(lim - reach, d.stride_w);
+          if (hi > L.ox_hi_) L.ox_hi_ = hi < L.out_w_ ? hi : L.out_w_;
+        }
       }
     }
     *this = std::move(L);
