@@ -1,5 +1,5 @@
 // qk/kernels/x86/gemm_f32_tile.inl - the fp32 GEMM tile, written once for AVX2 and AVX-512.
-// Included inside a target region after a `struct F32Traits` (Vec, kLanes, kMaxPanels (3 or 4),
+// Included inside a target region after a `struct F32Traits` (Vec, kLanes, kMaxPanels (2 to 4),
 // kMaxRows, zero(), load(p), bcast(p), fma(a, b, acc), store_clamped(p, v, lo, hi, count)).
 // Tiles: kMaxRows x up to 3 panels, or 6 rows x 4 panels (also 24 accumulators): a 64-column
 // layer (resnet3x3_56's N) then runs 6 x 64 tiles, 10 loads per 24 FMAs, instead of two passes
