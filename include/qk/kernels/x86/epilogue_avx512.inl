@@ -240,6 +240,7 @@ constexpr std::int64_t narrow_offset_room(std::size_t terms) noexcept {
 // zero point folded in (narrowing needs no add) and no store/reload of int32 results.
 struct TileRequant {
   static constexpr std::size_t kMaxVectors = 4;
+  static constexpr bool kPipelined = true;
   struct alignas(64) Column {
     __m512i zero_point;  // per-column row-term coefficients (per_column row term only)
     SingleShift q;
@@ -410,6 +411,35 @@ QK_KERNEL_INLINE void finish_tile_single_shift(const GemmS8Args& args, const Til
     case 3: finish_tile_single_shift_v<3>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
     default: finish_tile_single_shift_v<4>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
   }
+}
+
+// A full tile of 3 or 4 panels whose epilogue (the narrow single-shift form) runs inside the
+// next tile's K loop, one row per K step (gemm_s8_tile.inl, kPipe): the K loop keeps the
+// multiply ports busy with vpdpbusd, the epilogue needs mostly the shift and shuffle ports, and
+// run one after the other a small-K tile spent as long in its epilogue as in its K loop, which
+// the out-of-order window (a 24-vector epilogue is ~300 uops) could not overlap.
+struct PendingTile {
+  const std::int32_t* acc = nullptr;  // rows x (NB * 16) int32, 64-byte aligned
+  std::uint8_t* out = nullptr;        // row 0's first output byte
+  std::size_t rows = 0;               // rows still to finish (0: none pending)
+  std::uint64_t mask = 0;             // the columns to store, as a byte mask
+};
+
+// Row r of a pending tile: requantized, narrowed and stored.
+template <std::size_t NB>
+QK_KERNEL_INLINE void finish_pending_row(const GemmS8Args& args, const TileRequant& rq, const PendingTile& p,
+                                         std::size_t r) noexcept {
+  static_assert(NB >= 3 && NB <= 4, "3- and 4-panel tiles (smaller ones finish from registers)");
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i v[4] = {zero, zero, zero, zero};
+  tile_row_requant<NB, RowTerm::none, true>(rq, p.acc + r * NB * 16, zero, v);
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const OutputStage& s = args.out;
+  const bool is_signed = s.type == OutputType::s8;
+  const __m512i bytes = rq.clamp ? tile_row_bytes(v, is_signed, true, _mm512_set1_epi8(static_cast<char>(s.qmin)),
+                                                  _mm512_set1_epi8(static_cast<char>(s.qmax)), order)
+                                 : tile_row_bytes(v, is_signed, false, zero, zero, order);
+  _mm512_mask_storeu_epi8(p.out + r * args.ldc_bytes, static_cast<__mmask64>(p.mask), bytes);
 }
 
 // The narrow single-shift form (TileRequant::narrow) straight from the tile's registers, two

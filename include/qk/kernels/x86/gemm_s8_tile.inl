@@ -77,9 +77,12 @@
 
 // Not inlined into its dispatcher (QK_KERNEL_NOINLINE says why); a tile is all of K for up to 24
 // accumulators, so the call costs nothing measurable.
-template <std::size_t ROWS, std::size_t NB, bool Signed, bool kByGroup>
+// kPipe (int8 only, see QK_TILE_ROWS_T_FN): the tile finishes pend's rows, one per K step, and
+// stores its accumulators to `keep` (ROWS x NB * kLanes int32, 64-byte aligned) unfinished.
+template <std::size_t ROWS, std::size_t NB, bool Signed, bool kByGroup, bool kPipe = false>
 QK_KERNEL_NOINLINE void QK_TILE_ROWS_FN(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
-                                        std::size_t p0) noexcept {
+                                        std::size_t p0, [[maybe_unused]] const PendingTile* pend = nullptr,
+                                        [[maybe_unused]] std::int32_t* keep = nullptr) noexcept {
   static_assert(ROWS >= 1 && ROWS <= 12 && NB >= 1 && NB <= 4, "register tile up to 12 rows x 4 panels");
   using Vec = typename Traits::Vec;
   constexpr std::size_t KG = Traits::kKGroup;
@@ -180,7 +183,14 @@ QK_KERNEL_NOINLINE void QK_TILE_ROWS_FN(const GemmS8Args& args, const TileRequan
     const std::uint8_t* const a_m0 = arow;
     const std::size_t* const group_offset = args.a_group_offset;
     const std::size_t groups = args.k / KG;
-    for (std::size_t g = 0; g < groups; ++g, pb += kBStep) QK_TILE_K_STEP(a_m0 + group_offset[g])
+    for (std::size_t g = 0; g < groups; ++g, pb += kBStep) {
+      QK_TILE_K_STEP(a_m0 + group_offset[g])
+      if constexpr (kPipe) {
+        if (g < pend->rows) finish_pending_row<NB>(args, rq, *pend, g);
+      }
+    }
+    if constexpr (kPipe)
+      for (std::size_t r = groups; r < pend->rows; ++r) finish_pending_row<NB>(args, rq, *pend, r);
   } else {
     // The K loop runs twice at most: over the whole K groups reading A in place, then, if K is
     // not a multiple of KG, once more over a zero-padded stack copy of each row's last partial
@@ -191,7 +201,12 @@ QK_KERNEL_NOINLINE void QK_TILE_ROWS_FN(const GemmS8Args& args, const TileRequan
     const std::size_t full = args.k / KG, rest = args.k - full * KG;
     std::size_t g_end = full;
     for (std::size_t g = 0;;) {
-      for (; g < g_end; ++g, pb += kBStep, arow += KG) QK_TILE_K_STEP(arow)
+      for (; g < g_end; ++g, pb += kBStep, arow += KG) {
+        QK_TILE_K_STEP(arow)
+        if constexpr (kPipe) {
+          if (g < pend->rows) finish_pending_row<NB>(args, rq, *pend, g);
+        }
+      }
       if (rest == 0 || g_end != full) break;
       for (std::size_t r = 0; r < ROWS; ++r)
         for (std::size_t i = 0; i < rest; ++i) tail[r][i] = arow[r * lda + i];
@@ -199,10 +214,21 @@ QK_KERNEL_NOINLINE void QK_TILE_ROWS_FN(const GemmS8Args& args, const TileRequan
       lda = KG;
       ++g_end;
     }
+    if constexpr (kPipe)
+      for (std::size_t r = g_end; r < pend->rows; ++r) finish_pending_row<NB>(args, rq, *pend, r);
   }
 #undef QK_TILE_K_STEP
 #endif  // QK_GEMM_TILE_S4
 
+#if !defined(QK_GEMM_TILE_S4)
+  if constexpr (kPipe) {
+    std::int32_t(*tile)[NB * Traits::kLanes] = reinterpret_cast<std::int32_t(*)[NB * Traits::kLanes]>(keep);
+    QK_TILE_STORE_ROW(0) QK_TILE_STORE_ROW(1) QK_TILE_STORE_ROW(2) QK_TILE_STORE_ROW(3)
+    QK_TILE_STORE_ROW(4) QK_TILE_STORE_ROW(5) QK_TILE_STORE_ROW(6) QK_TILE_STORE_ROW(7)
+    QK_TILE_STORE_ROW(8) QK_TILE_STORE_ROW(9) QK_TILE_STORE_ROW(10) QK_TILE_STORE_ROW(11)
+    return;
+  }
+#endif
   // Row sums for the row term: given, or computed here, after the K loop has brought the rows
   // into L1 (see GemmS8Args::row_sum_out). Before the loop they were the rows' first touch, a
   // burst of misses with no compute to hide it: 11% on 3136x64x576.
@@ -262,6 +288,29 @@ QK_KERNEL_INLINE void QK_TILE_ROWS_T_FN(const GemmS8Args& args, const TileRequan
                                      std::size_t p0) noexcept {
   constexpr std::size_t MR = Traits::rows_for(NB);
   std::size_t m = m_begin;
+#if !defined(QK_GEMM_TILE_S4)
+  // Full 3- and 4-panel tiles with the narrow epilogue, two or more: each tile leaves its
+  // accumulators in one of two buffers and finishes the previous tile's rows inside its K loop
+  // (PendingTile, epilogue_avx512.inl); the last tile's rows are finished here. mbv2_1x1_56
+  // (3136x144x24, 8 x 48 tiles): 115 -> 103 us. Tiles of 1-2 panels keep their register
+  // epilogue: pipelined through a buffer, first_224 (12 x 32, K = 27) was no faster.
+  if constexpr (TileRequant::kPipelined && NB >= 3) {
+    if (rq.narrow && m + 2 * MR <= m_end) {
+      alignas(64) std::int32_t keep[2][MR * NB * Traits::kLanes];
+      PendingTile pend;
+      const std::size_t n0 = p0 * Traits::kLanes;
+      const std::size_t cols = args.n - n0 < NB * Traits::kLanes ? args.n - n0 : NB * Traits::kLanes;
+      pend.mask = cols >= 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << cols) - 1);
+      for (std::size_t which = 0; m + MR <= m_end; m += MR, which ^= 1) {
+        QK_TILE_ROWS_FN<MR, NB, Signed, kByGroup, true>(args, rq, m, p0, &pend, keep[which]);
+        pend.acc = keep[which];
+        pend.out = args.c + m * args.ldc_bytes + n0;
+        pend.rows = MR;
+      }
+      for (std::size_t r = 0; r < pend.rows; ++r) finish_pending_row<NB>(args, rq, pend, r);
+    }
+  }
+#endif
   for (; m + MR <= m_end; m += MR) QK_TILE_ROWS_FN<MR, NB, Signed, kByGroup>(args, rq, m, p0);
   for (; MR > 4 && m + 4 <= m_end; m += (MR > 4 ? 4 : 1)) QK_TILE_ROWS_FN<(MR > 4 ? 4 : 1), NB, Signed, kByGroup>(args, rq, m, p0);
 #if !defined(QK_GEMM_TILE_S4)
