@@ -535,13 +535,25 @@ class ConvS8 {
   // first layer (a kernel row's run of kernel_w * Cin <= 16 bytes) with no weight zero point.
   bool row_runs_shape(const kernels::GemmS8Kernel* kernel) const noexcept {
     const ConvS8Desc& d = desc_;
+    const std::size_t run = d.kernel_w * cg_;
     if (path_ != ConvPath::gemm || kernel->layout.a_group_offsets == 0 || d.groups != 1 || d.dilation_w != 1 ||
-        d.kernel_w * cg_ > 16 || out_w_ < 8)
+        out_w_ < 8)
+      return false;
+    // Long runs (resnet3x3_56: 3 x 64 = 192 bytes): the gather copies each pixel's kernel_h runs
+    // in calls of their own, 9% of that layer (580 -> 531 us with the gather skipped), where row
+    // runs copy each input row once per output row it serves. Only whole K groups (nothing to
+    // compose), int8 weights (int4 ones would be widened to int8 for the by-group tiles), and
+    // weights of at most kRowRunsMaxWeights bytes: every output row is a GEMM of its own that
+    // streams all of them (resnet3x3_14's 590 KB would be read 14 times a call).
+    std::size_t weight_bytes = 0;
+    if (run > 16 && (run % kernel->layout.k_group != 0 || d.weight_type == ElementType::s4 ||
+                     !detail::checked_mul(k_, d.out_c, &weight_bytes) || weight_bytes > kRowRunsMaxWeights))
       return false;
     for (std::size_t oc = 0; oc < d.out_c; ++oc)
       if (detail::conv_weight_zero_point(d, oc) != 0) return false;
     return true;
   }
+  static constexpr std::size_t kRowRunsMaxWeights = std::size_t{256} << 10;
 
   // --- depthwise path -----------------------------------------------------------------------
   // int4 weights are expanded here, at packing, to the same int8 (column kernel) or int16 pair
