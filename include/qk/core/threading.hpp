@@ -111,17 +111,7 @@ class ThreadPool final : public Executor {
     }
     wake_.notify_all();
     run_part(0);
-    const auto until = std::chrono::steady_clock::now() + kSpin;
-    for (unsigned i = 1; pending_.load(std::memory_order_acquire) != 0; ++i) {
-      detail::cpu_relax();
-      if (i % 64 != 0) continue;
-      std::this_thread::yield();  // an oversubscribed core: let the thread we wait for run
-      if (std::chrono::steady_clock::now() > until) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        done_.wait(lock, [this] { return pending_.load(std::memory_order_acquire) == 0; });
-        break;
-      }
-    }
+    spin_then_wait(done_, [this] { return pending_.load(std::memory_order_acquire) == 0; });
   }
 
  private:
@@ -129,23 +119,27 @@ class ThreadPool final : public Executor {
     const std::size_t begin = count_ * part / parts_, end = count_ * (part + 1) / parts_;
     if (begin < end) task_(context_, begin, end);
   }
-  // Returns once the generation differs from `seen`: polled for up to kSpin, then asleep.
-  void next_generation(std::size_t seen) {
+  // Returns once ready() holds: polled for up to kSpin, yielding every 64 polls (on an
+  // oversubscribed core the thread waited for may need this one's time), then asleep on `cv`,
+  // which is notified under mutex_ once the condition is made true.
+  template <class Ready>
+  void spin_then_wait(std::condition_variable& cv, Ready ready) {
     const auto until = std::chrono::steady_clock::now() + kSpin;
-    for (unsigned i = 1;; ++i) {
-      if (generation_.load(std::memory_order_acquire) != seen) return;
+    for (unsigned i = 1; !ready(); ++i) {
       detail::cpu_relax();
       if (i % 64 != 0) continue;
       std::this_thread::yield();
-      if (std::chrono::steady_clock::now() > until) break;
+      if (std::chrono::steady_clock::now() > until) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv.wait(lock, ready);
+        return;
+      }
     }
-    std::unique_lock<std::mutex> lock(mutex_);
-    wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
   }
   void worker(std::size_t index) {
     std::size_t seen = 0;
     for (;;) {
-      next_generation(seen);
+      spin_then_wait(wake_, [&] { return generation_.load(std::memory_order_acquire) != seen; });
       // The call's fields as one snapshot, under the mutex they are written under: a worker with
       // no part in one call may wake late, when the caller has already started the next one.
       std::size_t parts = 0;
