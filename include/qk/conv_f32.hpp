@@ -131,20 +131,8 @@ class ConvF32 {
       // block streams all of B once, and with 64 KiB blocks a K = 2304 layer ran 7 rows per pass
       // over its 2.4 MB of weights (resnet3x3_14: 4.7 ms).
       L.block_rows_ = rows;
-      if (L.direct_) {
-        // Closed forms, not loops over out_w (the fuzzer's widths made such a loop time out):
-        // interior ox satisfy ox * stride_w >= pad_left and
-        // ox * stride_w < in_w + pad_left - (kernel_w - 1) * dilation_w =: lim.
-        const std::size_t lo = detail::div_up(d.pad_left, d.stride_w);
-        L.ox_lo_ = lo < L.out_w_ ? lo : L.out_w_;
-        L.ox_hi_ = L.ox_lo_;
-        std::size_t reach = 0, lim = 0;
-        if (detail::checked_mul(d.kernel_w - 1, d.dilation_w, &reach) && detail::checked_add(d.in_w, d.pad_left, &lim) &&
-            lim > reach) {
-          const std::size_t hi = detail::div_up(lim - reach, d.stride_w);
-          if (hi > L.ox_hi_) L.ox_hi_ = hi < L.out_w_ ? hi : L.out_w_;
-        }
-      }
+      if (L.direct_)
+        detail::interior_columns(L.out_w_, d.in_w, d.pad_left, d.stride_w, d.kernel_w, d.dilation_w, &L.ox_lo_, &L.ox_hi_);
     }
     *this = std::move(L);
     return Status::success();
@@ -244,8 +232,8 @@ class ConvF32 {
     const kernels::GemmF32Kernel& kernel = w.kernel();
     const kernels::GemmF32Args args{m,  w.n(), w.k(), a,       lda,           w.panels(), w.panel_stride(), w.bias(), lo, hi,
                                     c,  desc_.out_c,  segment, segment_stride};
-    const std::size_t panels = detail::div_up(w.n(), kernel.panel_width), groups = detail::div_up(panels, kernel.max_panels);
-    for (std::size_t g = 0; g < groups; ++g) kernel.run(args, 0, m, g * panels / groups, (g + 1) * panels / groups);
+    detail::GemmF32Job job = detail::gemm_f32_job(kernel, args);
+    detail::gemm_f32_units(&job, 0, job.groups);  // one row block: unit g is panel group g
   }
 
   ConvF32Desc desc_;

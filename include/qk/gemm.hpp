@@ -614,6 +614,18 @@ inline void gemm_f32_units(void* context, std::size_t begin, std::size_t end) {
     if (m0 < m1 && p0 < p1) job.run(job.args, m0, m1, p0, p1);
   }
 }
+// The job of one fp32 GEMM: panel groups of balanced sizes up to the kernel's widest tile, all
+// of M in one row block (callers that thread it set row_block). ConvF32 runs its per-row GEMMs
+// through it as well, so that the split is written once.
+inline GemmF32Job gemm_f32_job(const kernels::GemmF32Kernel& kernel, const kernels::GemmF32Args& args) noexcept {
+  GemmF32Job job;
+  job.args = args;
+  job.run = kernel.run;
+  job.panels = div_up(args.n, kernel.panel_width);
+  job.groups = div_up(job.panels, kernel.max_panels);
+  job.row_block = args.m;
+  return job;
+}
 }  // namespace detail
 
 inline Status gemm_f32(const GemmF32Weights& w, std::size_t m, const float* a, std::size_t lda, float* c, std::size_t ldc,
@@ -633,11 +645,8 @@ inline Status gemm_f32(const GemmF32Weights& w, std::size_t m, const float* a, s
       extent > (std::numeric_limits<std::size_t>::max() >> 2))
     return Status(StatusCode::size_overflow, "gemm_f32: A or C extent (m * lda, m * ldc floats) overflows", "m", m);
   const kernels::GemmF32Kernel& kernel = w.kernel();
-  detail::GemmF32Job job;
-  job.args = kernels::GemmF32Args{m, w.n(), w.k(), a, lda, w.panels(), w.panel_stride(), w.bias(), lo, hi, c, ldc, 0, 0};
-  job.run = kernel.run;
-  job.panels = detail::div_up(w.n(), kernel.panel_width);
-  job.groups = detail::div_up(job.panels, kernel.max_panels);
+  detail::GemmF32Job job = detail::gemm_f32_job(
+      kernel, kernels::GemmF32Args{m, w.n(), w.k(), a, lda, w.panels(), w.panel_stride(), w.bias(), lo, hi, c, ldc, 0, 0});
   const std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
   job.row_block = detail::gemm_row_block(m, 4 * lda, job.groups, threads);
   detail::run_units(executor, detail::div_up(m, job.row_block) * job.groups, &detail::gemm_f32_units, &job);
