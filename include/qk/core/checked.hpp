@@ -49,5 +49,21 @@ constexpr std::size_t round_up(std::size_t x, std::size_t m) noexcept { return (
 // ceil(x / m) (m > 0); exact for every x (no x + m - 1 that could wrap).
 constexpr std::size_t div_up(std::size_t x, std::size_t m) noexcept { return x / m + (x % m != 0 ? 1 : 0); }
 
+// The output columns [*lo, *hi) of a convolution row whose taps all lie inside the input, in
+// closed form (loops over out_w are as slow as the widths a fuzzer hands them): ox with
+// ox * stride >= pad and ox * stride + (kernel - 1) * dilation < size + pad; *hi >= *lo, and
+// both <= out. stride > 0 and kernel > 0 (validated shapes); the sums are checked, so any sizes.
+inline void interior_columns(std::size_t out, std::size_t size, std::size_t pad, std::size_t stride, std::size_t kernel,
+                             std::size_t dilation, std::size_t* lo, std::size_t* hi) noexcept {
+  const std::size_t first = div_up(pad, stride);
+  *lo = first < out ? first : out;
+  *hi = *lo;
+  std::size_t reach = 0, lim = 0;
+  if (checked_mul(kernel - 1, dilation, &reach) && checked_add(size, pad, &lim) && lim > reach) {
+    const std::size_t end = div_up(lim - reach, stride);
+    if (end > *hi) *hi = end < out ? end : out;
+  }
+}
+
 }  // namespace detail
 }  // namespace qk

@@ -83,12 +83,10 @@ QK_KERNEL_INLINE void dw_f32_valid_taps(std::size_t o, std::size_t stride, std::
 inline void depthwise_f32_rows(const DepthwiseF32Args& a, std::size_t row_begin, std::size_t row_end) noexcept {
   constexpr std::size_t P = DwF32Traits::kPixels;
   const std::size_t C = a.channels;
-  // Interior columns [ox_lo, ox_hi): every kx tap inside the image. Found once.
+  // Interior columns [ox_lo, ox_hi): every kx tap inside the image (the closed form ConvF32's
+  // direct path uses too).
   std::size_t ox_lo = 0, ox_hi = 0;
-  while (ox_lo < a.out_w && ox_lo * a.stride_w < a.pad_left) ++ox_lo;
-  for (std::size_t ox = ox_lo; ox < a.out_w && ox * a.stride_w + (a.kernel_w - 1) * a.dilation_w - a.pad_left < a.in_w; ++ox)
-    ox_hi = ox + 1;
-  if (ox_hi < ox_lo) ox_hi = ox_lo;
+  qk::detail::interior_columns(a.out_w, a.in_w, a.pad_left, a.stride_w, a.kernel_w, a.dilation_w, &ox_lo, &ox_hi);
   for (std::size_t u = row_begin; u < row_end; ++u) {
     const std::size_t n = u / a.out_h, oy = u % a.out_h;
     std::size_t ky0 = 0, ky1 = 0;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "qk/core/checked.hpp"
 #include "qk/kernels/depthwise_f32_contract.hpp"
 #include "qk/kernels/target_region.hpp"
 #include "qk/kernels/x86/gemm_s8_x86.hpp"  // QK_KERNEL_INLINE
