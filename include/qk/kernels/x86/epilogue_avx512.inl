@@ -365,24 +365,29 @@ QK_KERNEL_INLINE void finish_tile_single_shift_t(const GemmS8Args& args, const T
   if constexpr (kVectors <= 2) {
     const bool contiguous = ldc == 32 && count == 32;
     if (ldc >= 32) {
-      for (; r + 2 <= rows; r += 2, acc += 2 * acc_stride, out += 2 * ldc) {
+      for (; r + 2 <= rows; r += 2) {
+        const std::int32_t* const acc_r = acc + r * acc_stride;
+        std::uint8_t* const out_r = out + r * ldc;
         __m512i v[4] = {zero, zero, zero, zero};
-        tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc, tile_row_term<kRowTerm>(coef, sums, r), v);
-        tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc + acc_stride, tile_row_term<kRowTerm>(coef, sums, r + 1), v + 2);
+        tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc_r, tile_row_term<kRowTerm>(coef, sums, r), v);
+        tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc_r + acc_stride, tile_row_term<kRowTerm>(coef, sums, r + 1), v + 2);
         const __m512i bytes = tile_row_bytes(v, is_signed, clamp, qmin8, qmax8, order);
         if (contiguous) {
-          _mm512_storeu_si512(out, bytes);
+          _mm512_storeu_si512(out_r, bytes);
         } else {
-          _mm512_mask_storeu_epi8(out, store_mask, bytes);
-          _mm512_mask_storeu_epi8(out + ldc - 32, store_mask << 32, bytes);
+          _mm512_mask_storeu_epi8(out_r, store_mask, bytes);
+          _mm512_mask_storeu_epi8(out_r + ldc - 32, store_mask << 32, bytes);
         }
       }
     }
   }
-  for (; r < rows; ++r, acc += acc_stride, out += args.ldc_bytes) {
+  // Row pointers from r, not stepped: a step past the last row would leave the C array when
+  // ldc is larger than what remains of it (a 1-row GEMM may have any ldc), which is undefined
+  // even unused (UBSan, fuzz_gemm).
+  for (; r < rows; ++r) {
     __m512i v[TileRequant::kMaxVectors] = {zero, zero, zero, zero};
-    tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc, tile_row_term<kRowTerm>(coef, sums, r), v);
-    _mm512_mask_storeu_epi8(out, store_mask, tile_row_bytes(v, is_signed, clamp, qmin8, qmax8, order));
+    tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc + r * acc_stride, tile_row_term<kRowTerm>(coef, sums, r), v);
+    _mm512_mask_storeu_epi8(out + r * ldc, store_mask, tile_row_bytes(v, is_signed, clamp, qmin8, qmax8, order));
   }
 }
 
