@@ -17,12 +17,16 @@
 //
 // Paths, chosen at packing (ConvF32::path(), the same names as the int8 layer's):
 //  - pointwise: 1x1, stride 1, no padding, groups 1: qk::gemm_f32 on the input in place.
-//  - gemm: blocks of output pixels gathered into im2col rows in the workspace (zeros in the
-//    padding), then qk::gemm_f32 per group (one GemmF32Weights per group). Without groups or
-//    horizontal dilation, and with weights small enough to stay in L2 (<= 256 KiB), the pixels
-//    whose taps are all inside the image skip the gather: the GEMM reads each output row's run
-//    of them from the input itself, a kernel row's taps as one segment of A (GemmF32Args::
-//    a_segment). Copying the im2col rows took half of first_224's time.
+//  - gemm: without groups or horizontal dilation, and with weights small enough to stay in L2
+//    (<= 256 KiB), "direct": no gather and no workspace. Each output row is GEMMs that read A
+//    from the input itself, a kernel row's taps as one segment of A (GemmF32Args::a_segment),
+//    over that row's valid kernel rows only: the columns whose taps are all inside as one GEMM,
+//    each edge column as a one-row GEMM on the valid part of each kernel row, B read in the same
+//    segments (GemmF32Args::b_segment_stride). Copying im2col rows took half of first_224's time.
+//    Otherwise blocks of output pixels are gathered into im2col rows in the workspace (zeros in
+//    the horizontal padding), then the fp32 GEMM per group (one GemmF32Weights per group); an
+//    output row with kernel rows in the vertical padding gathers and multiplies only the others.
+//    Skipping the padding taps is what oneDNN does too: 9% of a 14x14 3x3 layer's MACs.
 //  - depthwise: groups == Cin == Cout: the depthwise fp32 kernel of active_isa()
 //    (kernels/depthwise_registry.hpp): per output pixel, blocks of channels accumulated in
 //    registers over the taps, on [tap][channel] weights; a channel multiplier > 1 takes the gemm
@@ -122,10 +126,10 @@ class ConvF32 {
         QK_RETURN_IF_ERROR(L.group_weights_[gi].pack(
             GemmF32WeightsDesc::k_by_n(k, og, b.get(), d.bias != nullptr ? d.bias + gi * og : nullptr)));
       }
-      // The direct (gather-free) interior: one segment per kernel row needs the row's taps to be
+      // The direct (gather-free) path: one segment per kernel row needs the row's taps to be
       // one run (groups 1, dilation_w 1). It runs an output row at a time, so each row streams
       // all of B: only when B stays in L2 (a quarter of a 1 MiB L2; resnet3x3_14's 2.4 MB of
-      // weights would be read once per 12-pixel row).
+      // weights would be read once per 14-pixel row).
       L.direct_ = d.groups == 1 && d.dilation_w == 1 && L.path_ == ConvPath::gemm && k * d.out_c <= (std::size_t{256} << 10) / sizeof(float);
       // Rows per gathered block: about 512 KiB of im2col floats (L2), at least 128 rows: each
       // block streams all of B once, and with 64 KiB blocks a K = 2304 layer ran 7 rows per pass
@@ -154,22 +158,24 @@ class ConvF32 {
   friend Status conv_f32(const ConvF32& layer, std::size_t batch, const float* input, float* output, void* workspace,
                          std::size_t workspace_bytes, float lo, float hi) noexcept;
 
-  // Output pixels [m0, m0 + rows) of group gi as im2col rows of k_ floats (zeros in the padding).
+  // Output pixels [m0, m0 + rows) of group gi as im2col rows of kernel rows [ky0, ky1) only,
+  // (ky1 - ky0) * kernel_w * cg floats each (zeros in the padding).
   // Without groups and dilation a kernel row's taps are one contiguous run of the input row,
   // copied at once: per tap, a first layer's 3 channels were a 12-byte memcpy call each, and the
   // gather took most of first_224's time.
-  void gather(float* dst, const float* input, std::size_t m0, std::size_t rows, std::size_t gi) const noexcept {
+  void gather(float* dst, const float* input, std::size_t m0, std::size_t rows, std::size_t gi, std::size_t ky0,
+              std::size_t ky1) const noexcept {
     const ConvF32Desc& d = desc_;
     const std::size_t cg = d.in_c / d.groups, kw = d.kernel_w;
     const bool runs = cg == d.in_c && d.dilation_w == 1;
-    for (std::size_t r = 0; r < rows; ++r, dst += k_) {
+    for (std::size_t r = 0; r < rows; ++r, dst += (ky1 - ky0) * kw * cg) {
       const std::size_t m = m0 + r, ox = m % out_w_, oy = (m / out_w_) % out_h_, n = m / (out_w_ * out_h_);
       const float* image = input + n * d.in_h * d.in_w * d.in_c + gi * cg;
       const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * d.stride_w) - static_cast<std::ptrdiff_t>(d.pad_left);
-      for (std::size_t ky = 0; ky < d.kernel_h; ++ky) {
+      for (std::size_t ky = ky0; ky < ky1; ++ky) {
         const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
                                   static_cast<std::ptrdiff_t>(d.pad_top);
-        float* o = dst + ky * kw * cg;
+        float* o = dst + (ky - ky0) * kw * cg;
         if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
           std::memset(o, 0, kw * cg * sizeof(float));
           continue;
@@ -198,40 +204,82 @@ class ConvF32 {
     }
   }
 
-  // Output row u (image n, row oy) of the gemm path: direct interior, gathered edges (or the whole
-  // row gathered where a kernel row falls outside the image). `buf` holds block_rows_ im2col rows.
-  void gemm_row(std::size_t u, const float* input, float* output, float* buf, float lo, float hi) const noexcept {
+  // Output row u (image n, row oy) of the direct path: A read from the input itself, every pixel
+  // over its valid taps only (no gather, no multiplications by padding zeros). The columns whose
+  // kernel_w taps are all inside run as one GEMM on the row's valid kernel rows (A in segments of
+  // kernel_w * in_c, B's K rows from the first valid kernel row on); each edge column is a one-row
+  // GEMM on the valid part of each of those kernel rows, B in segments of the same taps.
+  void direct_row(std::size_t u, const float* input, float* output, float lo, float hi) const noexcept {
     const ConvF32Desc& d = desc_;
-    const std::size_t n = u / out_h_, oy = u % out_h_, m_row = u * out_w_;
-    const auto gathered = [&](std::size_t ox0, std::size_t ox1) {
-      for (std::size_t m0 = m_row + ox0; m0 < m_row + ox1; m0 += block_rows_) {
-        const std::size_t rows = m_row + ox1 - m0 < block_rows_ ? m_row + ox1 - m0 : block_rows_;
-        gather(buf, input, m0, rows, 0);
-        run_gemm(rows, buf, k_, 0, 0, output + m0 * d.out_c, lo, hi);
-      }
-    };
-    const bool rows_inside = oy * d.stride_h >= d.pad_top &&
-                             oy * d.stride_h - d.pad_top + (d.kernel_h - 1) * d.dilation_h < d.in_h;
-    if (!rows_inside || ox_hi_ <= ox_lo_) {
-      gathered(0, out_w_);
+    const std::size_t n = u / out_h_, oy = u % out_h_, kw = d.kernel_w, c = d.in_c;
+    const float* image = input + n * d.in_h * d.in_w * c;
+    float* out = output + u * out_w_ * d.out_c;
+    std::size_t ky0 = 0, ky1 = 0;
+    detail::valid_taps(oy, d.stride_h, d.dilation_h, d.pad_top, d.in_h, d.kernel_h, &ky0, &ky1);
+    const std::size_t kernel_rows = ky1 - ky0, segment_stride = d.dilation_h * d.in_w * c;
+    if (kernel_rows == 0) {  // every tap in the padding (padding wider than the kernel): the bias alone
+      run_gemm(0, out_w_, 0, image, 0, 0, 0, 0, 0, out, lo, hi);
       return;
     }
-    gathered(0, ox_lo_);
-    const float* a = input + n * d.in_h * d.in_w * d.in_c +
-                     ((oy * d.stride_h - d.pad_top) * d.in_w + (ox_lo_ * d.stride_w - d.pad_left)) * d.in_c;
-    run_gemm(ox_hi_ - ox_lo_, a, d.stride_w * d.in_c, d.kernel_w * d.in_c, d.dilation_h * d.in_w * d.in_c,
-             output + (m_row + ox_lo_) * d.out_c, lo, hi);
-    gathered(ox_hi_, out_w_);
+    const float* in_row = image + (oy * d.stride_h + ky0 * d.dilation_h - d.pad_top) * d.in_w * c;
+    const auto edge = [&](std::size_t ox) {
+      std::size_t kx0 = 0, kx1 = 0;
+      detail::valid_taps(ox, d.stride_w, 1, d.pad_left, d.in_w, kw, &kx0, &kx1);
+      const std::size_t segment = (kx1 - kx0) * c;
+      if (segment == 0) {
+        run_gemm(0, 1, 0, image, 0, 0, 0, 0, 0, out + ox * d.out_c, lo, hi);
+        return;
+      }
+      // ox * stride_w + kx0 >= pad_left: kx0 is the first tap inside the image.
+      run_gemm(0, 1, kernel_rows * segment, in_row + (ox * d.stride_w + kx0 - d.pad_left) * c, 0, segment, segment_stride,
+               (ky0 * kw + kx0) * c, kw * c, out + ox * d.out_c, lo, hi);
+    };
+    for (std::size_t ox = 0; ox < ox_lo_; ++ox) edge(ox);
+    if (ox_hi_ > ox_lo_)
+      run_gemm(0, ox_hi_ - ox_lo_, kernel_rows * kw * c, in_row + (ox_lo_ * d.stride_w - d.pad_left) * c, d.stride_w * c,
+               kw * c, segment_stride, ky0 * kw * c, 0, out + ox_lo_ * d.out_c, lo, hi);
+    for (std::size_t ox = ox_hi_; ox < out_w_; ++ox) edge(ox);
   }
 
-  // The GEMM of group 0 on `m` rows of A (segments as in GemmF32Args), single-threaded; the
-  // arguments were validated by conv_f32().
-  void run_gemm(std::size_t m, const float* a, std::size_t lda, std::size_t segment, std::size_t segment_stride, float* c,
-                float lo, float hi) const noexcept {
-    const GemmF32Weights& w = group_weights_[0];
+  // Image n, group gi of the gathered path. Output rows with the same valid kernel rows (all of
+  // them in the middle; each top or bottom row its own) run together, in balanced blocks of at
+  // most block_rows_ pixels: a gather of only those kernel rows, then a GEMM whose B starts at the
+  // first one's K row. `buf` holds block_rows_ im2col rows of k_ floats.
+  void gathered_image(std::size_t n, std::size_t gi, const float* input, float* output, float* buf, float lo,
+                      float hi) const noexcept {
+    const ConvF32Desc& d = desc_;
+    const std::size_t row_k = d.kernel_w * (d.in_c / d.groups), og = d.out_c / d.groups;
+    for (std::size_t oy = 0; oy < out_h_;) {
+      std::size_t ky0 = 0, ky1 = 0, oy_end = oy + 1;
+      detail::valid_taps(oy, d.stride_h, d.dilation_h, d.pad_top, d.in_h, d.kernel_h, &ky0, &ky1);
+      for (std::size_t a = 0, b = 0; oy_end < out_h_; ++oy_end) {
+        detail::valid_taps(oy_end, d.stride_h, d.dilation_h, d.pad_top, d.in_h, d.kernel_h, &a, &b);
+        if (a != ky0 || b != ky1) break;
+      }
+      const std::size_t first = (n * out_h_ + oy) * out_w_, pixels = (oy_end - oy) * out_w_;
+      const std::size_t blocks = detail::div_up(pixels, block_rows_), per_block = detail::div_up(pixels, blocks);
+      const std::size_t k = (ky1 - ky0) * row_k;
+      for (std::size_t m0 = first; m0 < first + pixels; m0 += per_block) {
+        const std::size_t rows = first + pixels - m0 < per_block ? first + pixels - m0 : per_block;
+        gather(buf, input, m0, rows, gi, ky0, ky1);
+        run_gemm(gi, rows, k, buf, k, 0, 0, ky0 * row_k, 0, output + m0 * d.out_c + gi * og, lo, hi);
+      }
+      oy = oy_end;
+    }
+  }
+
+  // The GEMM of group gi on `m` rows of A of `k` values each (segments as in GemmF32Args), B from
+  // packed K row b_k0; single-threaded. The arguments were validated by conv_f32().
+  void run_gemm(std::size_t gi, std::size_t m, std::size_t k, const float* a, std::size_t lda, std::size_t a_segment,
+                std::size_t a_segment_stride, std::size_t b_k0, std::size_t b_segment_stride, float* c, float lo,
+                float hi) const noexcept {
+    const GemmF32Weights& w = group_weights_[gi];
     const kernels::GemmF32Kernel& kernel = w.kernel();
-    const kernels::GemmF32Args args{m,  w.n(), w.k(), a,       lda,           w.panels(), w.panel_stride(), w.bias(), lo, hi,
-                                    c,  desc_.out_c,  segment, segment_stride};
+    kernels::GemmF32Args args;
+    args.m = m, args.n = w.n(), args.k = k, args.a = a, args.lda = lda;
+    args.packed_b = w.panels() + b_k0 * kernel.panel_width, args.panel_stride = w.panel_stride();
+    args.bias = w.bias(), args.lo = lo, args.hi = hi, args.c = c, args.ldc = desc_.out_c;
+    args.a_segment = a_segment, args.a_segment_stride = a_segment_stride, args.b_segment_stride = b_segment_stride;
     detail::GemmF32Job job = detail::gemm_f32_job(kernel, args);
     detail::gemm_f32_units(&job, 0, job.groups);  // one row block: unit g is panel group g
   }
@@ -246,12 +294,13 @@ class ConvF32 {
   const kernels::DepthwiseF32Kernel* dw_kernel_ = nullptr;
 };
 
-// Workspace bytes conv_f32() needs for `layer` (any batch): the gather block, 64-byte aligned.
+// Workspace bytes conv_f32() needs for `layer` (any batch): the gather block, 64-byte aligned;
+// none on the pointwise, depthwise and direct paths.
 inline Status conv_f32_workspace_size(const ConvF32& layer, std::size_t* bytes) noexcept {
   if (bytes == nullptr) return Status(StatusCode::null_pointer, "conv_f32_workspace_size: null output");
   if (!layer.packed()) return Status(StatusCode::invalid_argument, "conv_f32_workspace_size: layer not packed");
   // Cannot overflow: pack() checked block_rows_ * k_ * sizeof(float) + kConvAlign.
-  *bytes = layer.path_ == ConvPath::gemm ? layer.block_rows_ * layer.k_ * sizeof(float) + detail::kConvAlign : 0;
+  *bytes = layer.path_ == ConvPath::gemm && !layer.direct_ ? layer.block_rows_ * layer.k_ * sizeof(float) + detail::kConvAlign : 0;
   return Status::success();
 }
 
@@ -292,19 +341,13 @@ inline Status conv_f32(const ConvF32& layer, std::size_t batch, const float* inp
       return Status::success();
     }
     default: {
-      auto* buf = reinterpret_cast<float*>(detail::align_up(workspace));
       if (layer.direct_) {
-        for (std::size_t u = 0; u < batch * layer.out_h_; ++u) layer.gemm_row(u, input, output, buf, lo, hi);
+        for (std::size_t u = 0; u < batch * layer.out_h_; ++u) layer.direct_row(u, input, output, lo, hi);
         return Status::success();
       }
-      const std::size_t og = d.out_c / d.groups;
-      for (std::size_t m0 = 0; m0 < m; m0 += layer.block_rows_) {
-        const std::size_t rows = m - m0 < layer.block_rows_ ? m - m0 : layer.block_rows_;
-        for (std::size_t gi = 0; gi < d.groups; ++gi) {
-          layer.gather(buf, input, m0, rows, gi);
-          QK_RETURN_IF_ERROR(gemm_f32(layer.group_weights_[gi], rows, buf, layer.k_, output + m0 * d.out_c + gi * og, d.out_c, lo, hi));
-        }
-      }
+      auto* buf = reinterpret_cast<float*>(detail::align_up(workspace));
+      for (std::size_t n = 0; n < batch; ++n)
+        for (std::size_t gi = 0; gi < d.groups; ++gi) layer.gathered_image(n, gi, input, output, buf, lo, hi);
       return Status::success();
     }
   }

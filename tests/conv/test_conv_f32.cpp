@@ -115,6 +115,23 @@ TEST_CASE("conv_f32: every path against a double reference, every ISA") {
       d.stride_w = 2;
       run(d, 1, rng, qk::ConvPath::gemm, -inf, inf);
     }
+    {  // padding wider than the kernel: whole rows and columns of outputs whose taps are all in the
+       // padding (the bias alone), edge columns with 1 and 2 valid taps; direct, then gathered
+       // (dilation_w 2), then direct with stride 2
+      qk::ConvF32Desc d = shape(5, 4, 3, 10, 3, 1, 1, 1);
+      d.pad_top = 4, d.pad_bottom = 3, d.pad_left = 3, d.pad_right = 4;
+      run(d, 2, rng, qk::ConvPath::gemm, -inf, inf);
+      d.dilation_w = 2;
+      run(d, 1, rng, qk::ConvPath::gemm, -inf, inf);
+      d.dilation_w = 1, d.stride_h = d.stride_w = 2;
+      run(d, 1, rng, qk::ConvPath::gemm, -1.0f, 1.0f);
+    }
+    {  // weights over 256 KiB (gathered, groups 1): top and bottom rows on their valid kernel rows,
+       // the middle rows in blocks; K = 576 is not a multiple of any panel width's K unroll
+      qk::ConvF32Desc d = shape(7, 6, 64, 130, 3, 1, 1, 1);
+      REQUIRE(d.set_same_padding().ok());
+      run(d, 1, rng, qk::ConvPath::gemm, -inf, inf);
+    }
     {  // 1x1 with padding or stride is a gather, not the in-place GEMM; OIHW weights
       qk::ConvF32Desc d = shape(6, 6, 5, 4, 1, 2, 1, 1);
       d.weight_layout = qk::ConvWeightLayout::oihw;
@@ -149,6 +166,11 @@ TEST_CASE("conv_f32: the workspace of a small layer is at most one image's im2co
   REQUIRE(layer.path() == qk::ConvPath::gemm);
   std::size_t bytes = 0;
   REQUIRE(qk::conv_f32_workspace_size(layer, &bytes).ok());
+  CHECK(bytes == 0);  // the direct path reads the input in place
+  d.dilation_w = 2;   // a gathered layer: horizontal dilation
+  REQUIRE(d.set_same_padding().ok());
+  REQUIRE(layer.pack(d).ok());
+  REQUIRE(qk::conv_f32_workspace_size(layer, &bytes).ok());
   CHECK(bytes <= 16 * 9 * sizeof(float) + 64);
   CHECK(bytes >= 16 * 9 * sizeof(float));
 }
@@ -178,6 +200,8 @@ TEST_CASE("conv_f32: bad shapes and arguments give a clear error and write nothi
   CHECK(qk::conv_f32_workspace_size(layer, &ws_bytes).code() == qk::StatusCode::invalid_argument);
   CHECK(qk::conv_f32(layer, 1, x.data(), y.data(), ws.data(), 4096).code() == qk::StatusCode::invalid_argument);
 
+  d.dilation_w = 2;  // gathered, so that it has a workspace to get wrong (the direct path has none)
+  REQUIRE(d.set_same_padding().ok());
   REQUIRE(layer.pack(d).ok());
   REQUIRE(qk::conv_f32_workspace_size(layer, &ws_bytes).ok());
   REQUIRE(ws_bytes > 0);

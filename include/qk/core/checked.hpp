@@ -65,5 +65,17 @@ inline void interior_columns(std::size_t out, std::size_t size, std::size_t pad,
   }
 }
 
+// The first and one-past-last kernel tap k whose input coordinate o * stride + k * dilation - pad
+// lies in [0, size): a contiguous range (*k1 == *k0 when none does). A loop of at most `kernel`
+// steps, run once per output row or edge pixel; the coordinates fit size_t (validated shapes).
+inline void valid_taps(std::size_t o, std::size_t stride, std::size_t dilation, std::size_t pad, std::size_t size,
+                       std::size_t kernel, std::size_t* k0, std::size_t* k1) noexcept {
+  std::size_t k = 0;
+  while (k < kernel && o * stride + k * dilation < pad) ++k;
+  *k0 = k;
+  while (k < kernel && o * stride + k * dilation - pad < size) ++k;
+  *k1 = k;
+}
+
 }  // namespace detail
 }  // namespace qk

@@ -3,7 +3,8 @@
 // Packed B: panels of panel_width columns; a panel stores K rows of panel_width floats, zero
 // padded in N. Bias is padded to whole panels. A tile function computes rows [m_begin, m_end)
 // x panels [panel_begin, panel_end) of C = clamp(A * B + bias, lo, hi), A's rows plain or in
-// segments (GemmF32Args::a_segment).
+// segments (GemmF32Args::a_segment), B's K rows contiguous or in segments of its own stride
+// (GemmF32Args::b_segment_stride): a convolution's edge pixel multiplies only its valid taps.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +29,12 @@ struct GemmF32Args {
   // + k % a_segment], a_segment dividing K. 0 = one segment of K (a plain row). conv_f32 points
   // it at the input image itself: a segment is one kernel row's taps, contiguous in NHWC.
   std::size_t a_segment = 0, a_segment_stride = 0;
+  // B's K rows in segments: segment s (a_segment rows) starts at packed K row s * b_segment_stride
+  // (packed_b may itself point at a later K row: + k0 * panel_width floats). 0 = contiguous, B
+  // read as K rows from packed_b. conv_f32 uses it to skip the taps of an edge pixel that fall in
+  // the padding: its A segments are the valid part of each kernel row, its B segments the same
+  // taps of each kernel row of the packed weights.
+  std::size_t b_segment_stride = 0;
 };
 
 using GemmF32TileFn = void (*)(const GemmF32Args& args, std::size_t m_begin, std::size_t m_end,

@@ -17,10 +17,11 @@ inline void gemm_f32_tile(const GemmF32Args& args, std::size_t m_begin, std::siz
       float acc[NR];
       for (std::size_t j = 0; j < NR; ++j) acc[j] = args.bias[n0 + j];
       const std::size_t seg = args.a_segment != 0 ? args.a_segment : args.k;
+      const std::size_t b_stride = args.b_segment_stride != 0 ? args.b_segment_stride : seg;
       const float* a = args.a + m * args.lda;
       for (std::size_t s = 0, k0 = 0; k0 < args.k; ++s, k0 += seg)
         for (std::size_t k = 0; k < seg; ++k)
-          for (std::size_t j = 0; j < NR; ++j) acc[j] += a[s * args.a_segment_stride + k] * panel[(k0 + k) * NR + j];
+          for (std::size_t j = 0; j < NR; ++j) acc[j] += a[s * args.a_segment_stride + k] * panel[(s * b_stride + k) * NR + j];
       float* c = args.c + m * args.ldc + n0;
       for (std::size_t j = 0; j < cols; ++j) c[j] = acc[j] < args.lo ? args.lo : (acc[j] > args.hi ? args.hi : acc[j]);
     }

@@ -69,17 +69,6 @@ QK_KERNEL_INLINE void dw_f32_pixels(const DepthwiseF32Args& a, const float* x0, 
   }
 }
 
-// The first and one-past-last kernel index whose input coordinate o * stride + k * dilation - pad
-// lies in [0, size).
-QK_KERNEL_INLINE void dw_f32_valid_taps(std::size_t o, std::size_t stride, std::size_t dilation, std::size_t pad,
-                                        std::size_t size, std::size_t kernel, std::size_t* k0, std::size_t* k1) noexcept {
-  std::size_t k = 0;
-  while (k < kernel && o * stride + k * dilation < pad) ++k;
-  *k0 = k;
-  while (k < kernel && o * stride + k * dilation - pad < size) ++k;
-  *k1 = k;
-}
-
 inline void depthwise_f32_rows(const DepthwiseF32Args& a, std::size_t row_begin, std::size_t row_end) noexcept {
   constexpr std::size_t P = DwF32Traits::kPixels;
   const std::size_t C = a.channels;
@@ -90,7 +79,7 @@ inline void depthwise_f32_rows(const DepthwiseF32Args& a, std::size_t row_begin,
   for (std::size_t u = row_begin; u < row_end; ++u) {
     const std::size_t n = u / a.out_h, oy = u % a.out_h;
     std::size_t ky0 = 0, ky1 = 0;
-    dw_f32_valid_taps(oy, a.stride_h, a.dilation_h, a.pad_top, a.in_h, a.kernel_h, &ky0, &ky1);
+    qk::detail::valid_taps(oy, a.stride_h, a.dilation_h, a.pad_top, a.in_h, a.kernel_h, &ky0, &ky1);
     const float* image = a.input + n * a.in_h * a.in_w * C;
     float* row_out = a.output + u * a.out_w * C;
     const std::size_t iy0 = oy * a.stride_h + ky0 * a.dilation_h - a.pad_top;  // valid when ky1 > ky0
@@ -99,7 +88,7 @@ inline void depthwise_f32_rows(const DepthwiseF32Args& a, std::size_t row_begin,
     // Edge (and, with no valid row, every) pixel: its own taps, one at a time.
     auto edge = [&](std::size_t x) {
       std::size_t kx0 = 0, kx1 = 0;
-      dw_f32_valid_taps(x, a.stride_w, a.dilation_w, a.pad_left, a.in_w, a.kernel_w, &kx0, &kx1);
+      qk::detail::valid_taps(x, a.stride_w, a.dilation_w, a.pad_left, a.in_w, a.kernel_w, &kx0, &kx1);
       const bool any = ky1 > ky0 && kx1 > kx0;  // else the bias alone (padding wider than the kernel)
       const float* x0 = any ? image + (iy0 * a.in_w + x * a.stride_w + kx0 * a.dilation_w - a.pad_left) * C : image;
       dw_f32_pixels<1>(a, x0, w_row + (any ? kx0 : 0) * C, any ? ky1 - ky0 : 0, any ? kx1 - kx0 : 0, row_out + x * C);

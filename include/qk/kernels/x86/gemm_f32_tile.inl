@@ -33,9 +33,11 @@ QK_KERNEL_INLINE void gemm_f32_tile_rows(const GemmF32Args& args, std::size_t m0
   const float* const a_m0 = args.a + m0 * args.lda;
   const std::size_t lda = args.lda, ps = args.panel_stride;
   const std::size_t seg = args.a_segment != 0 ? args.a_segment : args.k;
-  const float* pb = args.packed_b + p0 * ps;
+  const std::size_t b_step = (args.b_segment_stride != 0 ? args.b_segment_stride : seg) * T::kLanes;
+  const float* const pb0 = args.packed_b + p0 * ps;
   for (std::size_t s = 0, k0 = 0; k0 < args.k; ++s, k0 += seg) {
     const float* arow = a_m0 + s * args.a_segment_stride;  // (never stepped past the last segment)
+    const float* pb = pb0 + s * b_step;
     for (std::size_t k = 0; k < seg; ++k, ++arow, pb += T::kLanes) {
       const V b0 = T::load(pb);
       [[maybe_unused]] const V b1 = NB > 1 ? T::load(pb + ps) : b0;
