@@ -528,6 +528,100 @@ class ConvS8 {
     has_zb_ = false;
     for (const GemmS8Weights& w : weights_) has_zb_ = has_zb_ || w.needs_row_sums();
     if (row_runs_ && has_zb_) return pack_gemm(false);  // (not expected: no weight zero point)
+    return plan_windows(kernel);
+  }
+
+  // Output rows whose window reaches into the vertical padding. Their A holds zero-point bytes
+  // for those kernel rows, which add nothing; oneDNN does not multiply them, and at 14x14 with a
+  // 3x3 kernel they are 4.8% of the MACs (the top and bottom rows' third). So each distinct
+  // non-empty range of valid kernel rows other than all of them is a K window with its own
+  // column offsets, and a window's GEMM starts A and B at its first valid kernel row (a K group:
+  // each kernel row is whole groups). The gather path plans the blocks of an image so that none
+  // mixes windows; row runs (one GEMM per output row) start the row's K group offsets there.
+  // The results are the same bits: the skipped terms were zeros. The left and right columns'
+  // padding (another 4.8% at 14x14) is still multiplied: a GEMM's rows are consecutive pixels.
+  // Only where it needs no more state than column offsets: no row term (no weight zero point;
+  // u8 or flipped s8 A), int8 or uint8 weights (not int4 nibbles), K not padded, row runs whole
+  // K groups with nothing composed.
+  Status plan_windows(const kernels::GemmS8Kernel* kernel) noexcept {
+    const ConvS8Desc& d = desc_;
+    gather_plan_.clear();
+    row_window_.clear();
+    window_rows_.clear();
+    window_col_offset_.clear();
+    const kernels::GemmS8Layout& l = kernel->layout;
+    const std::size_t row_k = d.kernel_w * cg_;
+    if (path_ != ConvPath::gemm || has_zb_ || l.b_nibbles != 0 || k_pad_ != k_ || row_k % l.k_group != 0 ||
+        (packed_type_ != ElementType::s8 && packed_type_ != ElementType::u8) ||
+        (row_runs_ && (composed_ != 0 || run_in_place_ != row_k)))
+      return Status::success();
+    // Window 0: all kernel rows (and rows with none: multiplying their zero-point rows is simpler
+    // than a K of 0 in every tile); w >= 1: kernel rows [window_rows_[2w], window_rows_[2w + 1]).
+    // Each output row adds at most one window.
+    if (!row_window_.reset(out_h_)) return detail::conv_out_of_memory(out_h_, sizeof(std::size_t));
+    if (!window_rows_.reset(2 * (out_h_ + 1))) return detail::conv_out_of_memory(2 * (out_h_ + 1), sizeof(std::size_t));
+    std::size_t windows = 1;
+    for (std::size_t oy = 0; oy < out_h_; ++oy) {
+      std::size_t ky0 = 0, ky1 = 0, w = 0;
+      detail::valid_taps(oy, d.stride_h, d.dilation_h, d.pad_top, d.in_h, d.kernel_h, &ky0, &ky1);
+      if (ky0 != ky1 && ky1 - ky0 != d.kernel_h) {
+        for (w = 1; w < windows && (window_rows_[2 * w] != ky0 || window_rows_[2 * w + 1] != ky1);) ++w;
+        if (w == windows) window_rows_[2 * w] = ky0, window_rows_[2 * w + 1] = ky1, ++windows;
+      }
+      row_window_[oy] = w;
+    }
+    if (windows == 1) {  // no row reaches into the padding
+      row_window_.clear();
+      window_rows_.clear();
+      return Status::success();
+    }
+    if (!row_runs_) {
+      // Gather blocks: runs of rows in one window, each in balanced blocks of at most block_rows_
+      // pixels. Counted, then written.
+      const auto plan = [&](bool write) {
+        std::size_t b = 0;
+        for (std::size_t oy = 0; oy < out_h_;) {
+          std::size_t end = oy + 1;
+          while (end < out_h_ && row_window_[end] == row_window_[oy]) ++end;
+          const std::size_t pixels = (end - oy) * out_w_, per = detail::div_up(pixels, detail::div_up(pixels, block_rows_));
+          for (std::size_t p = 0; p < pixels; p += per, ++b)
+            if (write) gather_plan_[b] = GatherBlock{oy * out_w_ + p, pixels - p < per ? pixels - p : per, row_window_[oy]};
+          oy = end;
+        }
+        return b;
+      };
+      const std::size_t blocks = plan(false);
+      if (!gather_plan_.reset(blocks)) return detail::conv_out_of_memory(blocks, sizeof(GatherBlock));
+      plan(true);
+    }
+    // Column offsets per window and group: the packed col_offset (bias - a_off * column sum over
+    // all K) plus a_off times the sum over the kernel rows outside the window. Wrapping, as the
+    // packer's.
+    const std::size_t padded_n = detail::div_up(cout_g_, l.panel_width) * l.panel_width;
+    if (!window_col_offset_.reset(windows * d.groups * padded_n))
+      return detail::conv_out_of_memory(windows * d.groups * padded_n, sizeof(std::int32_t));
+    for (std::size_t g = 0; g < d.groups; ++g) {
+      const GemmS8Weights& w = weights_[g];
+      const std::uint32_t a_off = static_cast<std::uint32_t>(w.activation_zero_point()) +
+                                  static_cast<std::uint32_t>(w.activation_type() == ElementType::s8 ? l.s8_activation_offset
+                                                                                                    : l.u8_activation_offset);
+      for (std::size_t win = 1; win < windows; ++win) {
+        std::int32_t* off = window_col_offset_.data() + (win * d.groups + g) * padded_n;
+        for (std::size_t j = 0; j < padded_n; ++j) {
+          std::uint32_t outside = 0;
+          for (std::size_t ky = 0; j < cout_g_ && ky < d.kernel_h; ++ky) {
+            if (ky >= window_rows_[2 * win] && ky < window_rows_[2 * win + 1]) continue;
+            for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
+              for (std::size_t c = 0; c < cg_; ++c) {
+                const std::int32_t v = detail::element_value(d.weights, detail::conv_weight_index(d, g * cout_g_ + j, ky, kx, c),
+                                                             d.weight_type);
+                outside += static_cast<std::uint32_t>(packed_type_ == ElementType::u8 ? v - 128 : v);
+              }
+          }
+          off[j] = static_cast<std::int32_t>(static_cast<std::uint32_t>(w.col_offset()[j]) + a_off * outside);
+        }
+      }
+    }
     return Status::success();
   }
 
@@ -716,6 +810,17 @@ class ConvS8 {
   const kernels::DepthwiseS8Kernel* dw_kernel_ = nullptr;
   std::size_t mult_ = 1, dw_taps_ = 0, dw_ox_begin_ = 0, dw_ox_end_ = 0;
   std::size_t gather_ox_begin_ = 0, gather_ox_end_ = 0;  // gemm path: interior output columns
+  // K windows (plan_windows): the gather path's blocks of one image, pixels [begin, begin + rows)
+  // in K window `window` (empty: blocks of block_rows_ across the batch, all of K); each output
+  // row's window; each window's kernel rows (entries 2w, 2w + 1) and column offsets
+  // ([window][group][padded columns], window 0's unused).
+  struct GatherBlock {
+    std::size_t begin = 0, rows = 0, window = 0;
+  };
+  detail::NothrowArray<GatherBlock> gather_plan_;
+  detail::NothrowArray<std::size_t> row_window_;  // K window of each output row (empty: none has one)
+  detail::NothrowArray<std::size_t> window_rows_;
+  detail::NothrowArray<std::int32_t> window_col_offset_;
   detail::NothrowArray<std::int32_t> dw_weights_, col_offset_, dw_bias_;  // dw_bias_: col_offset in packed order
   // Column kernel (dw_columns_): int8 weights, pair mode.
   bool dw_columns_ = false, dw_pair_ = false;
@@ -1041,7 +1146,7 @@ struct ConvS8Runner {
     const std::size_t panels = detail::div_up(L.cout_g_, layout.panel_width);
     const std::size_t pgroups = detail::div_up(panels, layout.max_panels);
     for (std::size_t u = u0; u < u1; ++u) {
-      std::size_t g = 0, m0 = 0, rows = 0, lda = L.k_pad_;  // lda = Cin on the pointwise path
+      std::size_t g = 0, m0 = 0, rows = 0, lda = L.k_pad_, window = 0;  // lda = Cin on the pointwise path
       const std::uint8_t* a_rows = buf;
       if (L.row_runs_) {  // unit u: output row u
         prepare_row_runs(slot, u, flip, zx);
@@ -1049,11 +1154,19 @@ struct ConvS8Runner {
         rows = L.out_w_;
         lda = d.stride_w * d.in_c;
         a_rows = slot;
+        if (L.row_window_.size() != 0) window = L.row_window_[u % L.out_h_];
       } else {
         const std::size_t block = u / d.groups;
         g = u % d.groups;
-        m0 = block * L.block_rows_;
-        rows = m_total - m0 < L.block_rows_ ? m_total - m0 : L.block_rows_;
+        if (L.gather_plan_.size() != 0) {  // K windows: the image's planned blocks
+          const ConvS8::GatherBlock& b = L.gather_plan_[block % L.gather_plan_.size()];
+          m0 = block / L.gather_plan_.size() * L.out_h_ * L.out_w_ + b.begin;
+          rows = b.rows;
+          window = b.window;
+        } else {
+          m0 = block * L.block_rows_;
+          rows = m_total - m0 < L.block_rows_ ? m_total - m0 : L.block_rows_;
+        }
         // Pointwise: the NHWC input rows are A as they are (lda = Cin), nothing is gathered.
         if (in_place)
           a_rows = input + m0 * d.in_c;
@@ -1075,6 +1188,16 @@ struct ConvS8Runner {
       a.packed_b = w.panels();
       a.panel_bytes = w.panel_bytes();
       a.col_offset = w.col_offset();
+      if (window != 0) {  // kernel rows [ky0, ky1): whole K groups of A and B
+        const std::size_t row_k = d.kernel_w * L.cg_, k0 = L.window_rows_[2 * window] * row_k;
+        a.k = (L.window_rows_[2 * window + 1] - L.window_rows_[2 * window]) * row_k;
+        if (L.row_runs_)
+          a.a_group_offset += k0 / layout.k_group;  // kernel row ky's groups: entries ky * row_k / k_group on
+        else
+          a.a = a_rows + k0;
+        a.packed_b += k0 * layout.panel_width * layout.elem_bytes;
+        a.col_offset = L.window_col_offset_.data() + (window * d.groups + g) * (panels * layout.panel_width);
+      }
       a.col_zero_point = w.col_zero_point();
       if (a.col_zero_point != nullptr) {
         const kernels::GemmS8RowSumsFn fn = kernel.row_sums != nullptr ? kernel.row_sums : &kernels::row_sums_scalar;
@@ -1202,7 +1325,9 @@ inline Status conv_s8(const ConvS8& layer, std::size_t batch, const void* input,
   std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
   if (threads > fit) threads = fit;
   if (layer.path() != ConvPath::depthwise) {
-    r.units = layer.row_runs_ ? batch * layer.out_h_ : detail::div_up(m, layer.block_rows_) * d.groups;
+    r.units = layer.row_runs_                     ? batch * layer.out_h_
+              : layer.gather_plan_.size() != 0 ? batch * layer.gather_plan_.size() * d.groups
+                                               : detail::div_up(m, layer.block_rows_) * d.groups;
   } else {
     r.units = batch * layer.out_h_;
     std::memset(r.shared, static_cast<std::uint8_t>(d.input_zero_point), layer.dw_row_bytes());
