@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include "qk/kernels/gemm_f32_contract.hpp"
 #include "qk/kernels/target_region.hpp"
@@ -24,15 +25,14 @@ namespace kernels {
 namespace avx512f32 {
 struct F32Traits {
   using Vec = __m512;
-  static constexpr std::size_t kLanes = 16, kMaxPanels = 4, kMaxRows = 8;
-  static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_ps(); }
+  static constexpr std::size_t kLanes = 16, kMaxPanels = 4, kMaxRows = 8, kRowsTwoPanels = 12;
   static QK_KERNEL_INLINE Vec set1(float v) noexcept { return _mm512_set1_ps(v); }
   static QK_KERNEL_INLINE Vec load(const float* p) noexcept { return _mm512_loadu_ps(p); }
   static QK_KERNEL_INLINE Vec bcast(const float* p) noexcept { return _mm512_set1_ps(*p); }
   static QK_KERNEL_INLINE Vec fma(Vec a, Vec b, Vec c) noexcept { return _mm512_fmadd_ps(a, b, c); }
-  static QK_KERNEL_INLINE Vec add(Vec a, Vec b) noexcept { return _mm512_add_ps(a, b); }
-  static QK_KERNEL_INLINE void store_clamped(float* p, Vec v, Vec lo, Vec hi, std::size_t count) noexcept {
-    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+  template <bool CLAMP>
+  static QK_KERNEL_INLINE void store_out(float* p, Vec v, Vec lo, Vec hi, std::size_t count) noexcept {
+    if constexpr (CLAMP) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
     const __mmask16 mask = count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
     _mm512_mask_storeu_ps(p, mask, v);
   }
@@ -49,15 +49,14 @@ namespace kernels {
 namespace avx2f32 {
 struct F32Traits {
   using Vec = __m256;
-  static constexpr std::size_t kLanes = 8, kMaxPanels = 2, kMaxRows = 6;
-  static QK_KERNEL_INLINE Vec zero() noexcept { return _mm256_setzero_ps(); }
+  static constexpr std::size_t kLanes = 8, kMaxPanels = 2, kMaxRows = 6, kRowsTwoPanels = 6;
   static QK_KERNEL_INLINE Vec set1(float v) noexcept { return _mm256_set1_ps(v); }
   static QK_KERNEL_INLINE Vec load(const float* p) noexcept { return _mm256_loadu_ps(p); }
   static QK_KERNEL_INLINE Vec bcast(const float* p) noexcept { return _mm256_broadcast_ss(p); }
   static QK_KERNEL_INLINE Vec fma(Vec a, Vec b, Vec c) noexcept { return _mm256_fmadd_ps(a, b, c); }
-  static QK_KERNEL_INLINE Vec add(Vec a, Vec b) noexcept { return _mm256_add_ps(a, b); }
-  static QK_KERNEL_INLINE void store_clamped(float* p, Vec v, Vec lo, Vec hi, std::size_t count) noexcept {
-    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+  template <bool CLAMP>
+  static QK_KERNEL_INLINE void store_out(float* p, Vec v, Vec lo, Vec hi, std::size_t count) noexcept {
+    if constexpr (CLAMP) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
     if (count >= 8) {
       _mm256_storeu_ps(p, v);
       return;
