@@ -135,8 +135,7 @@ class ConvF32 {
       // block streams all of B once, and with 64 KiB blocks a K = 2304 layer ran 7 rows per pass
       // over its 2.4 MB of weights (resnet3x3_14: 4.7 ms).
       L.block_rows_ = rows;
-      if (L.direct_)
-        detail::interior_columns(L.out_w_, d.in_w, d.pad_left, d.stride_w, d.kernel_w, d.dilation_w, &L.ox_lo_, &L.ox_hi_);
+      detail::interior_columns(L.out_w_, d.in_w, d.pad_left, d.stride_w, d.kernel_w, d.dilation_w, &L.ox_lo_, &L.ox_hi_);
     }
     *this = std::move(L);
     return Status::success();
@@ -158,48 +157,46 @@ class ConvF32 {
   friend Status conv_f32(const ConvF32& layer, std::size_t batch, const float* input, float* output, void* workspace,
                          std::size_t workspace_bytes, float lo, float hi) noexcept;
 
-  // Output pixels [m0, m0 + rows) of group gi as im2col rows of kernel rows [ky0, ky1) only,
-  // (ky1 - ky0) * kernel_w * cg floats each (zeros in the padding).
-  // Without groups and dilation a kernel row's taps are one contiguous run of the input row,
-  // copied at once: per tap, a first layer's 3 channels were a 12-byte memcpy call each, and the
-  // gather took most of first_224's time.
-  void gather(float* dst, const float* input, std::size_t m0, std::size_t rows, std::size_t gi, std::size_t ky0,
-              std::size_t ky1) const noexcept {
+  // One output pixel (image n, row oy, column ox) of group gi as an im2col row of kernel rows
+  // [ky0, ky1) and, of each, taps [kx0, kx1): (ky1 - ky0) * (kx1 - kx0) * cg floats, zeros for
+  // taps in the padding. Without groups and dilation a kernel row's taps are one contiguous run
+  // of the input row, copied at once: per tap, a first layer's 3 channels were a 12-byte memcpy
+  // call each, and the gather took most of first_224's time.
+  void gather_pixel(float* dst, const float* input, std::size_t n, std::size_t oy, std::size_t ox, std::size_t gi,
+                    std::size_t ky0, std::size_t ky1, std::size_t kx0, std::size_t kx1) const noexcept {
     const ConvF32Desc& d = desc_;
-    const std::size_t cg = d.in_c / d.groups, kw = d.kernel_w;
+    const std::size_t cg = d.in_c / d.groups, width = (kx1 - kx0) * cg;
     const bool runs = cg == d.in_c && d.dilation_w == 1;
-    for (std::size_t r = 0; r < rows; ++r, dst += (ky1 - ky0) * kw * cg) {
-      const std::size_t m = m0 + r, ox = m % out_w_, oy = (m / out_w_) % out_h_, n = m / (out_w_ * out_h_);
-      const float* image = input + n * d.in_h * d.in_w * d.in_c + gi * cg;
-      const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * d.stride_w) - static_cast<std::ptrdiff_t>(d.pad_left);
-      for (std::size_t ky = ky0; ky < ky1; ++ky) {
-        const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
-                                  static_cast<std::ptrdiff_t>(d.pad_top);
-        float* o = dst + (ky - ky0) * kw * cg;
-        if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
-          std::memset(o, 0, kw * cg * sizeof(float));
-          continue;
-        }
-        const float* row = image + static_cast<std::size_t>(iy) * d.in_w * d.in_c;
-        if (runs) {
-          // Taps [kx0, kx1) are inside the image: ix0 + kx in [0, in_w).
-          const std::ptrdiff_t w = static_cast<std::ptrdiff_t>(d.in_w), k = static_cast<std::ptrdiff_t>(kw);
-          const std::ptrdiff_t kx0 = ix0 < 0 ? (-ix0 < k ? -ix0 : k) : 0;
-          std::ptrdiff_t kx1 = w - ix0 < k ? w - ix0 : k;
-          if (kx1 < kx0) kx1 = kx0;
-          const std::size_t b = static_cast<std::size_t>(kx0) * cg, e = static_cast<std::size_t>(kx1) * cg;
-          if (b > 0) std::memset(o, 0, b * sizeof(float));
-          if (e > b) std::memcpy(o + b, row + static_cast<std::size_t>(ix0 + kx0) * d.in_c, (e - b) * sizeof(float));
-          if (kw * cg > e) std::memset(o + e, 0, (kw * cg - e) * sizeof(float));
-          continue;
-        }
-        for (std::size_t kx = 0; kx < kw; ++kx) {
-          const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(kx * d.dilation_w);
-          if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w))
-            std::memset(o + kx * cg, 0, cg * sizeof(float));
-          else
-            std::memcpy(o + kx * cg, row + static_cast<std::size_t>(ix) * d.in_c, cg * sizeof(float));
-        }
+    const float* image = input + n * d.in_h * d.in_w * d.in_c + gi * cg;
+    // Input column of tap kx0 (signed: may lie in the padding).
+    const std::ptrdiff_t ix0 = static_cast<std::ptrdiff_t>(ox * d.stride_w + kx0 * d.dilation_w) -
+                               static_cast<std::ptrdiff_t>(d.pad_left);
+    for (std::size_t ky = ky0; ky < ky1; ++ky, dst += width) {
+      const std::ptrdiff_t iy = static_cast<std::ptrdiff_t>(oy * d.stride_h + ky * d.dilation_h) -
+                                static_cast<std::ptrdiff_t>(d.pad_top);
+      if (iy < 0 || iy >= static_cast<std::ptrdiff_t>(d.in_h)) {
+        std::memset(dst, 0, width * sizeof(float));
+        continue;
+      }
+      const float* row = image + static_cast<std::size_t>(iy) * d.in_w * d.in_c;
+      if (runs) {
+        // Taps [t0, t1) of the window are inside the image: ix0 + t in [0, in_w).
+        const std::ptrdiff_t w = static_cast<std::ptrdiff_t>(d.in_w), k = static_cast<std::ptrdiff_t>(kx1 - kx0);
+        const std::ptrdiff_t t0 = ix0 < 0 ? (-ix0 < k ? -ix0 : k) : 0;
+        std::ptrdiff_t t1 = w - ix0 < k ? w - ix0 : k;
+        if (t1 < t0) t1 = t0;
+        const std::size_t b = static_cast<std::size_t>(t0) * cg, e = static_cast<std::size_t>(t1) * cg;
+        if (b > 0) std::memset(dst, 0, b * sizeof(float));
+        if (e > b) std::memcpy(dst + b, row + static_cast<std::size_t>(ix0 + t0) * d.in_c, (e - b) * sizeof(float));
+        if (width > e) std::memset(dst + e, 0, (width - e) * sizeof(float));
+        continue;
+      }
+      for (std::size_t t = 0; t < kx1 - kx0; ++t) {
+        const std::ptrdiff_t ix = ix0 + static_cast<std::ptrdiff_t>(t * d.dilation_w);
+        if (ix < 0 || ix >= static_cast<std::ptrdiff_t>(d.in_w))
+          std::memset(dst + t * cg, 0, cg * sizeof(float));
+        else
+          std::memcpy(dst + t * cg, row + static_cast<std::size_t>(ix) * d.in_c, cg * sizeof(float));
       }
     }
   }
@@ -218,7 +215,7 @@ class ConvF32 {
     detail::valid_taps(oy, d.stride_h, d.dilation_h, d.pad_top, d.in_h, d.kernel_h, &ky0, &ky1);
     const std::size_t kernel_rows = ky1 - ky0, segment_stride = d.dilation_h * d.in_w * c;
     if (kernel_rows == 0) {  // every tap in the padding (padding wider than the kernel): the bias alone
-      run_gemm(0, out_w_, 0, image, 0, 0, 0, 0, 0, out, lo, hi);
+      run_gemm(0, gemm_args(0, out_w_, 0, image, out, lo, hi));
       return;
     }
     const float* in_row = image + (oy * d.stride_h + ky0 * d.dilation_h - d.pad_top) * d.in_w * c;
@@ -227,59 +224,112 @@ class ConvF32 {
       detail::valid_taps(ox, d.stride_w, 1, d.pad_left, d.in_w, kw, &kx0, &kx1);
       const std::size_t segment = (kx1 - kx0) * c;
       if (segment == 0) {
-        run_gemm(0, 1, 0, image, 0, 0, 0, 0, 0, out + ox * d.out_c, lo, hi);
+        run_gemm(0, gemm_args(0, 1, 0, image, out + ox * d.out_c, lo, hi));
         return;
       }
       // ox * stride_w + kx0 >= pad_left: kx0 is the first tap inside the image.
-      run_gemm(0, 1, kernel_rows * segment, in_row + (ox * d.stride_w + kx0 - d.pad_left) * c, 0, segment, segment_stride,
-               (ky0 * kw + kx0) * c, kw * c, out + ox * d.out_c, lo, hi);
+      kernels::GemmF32Args a = gemm_args(0, 1, kernel_rows * segment, in_row + (ox * d.stride_w + kx0 - d.pad_left) * c,
+                                         out + ox * d.out_c, lo, hi);
+      a.a_segment = segment, a.a_segment_stride = segment_stride;
+      run_gemm(0, a, (ky0 * kw + kx0) * c, kw * c);
     };
     for (std::size_t ox = 0; ox < ox_lo_; ++ox) edge(ox);
-    if (ox_hi_ > ox_lo_)
-      run_gemm(0, ox_hi_ - ox_lo_, kernel_rows * kw * c, in_row + (ox_lo_ * d.stride_w - d.pad_left) * c, d.stride_w * c,
-               kw * c, segment_stride, ky0 * kw * c, 0, out + ox_lo_ * d.out_c, lo, hi);
+    if (ox_hi_ > ox_lo_) {
+      kernels::GemmF32Args a = gemm_args(0, ox_hi_ - ox_lo_, kernel_rows * kw * c,
+                                         in_row + (ox_lo_ * d.stride_w - d.pad_left) * c, out + ox_lo_ * d.out_c, lo, hi);
+      a.lda = d.stride_w * c, a.a_segment = kw * c, a.a_segment_stride = segment_stride;
+      run_gemm(0, a, ky0 * kw * c);
+    }
     for (std::size_t ox = ox_hi_; ox < out_w_; ++ox) edge(ox);
   }
 
-  // Image n, group gi of the gathered path. Output rows with the same valid kernel rows (all of
-  // them in the middle; each top or bottom row its own) run together, in balanced blocks of at
-  // most block_rows_ pixels: a gather of only those kernel rows, then a GEMM whose B starts at the
-  // first one's K row. `buf` holds block_rows_ im2col rows of k_ floats.
+  // Image n, group gi of the gathered path, every pixel on its valid taps as far as a GEMM's rows
+  // allow (`buf` holds block_rows_ im2col rows of k_ floats):
+  //  - output rows with the same valid kernel rows run together: each top or bottom row on its
+  //    own, its im2col rows holding only those kernel rows, B from the first one's K row on;
+  //  - rows with all kernel rows: the columns whose taps are all inside as blocks of whole
+  //    output rows of them (C in row groups: GemmF32Args::c_rows), then each edge column down
+  //    those rows (C rows out_w pixels apart), on its valid taps of each kernel row (B in
+  //    segments). Its im2col rows hold only those.
+  // So at 14x14 with a 3x3 kernel none of the middle rows' padding taps is multiplied (9.3% of
+  // the MACs are padding; the top and bottom rows' left and right taps, 0.7%, still are).
   void gathered_image(std::size_t n, std::size_t gi, const float* input, float* output, float* buf, float lo,
                       float hi) const noexcept {
     const ConvF32Desc& d = desc_;
-    const std::size_t row_k = d.kernel_w * (d.in_c / d.groups), og = d.out_c / d.groups;
+    const std::size_t cg = d.in_c / d.groups, row_k = d.kernel_w * cg, og = d.out_c / d.groups;
+    const std::size_t kh = d.kernel_h, kw = d.kernel_w, row_pixels = out_w_ * d.out_c;
+    float* const out_image = output + n * out_h_ * row_pixels + gi * og;
     for (std::size_t oy = 0; oy < out_h_;) {
       std::size_t ky0 = 0, ky1 = 0, oy_end = oy + 1;
-      detail::valid_taps(oy, d.stride_h, d.dilation_h, d.pad_top, d.in_h, d.kernel_h, &ky0, &ky1);
+      detail::valid_taps(oy, d.stride_h, d.dilation_h, d.pad_top, d.in_h, kh, &ky0, &ky1);
       for (std::size_t a = 0, b = 0; oy_end < out_h_; ++oy_end) {
-        detail::valid_taps(oy_end, d.stride_h, d.dilation_h, d.pad_top, d.in_h, d.kernel_h, &a, &b);
+        detail::valid_taps(oy_end, d.stride_h, d.dilation_h, d.pad_top, d.in_h, kh, &a, &b);
         if (a != ky0 || b != ky1) break;
       }
-      const std::size_t first = (n * out_h_ + oy) * out_w_, pixels = (oy_end - oy) * out_w_;
-      const std::size_t blocks = detail::div_up(pixels, block_rows_), per_block = detail::div_up(pixels, blocks);
-      const std::size_t k = (ky1 - ky0) * row_k;
-      for (std::size_t m0 = first; m0 < first + pixels; m0 += per_block) {
-        const std::size_t rows = first + pixels - m0 < per_block ? first + pixels - m0 : per_block;
-        gather(buf, input, m0, rows, gi, ky0, ky1);
-        run_gemm(gi, rows, k, buf, k, 0, 0, ky0 * row_k, 0, output + m0 * d.out_c + gi * og, lo, hi);
+      const std::size_t rows = oy_end - oy, inner = ox_hi_ - ox_lo_;
+      if (ky1 - ky0 == kh && inner != 0 && inner <= block_rows_ && inner != out_w_) {
+        // Interior columns: blocks of whole rows of them, balanced.
+        const std::size_t per_block = detail::div_up(rows, detail::div_up(rows, block_rows_ / inner));
+        for (std::size_t y = oy; y < oy_end; y += per_block) {
+          const std::size_t r = oy_end - y < per_block ? oy_end - y : per_block;
+          for (std::size_t i = 0; i < r * inner; ++i)
+            gather_pixel(buf + i * k_, input, n, y + i / inner, ox_lo_ + i % inner, gi, 0, kh, 0, kw);
+          kernels::GemmF32Args a = gemm_args(gi, r * inner, k_, buf, out_image + y * row_pixels + ox_lo_ * d.out_c, lo, hi);
+          a.lda = k_, a.c_rows = inner, a.c_rows_stride = row_pixels;
+          run_gemm(gi, a);
+        }
+        // Edge columns: each down the rows, on its valid taps.
+        const auto edge = [&](std::size_t ox) {
+          std::size_t kx0 = 0, kx1 = 0;
+          detail::valid_taps(ox, d.stride_w, d.dilation_w, d.pad_left, d.in_w, kw, &kx0, &kx1);
+          const std::size_t segment = (kx1 - kx0) * cg, k = kh * segment;
+          for (std::size_t y = oy; y < oy_end; y += block_rows_) {
+            const std::size_t r = oy_end - y < block_rows_ ? oy_end - y : block_rows_;
+            for (std::size_t i = 0; i < r; ++i) gather_pixel(buf + i * k, input, n, y + i, ox, gi, 0, kh, kx0, kx1);
+            kernels::GemmF32Args a = gemm_args(gi, r, k, buf, out_image + y * row_pixels + ox * d.out_c, lo, hi);
+            a.lda = k, a.ldc = row_pixels, a.a_segment = segment, a.a_segment_stride = segment;
+            run_gemm(gi, a, kx0 * cg, row_k);
+          }
+        };
+        for (std::size_t ox = 0; ox < ox_lo_; ++ox) edge(ox);
+        for (std::size_t ox = ox_hi_; ox < out_w_; ++ox) edge(ox);
+      } else {
+        // Whole rows (their padding columns gathered as zeros), on the valid kernel rows.
+        const std::size_t pixels = rows * out_w_, per_block = detail::div_up(pixels, detail::div_up(pixels, block_rows_));
+        const std::size_t k = (ky1 - ky0) * row_k;
+        for (std::size_t p0 = 0; p0 < pixels; p0 += per_block) {
+          const std::size_t r = pixels - p0 < per_block ? pixels - p0 : per_block;
+          for (std::size_t i = 0; i < r; ++i) {
+            const std::size_t p = p0 + i;
+            gather_pixel(buf + i * k, input, n, oy + p / out_w_, p % out_w_, gi, ky0, ky1, 0, kw);
+          }
+          kernels::GemmF32Args a = gemm_args(gi, r, k, buf, out_image + (oy + p0 / out_w_) * row_pixels + p0 % out_w_ * d.out_c, lo, hi);
+          a.lda = k;
+          run_gemm(gi, a, ky0 * row_k);
+        }
       }
       oy = oy_end;
     }
   }
 
-  // The GEMM of group gi on `m` rows of A of `k` values each (segments as in GemmF32Args), B from
-  // packed K row b_k0; single-threaded. The arguments were validated by conv_f32().
-  void run_gemm(std::size_t gi, std::size_t m, std::size_t k, const float* a, std::size_t lda, std::size_t a_segment,
-                std::size_t a_segment_stride, std::size_t b_k0, std::size_t b_segment_stride, float* c, float lo,
-                float hi) const noexcept {
+  // The GEMM arguments of group gi for `m` rows of A of `k` values (plain rows, lda 0: callers
+  // set lda, segments and C row groups) into C rows out_c apart.
+  kernels::GemmF32Args gemm_args(std::size_t gi, std::size_t m, std::size_t k, const float* a, float* c, float lo,
+                                 float hi) const noexcept {
     const GemmF32Weights& w = group_weights_[gi];
-    const kernels::GemmF32Kernel& kernel = w.kernel();
     kernels::GemmF32Args args;
-    args.m = m, args.n = w.n(), args.k = k, args.a = a, args.lda = lda;
-    args.packed_b = w.panels() + b_k0 * kernel.panel_width, args.panel_stride = w.panel_stride();
+    args.m = m, args.n = w.n(), args.k = k, args.a = a, args.lda = 0;
+    args.packed_b = w.panels(), args.panel_stride = w.panel_stride();
     args.bias = w.bias(), args.lo = lo, args.hi = hi, args.c = c, args.ldc = desc_.out_c;
-    args.a_segment = a_segment, args.a_segment_stride = a_segment_stride, args.b_segment_stride = b_segment_stride;
+    return args;
+  }
+
+  // Runs `args` (group gi) single-threaded, B from packed K row b_k0 in segments b_segment_stride
+  // K rows apart (0: contiguous). The arguments were validated by conv_f32().
+  void run_gemm(std::size_t gi, kernels::GemmF32Args args, std::size_t b_k0 = 0, std::size_t b_segment_stride = 0) const noexcept {
+    const kernels::GemmF32Kernel& kernel = group_weights_[gi].kernel();
+    args.packed_b += b_k0 * kernel.panel_width;
+    args.b_segment_stride = b_segment_stride;
     detail::GemmF32Job job = detail::gemm_f32_job(kernel, args);
     detail::gemm_f32_units(&job, 0, job.groups);  // one row block: unit g is panel group g
   }
@@ -287,7 +337,7 @@ class ConvF32 {
   ConvF32Desc desc_;
   ConvPath path_ = ConvPath::gemm;
   bool direct_ = false;
-  std::size_t ox_lo_ = 0, ox_hi_ = 0;  // direct path: output columns whose kernel_w taps are all inside
+  std::size_t ox_lo_ = 0, ox_hi_ = 0;  // gemm path: output columns whose kernel_w taps are all inside
   std::size_t out_h_ = 0, out_w_ = 0, k_ = 0, block_rows_ = 0;
   std::unique_ptr<GemmF32Weights[]> group_weights_;
   std::unique_ptr<float[]> dw_weights_, dw_bias_;

@@ -646,7 +646,7 @@ inline Status gemm_f32(const GemmF32Weights& w, std::size_t m, const float* a, s
     return Status(StatusCode::size_overflow, "gemm_f32: A or C extent (m * lda, m * ldc floats) overflows", "m", m);
   const kernels::GemmF32Kernel& kernel = w.kernel();
   detail::GemmF32Job job = detail::gemm_f32_job(
-      kernel, kernels::GemmF32Args{m, w.n(), w.k(), a, lda, w.panels(), w.panel_stride(), w.bias(), lo, hi, c, ldc, 0, 0, 0});
+      kernel, kernels::GemmF32Args{m, w.n(), w.k(), a, lda, w.panels(), w.panel_stride(), w.bias(), lo, hi, c, ldc, 0, 0, 0, 0, 0});
   const std::size_t threads = executor != nullptr ? executor->concurrency() : 1;
   job.row_block = detail::gemm_row_block(m, 4 * lda, job.groups, threads);
   detail::run_units(executor, detail::div_up(m, job.row_block) * job.groups, &detail::gemm_f32_units, &job);

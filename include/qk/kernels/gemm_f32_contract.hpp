@@ -35,7 +35,17 @@ struct GemmF32Args {
   // the padding: its A segments are the valid part of each kernel row, its B segments the same
   // taps of each kernel row of the packed weights.
   std::size_t b_segment_stride = 0;
+  // C rows in groups of c_rows (0: one group): row m at c + (m / c_rows) * c_rows_stride +
+  // (m % c_rows) * ldc. conv_f32 writes the interior columns of several output rows this way,
+  // their edge columns computed apart (on fewer taps).
+  std::size_t c_rows = 0, c_rows_stride = 0;
 };
+
+// Where row m of C starts (GemmF32Args::c_rows).
+inline float* gemm_f32_c_row(const GemmF32Args& args, std::size_t m) noexcept {
+  return args.c_rows == 0 ? args.c + m * args.ldc
+                          : args.c + (m / args.c_rows) * args.c_rows_stride + (m % args.c_rows) * args.ldc;
+}
 
 using GemmF32TileFn = void (*)(const GemmF32Args& args, std::size_t m_begin, std::size_t m_end,
                                std::size_t panel_begin, std::size_t panel_end);

@@ -22,7 +22,7 @@ inline void gemm_f32_tile(const GemmF32Args& args, std::size_t m_begin, std::siz
       for (std::size_t s = 0, k0 = 0; k0 < args.k; ++s, k0 += seg)
         for (std::size_t k = 0; k < seg; ++k)
           for (std::size_t j = 0; j < NR; ++j) acc[j] += a[s * args.a_segment_stride + k] * panel[(s * b_stride + k) * NR + j];
-      float* c = args.c + m * args.ldc + n0;
+      float* c = gemm_f32_c_row(args, m) + n0;
       for (std::size_t j = 0; j < cols; ++j) c[j] = acc[j] < args.lo ? args.lo : (acc[j] > args.hi ? args.hi : acc[j]);
     }
   }

@@ -17,7 +17,7 @@
   }
 #define QK_F32_STORE_ROW(r, CLAMP)                                                                   \
   if constexpr (ROWS > r) {                                                                          \
-    float* crow = args.c + (m0 + r) * args.ldc + n0;                                                 \
+    float* crow = gemm_f32_c_row(args, m0 + r) + n0;                                                 \
     T::store_out<CLAMP>(crow, c##r##0, lo, hi, cols);                                                \
     if constexpr (NB > 1) if (cols > T::kLanes) T::store_out<CLAMP>(crow + T::kLanes, c##r##1, lo, hi, cols - T::kLanes); \
     if constexpr (NB > 2) if (cols > 2 * T::kLanes) T::store_out<CLAMP>(crow + 2 * T::kLanes, c##r##2, lo, hi, cols - 2 * T::kLanes); \
