@@ -108,16 +108,26 @@ QK_KERNEL_INLINE void dw_f32_pixels(const DepthwiseF32Args& a, const float* x0, 
   constexpr std::size_t L = DwF32Traits::kLanes;
   const std::size_t C = a.channels, full = C / (4 * L) * (4 * L), rest = C - full;
   const std::size_t rest_vectors = (rest + L - 1) / L, last = rest - (rest_vectors > 0 ? rest_vectors - 1 : 0) * L;
-  for (std::size_t c = 0; c < full; c += 4 * L) dw_f32_block_of<4, false, P, SLIDE3>(a, x0, w0, th, tw, c, L, out);
+  // Blocks wider than kPixels pixels are for up to two vectors of channels only (the caller's
+  // choice): the three- and four-vector blocks are not instantiated for them (compile time).
+  constexpr bool kNarrow = P > DwF32Traits::kPixels;
+  if constexpr (!kNarrow)
+    for (std::size_t c = 0; c < full; c += 4 * L) dw_f32_block_of<4, false, P, SLIDE3>(a, x0, w0, th, tw, c, L, out);
   switch (rest_vectors * 2 + (rest % L != 0 ? 1 : 0)) {
     case 2: dw_f32_block_of<1, false, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
     case 3: dw_f32_block_of<1, true, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
     case 4: dw_f32_block_of<2, false, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
     case 5: dw_f32_block_of<2, true, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
-    case 6: dw_f32_block_of<3, false, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
-    case 7: dw_f32_block_of<3, true, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
-    case 8: dw_f32_block_of<4, true, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
-    default: break;  // rest == 0
+    default:
+      if constexpr (!kNarrow) {
+        switch (rest_vectors * 2 + (rest % L != 0 ? 1 : 0)) {
+          case 6: dw_f32_block_of<3, false, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
+          case 7: dw_f32_block_of<3, true, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
+          case 8: dw_f32_block_of<4, true, P, SLIDE3>(a, x0, w0, th, tw, full, last, out); break;
+          default: break;  // rest == 0
+        }
+      }
+      break;
   }
 }
 
