@@ -595,12 +595,25 @@ class ConvS8 {
       plan(true);
     }
     // Column offsets per window and group: the packed col_offset (bias - a_off * column sum over
-    // all K) plus a_off times the sum over the kernel rows outside the window. Wrapping, as the
-    // packer's.
+    // all K) plus a_off times the sum over the kernel rows outside the window, from each kernel
+    // row's column sums (computed once: O(N K) however many windows). Wrapping, as the packer's.
     const std::size_t padded_n = detail::div_up(cout_g_, l.panel_width) * l.panel_width;
     if (!window_col_offset_.reset(windows * d.groups * padded_n))
       return detail::conv_out_of_memory(windows * d.groups * padded_n, sizeof(std::int32_t));
+    detail::NothrowArray<std::uint32_t> row_sums;  // [ky][column] of one group
+    if (!row_sums.reset(d.kernel_h * cout_g_)) return detail::conv_out_of_memory(d.kernel_h * cout_g_, sizeof(std::uint32_t));
     for (std::size_t g = 0; g < d.groups; ++g) {
+      for (std::size_t ky = 0; ky < d.kernel_h; ++ky)
+        for (std::size_t j = 0; j < cout_g_; ++j) {
+          std::uint32_t sum = 0;
+          for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
+            for (std::size_t c = 0; c < cg_; ++c) {
+              const std::int32_t v =
+                  detail::element_value(d.weights, detail::conv_weight_index(d, g * cout_g_ + j, ky, kx, c), d.weight_type);
+              sum += static_cast<std::uint32_t>(packed_type_ == ElementType::u8 ? v - 128 : v);  // the stored weight
+            }
+          row_sums[ky * cout_g_ + j] = sum;
+        }
       const GemmS8Weights& w = weights_[g];
       const std::uint32_t a_off = static_cast<std::uint32_t>(w.activation_zero_point()) +
                                   static_cast<std::uint32_t>(w.activation_type() == ElementType::s8 ? l.s8_activation_offset
@@ -609,15 +622,8 @@ class ConvS8 {
         std::int32_t* off = window_col_offset_.data() + (win * d.groups + g) * padded_n;
         for (std::size_t j = 0; j < padded_n; ++j) {
           std::uint32_t outside = 0;
-          for (std::size_t ky = 0; j < cout_g_ && ky < d.kernel_h; ++ky) {
-            if (ky >= window_rows_[2 * win] && ky < window_rows_[2 * win + 1]) continue;
-            for (std::size_t kx = 0; kx < d.kernel_w; ++kx)
-              for (std::size_t c = 0; c < cg_; ++c) {
-                const std::int32_t v = detail::element_value(d.weights, detail::conv_weight_index(d, g * cout_g_ + j, ky, kx, c),
-                                                             d.weight_type);
-                outside += static_cast<std::uint32_t>(packed_type_ == ElementType::u8 ? v - 128 : v);
-              }
-          }
+          for (std::size_t ky = 0; j < cout_g_ && ky < d.kernel_h; ++ky)
+            if (ky < window_rows_[2 * win] || ky >= window_rows_[2 * win + 1]) outside += row_sums[ky * cout_g_ + j];
           off[j] = static_cast<std::int32_t>(static_cast<std::uint32_t>(w.col_offset()[j]) + a_off * outside);
         }
       }

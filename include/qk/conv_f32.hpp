@@ -23,9 +23,12 @@
 //    over that row's valid kernel rows only: the columns whose taps are all inside as one GEMM,
 //    each edge column as a one-row GEMM on the valid part of each kernel row, B read in the same
 //    segments (GemmF32Args::b_segment_stride). Copying im2col rows took half of first_224's time.
-//    Otherwise blocks of output pixels are gathered into im2col rows in the workspace (zeros in
-//    the horizontal padding), then the fp32 GEMM per group (one GemmF32Weights per group); an
-//    output row with kernel rows in the vertical padding gathers and multiplies only the others.
+//    Otherwise blocks of output pixels are gathered into im2col rows in the workspace, then the
+//    fp32 GEMM per group (one GemmF32Weights per group), each pixel's rows holding only its valid
+//    taps as far as a GEMM's rows allow: an output row with kernel rows in the vertical padding
+//    on the others (its horizontal padding gathered as zeros); in the other rows the interior
+//    columns as blocks of whole rows of them (C in row groups, GemmF32Args::c_rows) and each edge
+//    column down the rows on its valid taps (B in segments).
 //    Skipping the padding taps is what oneDNN does too: 9% of a 14x14 3x3 layer's MACs.
 //  - depthwise: groups == Cin == Cout: the depthwise fp32 kernel of active_isa()
 //    (kernels/depthwise_registry.hpp): per output pixel, blocks of channels accumulated in
