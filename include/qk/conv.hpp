@@ -555,18 +555,32 @@ class ConvS8 {
         (packed_type_ != ElementType::s8 && packed_type_ != ElementType::u8) ||
         (row_runs_ && (composed_ != 0 || run_in_place_ != row_k)))
       return Status::success();
+    // Bounded tables: the row table and the gather plan grow with the image, the column offsets
+    // with the windows. So at most kMaxWindows windows (a k-tall kernel's top and bottom bands
+    // make 2(k - 1)), and images of at most kMaxWindowRows rows and kMaxWindowPixels pixels;
+    // beyond, the padding rows are multiplied as before. (A fuzzer's image of 2^31 rows asked
+    // for 17 GB of tables here.)
+    std::size_t image_pixels = 0;
+    if (out_h_ > kMaxWindowRows || !detail::checked_mul(out_h_, out_w_, &image_pixels) || image_pixels > kMaxWindowPixels)
+      return Status::success();
     // Window 0: all kernel rows (and rows with none: multiplying their zero-point rows is simpler
     // than a K of 0 in every tile); w >= 1: kernel rows [window_rows_[2w], window_rows_[2w + 1]).
-    // Each output row adds at most one window.
     if (!row_window_.reset(out_h_)) return detail::conv_out_of_memory(out_h_, sizeof(std::size_t));
-    if (!window_rows_.reset(2 * (out_h_ + 1))) return detail::conv_out_of_memory(2 * (out_h_ + 1), sizeof(std::size_t));
+    if (!window_rows_.reset(2 * kMaxWindows)) return detail::conv_out_of_memory(2 * kMaxWindows, sizeof(std::size_t));
     std::size_t windows = 1;
     for (std::size_t oy = 0; oy < out_h_; ++oy) {
       std::size_t ky0 = 0, ky1 = 0, w = 0;
       detail::valid_taps(oy, d.stride_h, d.dilation_h, d.pad_top, d.in_h, d.kernel_h, &ky0, &ky1);
       if (ky0 != ky1 && ky1 - ky0 != d.kernel_h) {
         for (w = 1; w < windows && (window_rows_[2 * w] != ky0 || window_rows_[2 * w + 1] != ky1);) ++w;
-        if (w == windows) window_rows_[2 * w] = ky0, window_rows_[2 * w + 1] = ky1, ++windows;
+        if (w == windows) {
+          if (windows == kMaxWindows) {  // more than a real layer has: no windows
+            row_window_.clear();
+            window_rows_.clear();
+            return Status::success();
+          }
+          window_rows_[2 * w] = ky0, window_rows_[2 * w + 1] = ky1, ++windows;
+        }
       }
       row_window_[oy] = w;
     }
@@ -823,6 +837,8 @@ class ConvS8 {
   struct GatherBlock {
     std::size_t begin = 0, rows = 0, window = 0;
   };
+  static constexpr std::size_t kMaxWindows = 32, kMaxWindowRows = std::size_t{1} << 14,
+                               kMaxWindowPixels = std::size_t{1} << 22;
   detail::NothrowArray<GatherBlock> gather_plan_;
   detail::NothrowArray<std::size_t> row_window_;  // K window of each output row (empty: none has one)
   detail::NothrowArray<std::size_t> window_rows_;
