@@ -8,6 +8,31 @@
 // store more per FMA, which held it to ~10 GOPS.) The taps inside the image are found once per
 // row (ky) and once per pixel (kx; none to find in the interior), not tested per tap and block.
 
+// The accumulators of a block start at the bias of channels [c, c + NV vectors).
+template <std::size_t NV, bool TAIL, std::size_t P>
+QK_KERNEL_INLINE void dw_f32_acc_from_bias(const DepthwiseF32Args& a, std::size_t c, std::size_t last,
+                                           typename DwF32Traits::Vec (&acc)[P][NV]) noexcept {
+  using T = DwF32Traits;
+  constexpr std::size_t L = T::kLanes;
+  QK_UNROLL for (std::size_t v = 0; v < NV; ++v) {
+    const typename T::Vec b = TAIL && v == NV - 1 ? T::load_part(a.bias + c + v * L, last) : T::load(a.bias + c + v * L);
+    QK_UNROLL for (std::size_t p = 0; p < P; ++p) acc[p][v] = b;
+  }
+}
+
+// A block's P pixels x NV vectors, clamped to [lo, hi], into the output (pixels C floats apart).
+template <std::size_t NV, bool TAIL, std::size_t P>
+QK_KERNEL_INLINE void dw_f32_store(const DepthwiseF32Args& a, const typename DwF32Traits::Vec (&acc)[P][NV],
+                                   std::size_t c, std::size_t last, float* out) noexcept {
+  using T = DwF32Traits;
+  constexpr std::size_t L = T::kLanes;
+  const std::size_t C = a.channels;
+  const typename T::Vec lo = T::set1(a.lo), hi = T::set1(a.hi);
+  QK_UNROLL for (std::size_t p = 0; p < P; ++p)
+    QK_UNROLL for (std::size_t v = 0; v < NV; ++v)
+      T::store_clamped(out + p * C + c + v * L, acc[p][v], lo, hi, TAIL && v == NV - 1 ? last : L);
+}
+
 // P pixels (stride_w apart) x NV vectors of channels from c, the last vector holding `last`
 // channels when TAIL. The P x NV accumulators stay in registers over all taps; each tap loads its
 // NV weight vectors once for the P pixels, so a 32-channel layer (NV = 2) does 2 + 2P loads per 2P
@@ -23,10 +48,7 @@ QK_KERNEL_INLINE void dw_f32_block(const DepthwiseF32Args& a, const float* x0, c
   const std::size_t C = a.channels, x_step = a.dilation_w * C, x_row = a.dilation_h * a.in_w * C, w_row = a.kernel_w * C;
   const std::size_t x_pixel = a.stride_w * C;
   V acc[P][NV];
-  QK_UNROLL for (std::size_t v = 0; v < NV; ++v) {
-    const V b = TAIL && v == NV - 1 ? T::load_part(a.bias + c + v * L, last) : T::load(a.bias + c + v * L);
-    QK_UNROLL for (std::size_t p = 0; p < P; ++p) acc[p][v] = b;
-  }
+  dw_f32_acc_from_bias<NV, TAIL, P>(a, c, last, acc);
   x0 += c, w0 += c;
   // Pointers from indices, never stepped past the last tap (which could leave the buffer).
   for (std::size_t ky = 0; ky < taps_h; ++ky) {
@@ -43,10 +65,7 @@ QK_KERNEL_INLINE void dw_f32_block(const DepthwiseF32Args& a, const float* x0, c
       }
     }
   }
-  const V lo = T::set1(a.lo), hi = T::set1(a.hi);
-  QK_UNROLL for (std::size_t p = 0; p < P; ++p)
-    QK_UNROLL for (std::size_t v = 0; v < NV; ++v)
-      T::store_clamped(out + p * C + c + v * L, acc[p][v], lo, hi, TAIL && v == NV - 1 ? last : L);
+  dw_f32_store<NV, TAIL, P>(a, acc, c, last, out);
 }
 
 // dw_f32_block for interior pixels of a 3-wide kernel at stride 1, dilation 1 (most depthwise
@@ -63,10 +82,7 @@ QK_KERNEL_INLINE void dw_f32_block_slide3(const DepthwiseF32Args& a, const float
   constexpr std::size_t L = T::kLanes;
   const std::size_t C = a.channels, x_row = a.dilation_h * a.in_w * C, w_row = 3 * C;
   V acc[P][NV];
-  QK_UNROLL for (std::size_t v = 0; v < NV; ++v) {
-    const V b = TAIL && v == NV - 1 ? T::load_part(a.bias + c + v * L, last) : T::load(a.bias + c + v * L);
-    QK_UNROLL for (std::size_t p = 0; p < P; ++p) acc[p][v] = b;
-  }
+  dw_f32_acc_from_bias<NV, TAIL, P>(a, c, last, acc);
   x0 += c, w0 += c;
   for (std::size_t ky = 0; ky < taps_h; ++ky) {
     const float* x = x0 + ky * x_row;
@@ -85,10 +101,7 @@ QK_KERNEL_INLINE void dw_f32_block_slide3(const DepthwiseF32Args& a, const float
       }
     }
   }
-  const V lo = T::set1(a.lo), hi = T::set1(a.hi);
-  QK_UNROLL for (std::size_t p = 0; p < P; ++p)
-    QK_UNROLL for (std::size_t v = 0; v < NV; ++v)
-      T::store_clamped(out + p * C + c + v * L, acc[p][v], lo, hi, TAIL && v == NV - 1 ? last : L);
+  dw_f32_store<NV, TAIL, P>(a, acc, c, last, out);
 }
 
 // One block of NV vectors: the sliding form when SLIDE3 (the caller checked its shape).
