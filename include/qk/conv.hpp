@@ -464,16 +464,8 @@ class ConvS8 {
     // Block rows: a multiple of 24 (whole tiles of both the 6- and 8-row kernels), the gathered
     // block about 32 KiB (L1 on every x86 core this targets), between 24 and 240 rows.
     // Output columns whose window is inside the image horizontally (the gather's fast path).
-    {
-      const std::size_t reach = (d.kernel_w - 1) * d.dilation_w;
-      gather_ox_begin_ = gather_ox_end_ = 0;
-      if (d.in_w > reach) {
-        const std::size_t first = detail::div_up(d.pad_left, d.stride_w);
-        const std::size_t end = (d.in_w - 1 - reach + d.pad_left) / d.stride_w + 1;
-        gather_ox_end_ = end < out_w_ ? end : out_w_;
-        gather_ox_begin_ = first < gather_ox_end_ ? first : gather_ox_end_;
-      }
-    }
+    detail::interior_columns(out_w_, d.in_w, d.pad_left, d.stride_w, d.kernel_w, d.dilation_w, &gather_ox_begin_,
+                             &gather_ox_end_);
     std::size_t rows = 32768 / k_pad_;
     rows = rows / 24 * 24;
     block_rows_ = rows < 24 ? 24 : (rows > 240 ? 240 : rows);
@@ -607,6 +599,7 @@ class ConvS8 {
       const std::size_t blocks = plan(false);
       if (!gather_plan_.reset(blocks)) return detail::conv_out_of_memory(blocks, sizeof(GatherBlock));
       plan(true);
+      row_window_.clear();  // the blocks carry their windows: the row table is for row runs only
     }
     // Column offsets per window and group: the packed col_offset (bias - a_off * column sum over
     // all K) plus a_off times the sum over the kernel rows outside the window, from each kernel
@@ -831,8 +824,8 @@ class ConvS8 {
   std::size_t mult_ = 1, dw_taps_ = 0, dw_ox_begin_ = 0, dw_ox_end_ = 0;
   std::size_t gather_ox_begin_ = 0, gather_ox_end_ = 0;  // gemm path: interior output columns
   // K windows (plan_windows): the gather path's blocks of one image, pixels [begin, begin + rows)
-  // in K window `window` (empty: blocks of block_rows_ across the batch, all of K); each output
-  // row's window; each window's kernel rows (entries 2w, 2w + 1) and column offsets
+  // in K window `window` (empty: blocks of block_rows_ across the batch, all of K); row runs'
+  // window of each output row; each window's kernel rows (entries 2w, 2w + 1) and column offsets
   // ([window][group][padded columns], window 0's unused).
   struct GatherBlock {
     std::size_t begin = 0, rows = 0, window = 0;
@@ -840,7 +833,7 @@ class ConvS8 {
   static constexpr std::size_t kMaxWindows = 32, kMaxWindowRows = std::size_t{1} << 14,
                                kMaxWindowPixels = std::size_t{1} << 22;
   detail::NothrowArray<GatherBlock> gather_plan_;
-  detail::NothrowArray<std::size_t> row_window_;  // K window of each output row (empty: none has one)
+  detail::NothrowArray<std::size_t> row_window_;  // row runs: K window of each output row (empty: none has one)
   detail::NothrowArray<std::size_t> window_rows_;
   detail::NothrowArray<std::int32_t> window_col_offset_;
   detail::NothrowArray<std::int32_t> dw_weights_, col_offset_, dw_bias_;  // dw_bias_: col_offset in packed order
