@@ -60,7 +60,8 @@ qk_bench::Buffer<std::uint8_t> pack_nibbles(const qk_bench::Buffer<std::int8_t>&
   return out;
 }
 
-void bench_qk_int(benchmark::State& state, Shape s, std::size_t threads, bool int4) {
+void bench_qk_int(benchmark::State& state, Shape s, std::size_t threads, bool int4,
+                  qk::kernels::SignedActivationForm form = qk::kernels::SignedActivationForm::automatic) {
   const auto a = random_vector<std::int8_t>(s.m * s.k, -128, 127, 1);
   const auto b = int4 ? random_vector<std::int8_t>(s.n * s.k, -8, 7, 2) : random_vector<std::int8_t>(s.n * s.k, -127, 127, 2);
   const auto b4 = int4 ? pack_nibbles(b) : qk_bench::Buffer<std::uint8_t>();
@@ -70,7 +71,11 @@ void bench_qk_int(benchmark::State& state, Shape s, std::size_t threads, bool in
                                  : qk::GemmS8WeightsDesc::n_by_k(s.n, s.k, b.data(), bias.data());
   d.a_zero_point = 3;
   qk::GemmS8Weights w;
-  if (!w.pack(d).ok()) {
+  // The form of s8 A on AVX-512 VNNI applies to weights packed while it is set (they keep it).
+  qk::kernels::vnni_signed_activation_form().store(form);
+  const bool packed = w.pack(d).ok();
+  qk::kernels::vnni_signed_activation_form().store(qk::kernels::SignedActivationForm::automatic);
+  if (!packed) {
     state.SkipWithError("pack failed");
     return;
   }
@@ -90,6 +95,12 @@ void bench_qk_int(benchmark::State& state, Shape s, std::size_t threads, bool in
 }
 void bench_qk_s8(benchmark::State& state, Shape s, std::size_t threads) { bench_qk_int(state, s, threads, false); }
 void bench_qk_s4(benchmark::State& state, Shape s, std::size_t threads) { bench_qk_int(state, s, threads, true); }
+// Both forms of s8 A on AVX-512 VNNI, whatever the CPU would choose (gemm_s8_contract.hpp's
+// SignedActivationForm): how the choice per core is checked on a new core. Elsewhere both
+// rows run the one family of the ISA.
+void bench_qk_s8_form(benchmark::State& state, Shape s, qk::kernels::SignedActivationForm form) {
+  bench_qk_int(state, s, 1, false, form);
+}
 
 // Blockwise 4-bit weights (qk/gemm_blockwise.hpp): signed nibbles, fp32 block scales, fp32 A and
 // C. dynamic: A quantized per block to int8 inside the timed call (as ORT accuracy_level 4);
@@ -240,6 +251,10 @@ void register_all() {
     const std::string name = shape_name(s);
     benchmark::RegisterBenchmark(("gemm/qk_s8/" + name).c_str(), bench_qk_s8, s, std::size_t{1})->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/qk_s4/" + name).c_str(), bench_qk_s4, s, std::size_t{1})->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("gemm/qk_s8_as_signed_operand/" + name).c_str(), bench_qk_s8_form, s,
+                                 qk::kernels::SignedActivationForm::weight_offset)->Unit(benchmark::kMicrosecond)->UseRealTime();
+    benchmark::RegisterBenchmark(("gemm/qk_s8_xor/" + name).c_str(), bench_qk_s8_form, s,
+                                 qk::kernels::SignedActivationForm::activation_xor)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/qk_f32/" + name).c_str(), bench_qk_f32, s)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/qk_s4b32/" + name).c_str(), bench_qk_q4, s, std::size_t{32}, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("gemm/qk_s4b128/" + name).c_str(), bench_qk_q4, s, std::size_t{128}, true)->Unit(benchmark::kMicrosecond)->UseRealTime();

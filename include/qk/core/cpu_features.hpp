@@ -40,6 +40,10 @@ struct CpuFeatures {
   bool neon = false;        // AArch64 Advanced SIMD
   bool neon_dot = false;    // SDOT/UDOT (ARMv8.2 dotprod)
   bool neon_i8mm = false;   // SMMLA/USMMLA (ARMv8.6 i8mm)
+  // An AMD family 19h core with AVX-512: Zen 4 (Zen 3, the same family, has no AVX-512; Zen 5 is
+  // family 1Ah). Not an ISA: it picks how the AVX-512 VNNI int8 GEMM takes s8 activations
+  // (kernels/gemm_registry.hpp), the one choice measured to differ between the cores qk runs on.
+  bool amd_zen4 = false;
 };
 
 #if defined(QK_ARCH_X86)
@@ -69,8 +73,11 @@ inline CpuFeatures detect_cpu_features_raw() noexcept {
   unsigned r[4] = {0, 0, 0, 0};
   cpuid(0, 0, r);
   const unsigned max_leaf = r[0];
+  const bool amd = r[1] == 0x68747541u && r[3] == 0x69746E65u && r[2] == 0x444D4163u;  // "AuthenticAMD"
   if (max_leaf < 7) return f;
   cpuid(1, 0, r);
+  const unsigned base_family = (r[0] >> 8) & 0xFu;
+  const unsigned family = base_family == 0xFu ? base_family + ((r[0] >> 20) & 0xFFu) : base_family;
   const bool osxsave = (r[2] >> 27) & 1u;
   const bool fma = (r[2] >> 12) & 1u;
   if (!osxsave) return f;
@@ -92,6 +99,7 @@ inline CpuFeatures detect_cpu_features_raw() noexcept {
   f.avx512vnni = f.avx512bw && vnni512;
   f.avxvnni = f.avx2 && avxvnni;
   f.avx512vbmi = f.avx512bw && vbmi;
+  f.amd_zen4 = amd && family == 0x19u && f.avx512bw;
   return f;
 }
 #endif
@@ -110,6 +118,7 @@ inline CpuFeatures detect_cpu_features() noexcept {
     f.avx512vnni = f.avx512bw && cpuinfo_has_x86_avx512vnni();
     f.avx512vbmi = f.avx512bw && cpuinfo_has_x86_avx512vbmi();
     f.avxvnni = f.avx2 && f.avxvnni;
+    f.amd_zen4 = f.amd_zen4 && f.avx512bw;
   }
 #endif
 #elif defined(QK_ARCH_ARM64)

@@ -48,7 +48,14 @@ QK_KERNEL_TABLE const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
     case Isa::avx2: return &avx2::gemm_s8_kernel();
     case Isa::avx512bw: return &avx512bw::gemm_s8_kernel();
     case Isa::avxvnni: return &avxvnni::gemm_s8_kernel();
-    case Isa::avx512vnni: return &avx512vnni::gemm_s8_kernel();
+    case Isa::avx512vnni: {
+      // s8 activations xor-ed in the loop on Zen 4, as B + 128 against them elsewhere
+      // (SignedActivationForm, gemm_s8_contract.hpp).
+      const SignedActivationForm form = vnni_signed_activation_form().load(std::memory_order_relaxed);
+      const bool by_xor = form == SignedActivationForm::automatic ? detail::cpu_features().amd_zen4
+                                                                  : form == SignedActivationForm::activation_xor;
+      return by_xor ? &avx512vnni::xa::gemm_s8_kernel() : &avx512vnni::gemm_s8_kernel();
+    }
 #endif
 #if defined(QK_HAVE_ARM_KERNELS) && defined(QK_HAVE_ARM_GEMM_S8)
     case Isa::neon: return &neon::gemm_s8_kernel();

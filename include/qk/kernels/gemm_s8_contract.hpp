@@ -8,12 +8,13 @@
 //  - how it treats activations whose signedness its instruction cannot take. Two mechanisms:
 //    * an activation offset: the kernel feeds A + offset (xor 0x80), the packer folds
 //      -offset * colsum(B) into the column offsets (`s8_activation_offset` / `u8_activation_offset`;
-//      ARM sdot, which is s8 x s8, feeds u8 A as A - 128);
+//      ARM sdot, which is s8 x s8, feeds u8 A as A - 128; the AVX-512 VNNI family on Zen 4, see
+//      SignedActivationForm below);
 //    * a weight offset (`s8_weight_offset`, x86 vpdpbusd with s8 A): the packer stores B + 128 as
 //      the u8 operand and the kernel passes A as the s8 operand, so no per-element work is done
 //      on A at all; sum (B + 128) A = sum A B + 128 rowsum(A), so the row-term coefficient
 //      becomes zb[n] + 128 and row sums are always needed. (An xor of A in the loop measured
-//      22-40% slower on Zen 5.)
+//      22-40% slower on Zen 5, in the first sessions' kernels.)
 //    Widening kernels use 0 everywhere.
 //  - a tile function computing rows [m_begin, m_end) x panels [panel_begin, panel_end) of C,
 //    with panel_end - panel_begin <= max_panels.
@@ -26,6 +27,7 @@
 // workspace, by the family's row_sums function if it has one). All in wrapping 32-bit arithmetic.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -34,6 +36,23 @@
 
 namespace qk {
 namespace kernels {
+
+// Which of the two mechanisms above the AVX-512 VNNI int8 family uses for s8 activations. Chosen
+// per core by gemm_s8_kernel_for (gemm_registry.hpp) when `automatic`: the xor on AMD Zen 4
+// (CpuFeatures::amd_zen4), where it measured 3-7% faster on every GEMM row of the benchmarks
+// (docs/performance.md: the row term's sums and wide epilogue cost more there than an xor per
+// broadcast, which runs on a pipe vpdpbusd does not use); the weight offset elsewhere (the Zen 5
+// and Intel figures in docs/ were measured with it). Convolutions flip s8 input to u8 in their
+// copies and use neither.
+enum class SignedActivationForm { automatic, weight_offset, activation_xor };
+
+// Process-wide: the form gemm_s8_kernel_for picks from now on (tests sweep both; weights already
+// packed keep the family they were packed for). One object in the program (a function-local
+// static of an inline function), also in the compiled mode.
+inline std::atomic<SignedActivationForm>& vnni_signed_activation_form() noexcept {
+  static std::atomic<SignedActivationForm> form{SignedActivationForm::automatic};
+  return form;
+}
 
 struct GemmS8Layout {
   std::uint32_t panel_width = 0;  // columns per panel (= int32 lanes of one accumulator vector)

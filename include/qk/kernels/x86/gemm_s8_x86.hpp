@@ -2,6 +2,7 @@
 //
 //   family      instruction                      panel  K group  B stored  s8 A       tiles
 //   avx512vnni  vpdpbusd zmm (u8 x s8 -> s32)     16     4        int8/+128 s8 operand 8x48, 6x64
+//    (on Zen 4)                                                    int8      xor 0x80
 //   avxvnni     vpdpbusd ymm (VEX)                8      4        int8/+128 s8 operand 6 x 16
 //   avx512bw    vpmaddwd zmm (s16 x s16 -> s32)   16     2        int16     widened    8x48, 6x64
 //   avx2        vpmaddwd ymm                      8      2        int16     widened    6 x 16
@@ -96,6 +97,40 @@ struct Traits {
 };
 #include "qk/kernels/x86/epilogue_avx512.inl"
 #include "qk/kernels/x86/gemm_s8_tile.inl"
+
+// The same family with s8 A xor-ed to u8 in the loop (layout s8_activation_offset 128, B stored
+// as it is, no row term), for the cores where that is faster (SignedActivationForm,
+// gemm_s8_contract.hpp). The broadcast of an A group and its xor are one instruction
+// (vpxord with a 32-bit broadcast operand), on a pipe vpdpbusd does not use on Zen 4; what goes
+// is the row term: the rows' sums after each tile's K loop and the wide epilogue, which also
+// lets these GEMMs take the narrow, pipelined one. Only the s8 tiles are its own; u8 A runs the
+// family above (the same packing for u8 A: no offset either way).
+namespace xa {
+struct Traits : avx512vnni::Traits {
+  template <bool Signed>
+  static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept {
+    std::int32_t v;
+    std::memcpy(&v, p, 4);
+    const Vec a = _mm512_set1_epi32(v);
+    return Signed ? _mm512_xor_si512(a, _mm512_set1_epi32(static_cast<std::int32_t>(0x80808080u))) : a;
+  }
+  template <bool>
+  static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept {
+    return _mm512_dpbusd_epi32(acc, a, b);
+  }
+};
+#define QK_GEMM_TILE_XOR_A 1
+#include "qk/kernels/x86/gemm_s8_tile.inl"
+#undef QK_GEMM_TILE_XOR_A
+// The GemmS8TileFn of this form: s8 A here, u8 A in the family above.
+inline void gemm_s8_run_xor(const GemmS8Args& args, std::size_t m_begin, std::size_t m_end, std::size_t panel_begin,
+                            std::size_t panel_end) noexcept {
+  if (args.a_signed)
+    gemm_s8_group<true>(args, m_begin, m_end, panel_begin, panel_end - panel_begin);
+  else
+    avx512vnni::gemm_s8_run(args, m_begin, m_end, panel_begin, panel_end);
+}
+}  // namespace xa
 }  // namespace avx512vnni
 }  // namespace kernels
 }  // namespace qk
@@ -245,6 +280,19 @@ namespace kernels {
   }
 // compose_a: AVX-512 only (it is masked byte loads); AVX2 convolutions pad their runs instead.
 QK_X86_GEMM_S8_DESCRIPTOR(avx512vnni, Isa::avx512vnni, 128, &gemm_s8_compose_a)
+namespace avx512vnni {
+namespace xa {
+inline const GemmS8Kernel& gemm_s8_kernel() noexcept {
+  static const GemmS8Kernel kernel = {
+      Isa::avx512vnni,
+      GemmS8Layout{static_cast<std::uint32_t>(Traits::kLanes), static_cast<std::uint32_t>(Traits::kKGroup),
+                   static_cast<std::uint32_t>(Traits::kElemBytes), 128, static_cast<std::uint32_t>(Traits::kMaxPanels),
+                   0, 0, 1},
+      &gemm_s8_run_xor, &avx512vnni::gemm_s8_row_sums, &avx512vnni::gemm_s8_copy_a, &avx512vnni::gemm_s8_compose_a};
+  return kernel;
+}
+}  // namespace xa
+}  // namespace avx512vnni
 QK_X86_GEMM_S8_DESCRIPTOR(avx512bw, Isa::avx512bw, 0, &gemm_s8_compose_a)
 QK_X86_GEMM_S8_DESCRIPTOR(avxvnni, Isa::avxvnni, 128, nullptr)
 QK_X86_GEMM_S8_DESCRIPTOR(avx2, Isa::avx2, 0, nullptr)
