@@ -1159,7 +1159,9 @@ struct ConvS8Runner {
     // Computed per unit, their divisions were 4% of first_224 (112 units of one output row).
     const kernels::GemmS8Layout& layout = L.weights_[0].kernel().layout;
     const std::size_t panels = detail::div_up(L.cout_g_, layout.panel_width);
-    const std::size_t pgroups = detail::div_up(panels, layout.max_panels);
+    const std::size_t tile_panels =
+        layout.conv_max_panels != 0 && layout.conv_max_panels < layout.max_panels ? layout.conv_max_panels : layout.max_panels;
+    const std::size_t pgroups = detail::div_up(panels, tile_panels);
     for (std::size_t u = u0; u < u1; ++u) {
       std::size_t g = 0, m0 = 0, rows = 0, lda = L.k_pad_, window = 0;  // lda = Cin on the pointwise path
       const std::uint8_t* a_rows = buf;

@@ -37,9 +37,10 @@
 namespace qk {
 namespace kernels {
 
-// Which of the two mechanisms above the AVX-512 VNNI int8 family uses for s8 activations. Chosen
+// Which of the two mechanisms above the AVX-512 VNNI int8 family uses for s8 activations (and,
+// with the xor, conv_max_panels 2: the two are the family's Zen 4 form, measured together). Chosen
 // per core by gemm_s8_kernel_for (gemm_registry.hpp) when `automatic`: the xor on AMD Zen 4
-// (CpuFeatures::amd_zen4), where it measured 3-7% faster on every GEMM row of the benchmarks
+// (CpuFeatures::amd_zen4), where it measured 2-8% faster on every GEMM row of the benchmarks
 // (docs/performance.md: the row term's sums and wide epilogue cost more there than an xor per
 // broadcast, which runs on a pipe vpdpbusd does not use); the weight offset elsewhere (the Zen 5
 // and Intel figures in docs/ were measured with it). Convolutions flip s8 input to u8 in their
@@ -75,6 +76,14 @@ struct GemmS8Layout {
   // operand against u8 A (no row term). The tile steps K two groups at a time. elem_bytes is 1;
   // a_group_offsets is 0 (int4 tiles read A's rows contiguously).
   std::uint32_t b_nibbles = 0;
+  // The most panels a convolution's tiles take (qk/conv.hpp; 0: max_panels). A per-core choice
+  // carried by the family chosen for the core: the Zen 4 form of AVX-512 VNNI (below) says 2, so
+  // that convolutions run 12 x 32 tiles with the register epilogue, not 6 x 64 / 8 x 48 ones
+  // (measured there, docs/performance.md: resnet3x3_56 535-538 -> 527-529 us, its 64 columns'
+  // B (18 KB a pass instead of 36) then stays in the 32 KB L1; mbv2_1x1_56 111-112 -> 106,
+  // no accumulator buffer to store and reload on a core that stores one zmm in two cycles).
+  // GEMMs keep max_panels: their rows measured the same either way, the GEMV slower.
+  std::uint32_t conv_max_panels = 0;
 };
 
 struct GemmS8Args {

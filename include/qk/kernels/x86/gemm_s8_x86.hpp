@@ -287,7 +287,7 @@ inline const GemmS8Kernel& gemm_s8_kernel() noexcept {
       Isa::avx512vnni,
       GemmS8Layout{static_cast<std::uint32_t>(Traits::kLanes), static_cast<std::uint32_t>(Traits::kKGroup),
                    static_cast<std::uint32_t>(Traits::kElemBytes), 128, static_cast<std::uint32_t>(Traits::kMaxPanels),
-                   0, 0, 1},
+                   0, 0, 1, 0, /*conv_max_panels=*/2},
       &gemm_s8_run_xor, &avx512vnni::gemm_s8_row_sums, &avx512vnni::gemm_s8_copy_a, &avx512vnni::gemm_s8_compose_a};
   return kernel;
 }
