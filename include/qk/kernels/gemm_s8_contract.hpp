@@ -79,8 +79,8 @@ struct GemmS8Layout {
   // The most panels a convolution's tiles take (qk/conv.hpp; 0: max_panels). A per-core choice
   // carried by the family chosen for the core: the Zen 4 form of AVX-512 VNNI (below) says 2, so
   // that convolutions run 12 x 32 tiles with the register epilogue, not 6 x 64 / 8 x 48 ones
-  // (measured there, docs/performance.md: resnet3x3_56 535-538 -> 527-529 us, its 64 columns'
-  // B (18 KB a pass instead of 36) then stays in the 32 KB L1; mbv2_1x1_56 111-112 -> 106,
+  // (measured there, docs/performance.md: resnet3x3_56 539-548 -> 527-533 us, its 64 columns'
+  // B (18 KB a pass instead of 36) then stays in the 32 KB L1; mbv2_1x1_56 112-123 -> 107-108,
   // no accumulator buffer to store and reload on a core that stores one zmm in two cycles).
   // GEMMs keep max_panels: their rows measured the same either way, the GEMV slower.
   std::uint32_t conv_max_panels = 0;

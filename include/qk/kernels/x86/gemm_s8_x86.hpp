@@ -2,7 +2,7 @@
 //
 //   family      instruction                      panel  K group  B stored  s8 A       tiles
 //   avx512vnni  vpdpbusd zmm (u8 x s8 -> s32)     16     4        int8/+128 s8 operand 8x48, 6x64
-//    (on Zen 4)                                                    int8      xor 0x80
+//    (on Zen 4)                                                    int8      xor 0x80   convolutions 12x32
 //   avxvnni     vpdpbusd ymm (VEX)                8      4        int8/+128 s8 operand 6 x 16
 //   avx512bw    vpmaddwd zmm (s16 x s16 -> s32)   16     2        int16     widened    8x48, 6x64
 //   avx2        vpmaddwd ymm                      8      2        int16     widened    6 x 16
