@@ -460,7 +460,10 @@ class ConvS8 {
     // flips s8 to u8 (x + 128, zero point + 128) on the way and the GEMM runs unsigned with no
     // row term. That holds for the pointwise path as well: an xor copy of each block costs less
     // than the row sums plus the row term's multiply in every output vector (mbv2_1x1_56:
-    // 291 us against 327 us, measured).
+    // 291 us against 327 us, measured). A family whose s8 form has no weight offset (the Zen 4
+    // form of AVX-512 VNNI xors A in its loop; widening families) needs no flip: the pointwise
+    // path then reads s8 input in place and the gather copies it as it is (row runs still flip:
+    // their by-group tiles are u8 only).
     // Block rows: a multiple of 24 (whole tiles of both the 6- and 8-row kernels), the gathered
     // block about 32 KiB (L1 on every x86 core this targets), between 24 and 240 rows.
     // Output columns whose window is inside the image horizontally (the gather's fast path).
