@@ -41,8 +41,9 @@ struct CpuFeatures {
   bool neon_dot = false;    // SDOT/UDOT (ARMv8.2 dotprod)
   bool neon_i8mm = false;   // SMMLA/USMMLA (ARMv8.6 i8mm)
   // An AMD family 19h core with AVX-512: Zen 4 (Zen 3, the same family, has no AVX-512; Zen 5 is
-  // family 1Ah). Not an ISA: it picks how the AVX-512 VNNI int8 GEMM takes s8 activations
-  // (kernels/gemm_registry.hpp), the one choice measured to differ between the cores qk runs on.
+  // family 1Ah). Not an ISA: it picks the Zen 4 form of the AVX-512 VNNI int8 family
+  // (kernels/gemm_registry.hpp: s8 activations xor-ed in the loop, 12 x 32 convolution tiles),
+  // the choices measured to differ between the cores qk runs on.
   bool amd_zen4 = false;
 };
 

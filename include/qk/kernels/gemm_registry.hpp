@@ -54,7 +54,7 @@ QK_KERNEL_TABLE const GemmS8Kernel* gemm_s8_kernel_for(Isa isa) noexcept {
       const SignedActivationForm form = vnni_signed_activation_form().load(std::memory_order_relaxed);
       const bool by_xor = form == SignedActivationForm::automatic ? detail::cpu_features().amd_zen4
                                                                   : form == SignedActivationForm::activation_xor;
-      return by_xor ? &avx512vnni::xa::gemm_s8_kernel() : &avx512vnni::gemm_s8_kernel();
+      return by_xor ? &avx512vnni::xor_a::gemm_s8_kernel() : &avx512vnni::gemm_s8_kernel();
     }
 #endif
 #if defined(QK_HAVE_ARM_KERNELS) && defined(QK_HAVE_ARM_GEMM_S8)

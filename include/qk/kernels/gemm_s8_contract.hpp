@@ -42,9 +42,9 @@ namespace kernels {
 // per core by gemm_s8_kernel_for (gemm_registry.hpp) when `automatic`: the xor on AMD Zen 4
 // (CpuFeatures::amd_zen4), where it measured 2-8% faster on every GEMM row of the benchmarks
 // (docs/performance.md: the row term's sums and wide epilogue cost more there than an xor per
-// broadcast, which runs on a pipe vpdpbusd does not use); the weight offset elsewhere (the Zen 5
-// and Intel figures in docs/ were measured with it). Convolutions flip s8 input to u8 in their
-// copies and use neither.
+// broadcast, which is one instruction with the broadcast load); the weight offset elsewhere (the
+// Zen 5 and Intel figures in docs/ were measured with it). Convolutions flip s8 input to u8 in
+// their copies where the family has a weight offset (qk/conv.hpp), and give the xor form s8 A.
 enum class SignedActivationForm { automatic, weight_offset, activation_xor };
 
 // Process-wide: the form gemm_s8_kernel_for picks from now on (tests sweep both; weights already

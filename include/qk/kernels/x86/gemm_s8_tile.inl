@@ -71,8 +71,8 @@
 #define QK_TILE_ROWS_FN gemm_s4_tile_rows
 #define QK_TILE_ROWS_T_FN gemm_s4_rows_t
 #elif defined(QK_GEMM_TILE_XOR_A)  // the VNNI family's xor form of s8 A (gemm_s8_x86.hpp): own names, as int4's
-#define QK_TILE_ROWS_FN gemm_xa_tile_rows
-#define QK_TILE_ROWS_T_FN gemm_xa_rows_t
+#define QK_TILE_ROWS_FN gemm_xor_a_tile_rows
+#define QK_TILE_ROWS_T_FN gemm_xor_a_rows_t
 #else
 #define QK_TILE_ROWS_FN gemm_s8_tile_rows
 #define QK_TILE_ROWS_T_FN gemm_s8_rows_t

@@ -101,11 +101,11 @@ struct Traits {
 // The same family with s8 A xor-ed to u8 in the loop (layout s8_activation_offset 128, B stored
 // as it is, no row term), for the cores where that is faster (SignedActivationForm,
 // gemm_s8_contract.hpp). The broadcast of an A group and its xor are one instruction
-// (vpxord with a 32-bit broadcast operand), on a pipe vpdpbusd does not use on Zen 4; what goes
-// is the row term: the rows' sums after each tile's K loop and the wide epilogue, which also
+// (vpxord with a 32-bit broadcast operand: GCC 12 folds them, checked in the disassembly), which
+// Zen 4 runs beside the vpdpbusd chain at less cost than what goes, the row term: the rows' sums after each tile's K loop and the wide epilogue, which also
 // lets these GEMMs take the narrow, pipelined one. Only the s8 tiles are its own; u8 A runs the
 // family above (the same packing for u8 A: no offset either way).
-namespace xa {
+namespace xor_a {
 struct Traits : avx512vnni::Traits {
   template <bool Signed>
   static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept {
@@ -130,7 +130,7 @@ inline void gemm_s8_run_xor(const GemmS8Args& args, std::size_t m_begin, std::si
   else
     avx512vnni::gemm_s8_run(args, m_begin, m_end, panel_begin, panel_end);
 }
-}  // namespace xa
+}  // namespace xor_a
 }  // namespace avx512vnni
 }  // namespace kernels
 }  // namespace qk
@@ -281,7 +281,7 @@ namespace kernels {
 // compose_a: AVX-512 only (it is masked byte loads); AVX2 convolutions pad their runs instead.
 QK_X86_GEMM_S8_DESCRIPTOR(avx512vnni, Isa::avx512vnni, 128, &gemm_s8_compose_a)
 namespace avx512vnni {
-namespace xa {
+namespace xor_a {
 inline const GemmS8Kernel& gemm_s8_kernel() noexcept {
   static const GemmS8Kernel kernel = {
       Isa::avx512vnni,
@@ -291,7 +291,7 @@ inline const GemmS8Kernel& gemm_s8_kernel() noexcept {
       &gemm_s8_run_xor, &avx512vnni::gemm_s8_row_sums, &avx512vnni::gemm_s8_copy_a, &avx512vnni::gemm_s8_compose_a};
   return kernel;
 }
-}  // namespace xa
+}  // namespace xor_a
 }  // namespace avx512vnni
 QK_X86_GEMM_S8_DESCRIPTOR(avx512bw, Isa::avx512bw, 0, &gemm_s8_compose_a)
 QK_X86_GEMM_S8_DESCRIPTOR(avxvnni, Isa::avxvnni, 128, nullptr)
