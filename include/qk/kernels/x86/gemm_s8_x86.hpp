@@ -102,9 +102,10 @@ struct Traits {
 // as it is, no row term), for the cores where that is faster (SignedActivationForm,
 // gemm_s8_contract.hpp). The broadcast of an A group and its xor are one instruction
 // (vpxord with a 32-bit broadcast operand: GCC 12 folds them, checked in the disassembly), which
-// Zen 4 runs beside the vpdpbusd chain at less cost than what goes, the row term: the rows' sums after each tile's K loop and the wide epilogue, which also
-// lets these GEMMs take the narrow, pipelined one. Only the s8 tiles are its own; u8 A runs the
-// family above (the same packing for u8 A: no offset either way).
+// on Zen 4 costs less than what it removes, the row term: the rows' sums after each tile's K
+// loop and the wide epilogue (without it these GEMMs take the narrow, pipelined one). Only the
+// s8 tiles are its own; u8 A runs the family above (the same packing for u8 A: no offset either
+// way).
 namespace xor_a {
 struct Traits : avx512vnni::Traits {
   template <bool Signed>
