@@ -747,6 +747,16 @@ class ConvS8 {
     for (const std::int32_t v : wp)
       if (v < -128 || v > 127) return Status::success();
     const std::size_t c = d.out_c, kw = d.kernel_w;
+    // The column kernel forms input offsets as ptrdiff_t products of the channels and pad_left,
+    // stride_w, dilation_w or a position in the padded row. Rows for which those could overflow
+    // (a fuzzer's dilation of 2^60 - 1 under a 1-wide kernel: UBSan in the kernel) keep the row
+    // kernel, which addresses in size_t.
+    std::size_t span = 0;
+    const bool small_row = detail::checked_add(d.pad_left, d.in_w, &span) && detail::checked_add(span, d.pad_right, &span) &&
+                           detail::checked_add(span, d.stride_w, &span) && detail::checked_add(span, d.dilation_w, &span) &&
+                           detail::checked_mul(span, c, &span) &&
+                           span <= static_cast<std::size_t>(std::numeric_limits<std::ptrdiff_t>::max()) / 4;
+    if (!small_row) return Status::success();
     dw_columns_ = true;
     dw_pair_ = c == 32 && d.stride_w == 1;
     const std::size_t segs = dw_pair_ ? 1 : detail::div_up(c, 64);
