@@ -394,7 +394,12 @@ class ConvS8 {
     const bool nibbles = kernel->layout.b_nibbles != 0;
     // (flip_s8_ explained below; a flipped pointwise layer is gathered too, as a plain xor copy.)
     // For int4 the flip also removes the row term the s8 side costs (gemm_s4_x86.hpp).
-    flip_s8_ = d.input_type == ElementType::s8 && kernel->layout.s8_weight_offset != 0;
+    // A pointwise layer also flips for a family that would xor s8 A in its loop (the Zen 4 form):
+    // the loop xors each A element once per tile column (five times in mbv2_1x1_56, whose K of
+    // 24 leaves the loop short), the copy once.
+    flip_s8_ = d.input_type == ElementType::s8 &&
+               (kernel->layout.s8_weight_offset != 0 ||
+                (path_ == ConvPath::pointwise && kernel->layout.s8_activation_offset != 0));
     // Gathered K padded to the kernels' K step, so that the tiles never take their tail path.
     const std::size_t k_step = nibbles ? 2 * std::size_t{kernel->layout.k_group} : kernel->layout.k_group;
     k_pad_ = path_ == ConvPath::pointwise && !flip_s8_ ? k_ : detail::round_up(k_, k_step);
@@ -460,10 +465,13 @@ class ConvS8 {
     // flips s8 to u8 (x + 128, zero point + 128) on the way and the GEMM runs unsigned with no
     // row term. That holds for the pointwise path as well: an xor copy of each block costs less
     // than the row sums plus the row term's multiply in every output vector (mbv2_1x1_56:
-    // 291 us against 327 us, measured). A family whose s8 form has no weight offset (the Zen 4
-    // form of AVX-512 VNNI xors A in its loop; widening families) needs no flip: the pointwise
-    // path then reads s8 input in place and the gather copies it as it is (row runs still flip:
-    // their by-group tiles are u8 only).
+    // 291 us against 327 us, measured). Families whose s8 form has no weight offset need no flip
+    // for the row term: widening families never flip; the Zen 4 form of AVX-512 VNNI (xors A in
+    // its loop) is given flipped input on the pointwise path, where the copy costs less than the
+    // loop's xors (mbv2_1x1_56, interleaved pairs, min of 5: 106-121 -> 105-119 us, better or
+    // equal in 6 of 6), and unflipped input on the gather path, whose copy is there anyway but
+    // where flipping measured slower (resnet3x3_14: 501-509 -> 512-532 us, 6 of 6; not found
+    // why). Row runs always flip: their by-group tiles are u8 only.
     // Block rows: a multiple of 24 (whole tiles of both the 6- and 8-row kernels), the gathered
     // block about 32 KiB (L1 on every x86 core this targets), between 24 and 240 rows.
     // Output columns whose window is inside the image horizontally (the gather's fast path).

@@ -44,7 +44,8 @@ namespace kernels {
 // (docs/performance.md: the row term's sums and wide epilogue cost more there than an xor per
 // broadcast, which is one instruction with the broadcast load); the weight offset elsewhere (the
 // Zen 5 and Intel figures in docs/ were measured with it). Convolutions flip s8 input to u8 in
-// their copies where the family has a weight offset (qk/conv.hpp), and give the xor form s8 A.
+// their copies where the family has a weight offset, and on the pointwise path for the xor form
+// too (qk/conv.hpp, where it is measured); the xor form's gather path gets s8 A.
 enum class SignedActivationForm { automatic, weight_offset, activation_xor };
 
 // Process-wide: the form gemm_s8_kernel_for picks from now on (tests sweep both; weights already
