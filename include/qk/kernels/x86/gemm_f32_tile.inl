@@ -7,13 +7,18 @@
 // Same shape as the int8 tile (named accumulators, one loop body): see gemm_s8_tile.inl.
 // Accumulators start at the bias: no add per output vector after the loop.
 #define QK_F32_DECL_ROW(r) [[maybe_unused]] V c##r##0 = bias0, c##r##1 = bias1, c##r##2 = bias2, c##r##3 = bias3;
-#define QK_F32_ROW(r)                                              \
-  if constexpr (ROWS > r) {                                        \
-    const V av = T::bcast(arow + r * lda);                         \
-    c##r##0 = T::fma(av, b0, c##r##0);                             \
-    if constexpr (NB > 1) c##r##1 = T::fma(av, b1, c##r##1);       \
-    if constexpr (NB > 2) c##r##2 = T::fma(av, b2, c##r##2);       \
-    if constexpr (NB > 3) c##r##3 = T::fma(av, b3, c##r##3);       \
+#define QK_F32_ROW(r)                                                    \
+  if constexpr (ROWS > r) {                                              \
+    if constexpr (kFold) {                                               \
+      c##r##0 = T::fma_bcast(arow + r * lda, b0, c##r##0);               \
+      if constexpr (NB > 1) c##r##1 = T::fma_bcast(arow + r * lda, b1, c##r##1); \
+    } else {                                                             \
+      const V av = T::bcast(arow + r * lda);                             \
+      c##r##0 = T::fma(av, b0, c##r##0);                                 \
+      if constexpr (NB > 1) c##r##1 = T::fma(av, b1, c##r##1);           \
+      if constexpr (NB > 2) c##r##2 = T::fma(av, b2, c##r##2);           \
+      if constexpr (NB > 3) c##r##3 = T::fma(av, b3, c##r##3);           \
+    }                                                                    \
   }
 #define QK_F32_STORE_ROW(r, CLAMP)                                                                   \
   if constexpr (ROWS > r) {                                                                          \
@@ -41,6 +46,15 @@ QK_KERNEL_INLINE void gemm_f32_tile_rows(const GemmF32Args& args, std::size_t m0
   QK_F32_DECL_ROW(0) QK_F32_DECL_ROW(1) QK_F32_DECL_ROW(2) QK_F32_DECL_ROW(3)
   QK_F32_DECL_ROW(4) QK_F32_DECL_ROW(5) QK_F32_DECL_ROW(6) QK_F32_DECL_ROW(7)
   QK_F32_DECL_ROW(8) QK_F32_DECL_ROW(9) QK_F32_DECL_ROW(10) QK_F32_DECL_ROW(11)
+  // Tiles of up to two panels (12 x 32: first_224) read A into each FMA as a broadcast operand,
+  // two reads of one float where one vbroadcastss fed both FMAs: 24 instructions per K step
+  // instead of 36. first_224 (K = 27, six interleaved pairs, min of 5): 233-236 -> 223-226 us.
+  // The FMA rate is not why: a loop of 24 independent FMAs runs as fast with 12 vbroadcastss
+  // beside them as with none (measured). Presumably the out-of-order window, which then holds
+  // more of the next tile while one tile's 24 results are stored (not verified: no counters).
+  // Not for 3 and 4 panels: 6 x 64 tiles read A four times then, and the fp32 GEMMs
+  // (3136x64x576: 2062-2067 -> 2153-2169 us) were slower.
+  constexpr bool kFold = T::kFoldBroadcast && NB <= 2;
   const float* const a_m0 = args.a + m0 * args.lda;
   const std::size_t lda = args.lda, ps = args.panel_stride;
   const std::size_t seg = args.a_segment != 0 ? args.a_segment : args.k;
