@@ -10,6 +10,14 @@
 // GOPS counts 2 ops per multiply-accumulate, as every GEMM/conv row does (bench_common.hpp).
 // With too few accumulators a chain waits for its own latency; the plateau is the throughput
 // (instructions per cycle x lanes x clock). A row is skipped where the CPU lacks the instruction.
+//
+// Which instructions take vpdpbusd's pipe (the resource small-K int8 layers run out of):
+//   peak/vpdpbusd_zmm_beside/<op>   24 independent vpdpbusd and 4 independent <op> per step
+// reports the vpdpbusd GOPS. Beside an instruction that uses other pipes it stays at the
+// plateau of peak/vpdpbusd_zmm/24; beside one that shares the pipe it drops to 24/28 of it (one
+// issue slot each). The ops are those of the output stages: qk's exact requantization
+// (vpmuldq, vpsravd, vpaddd, vpshufd, vpackssdw) and a float scale's (vcvtdq2ps, vmulps,
+// vmaxps, vcvtps2dq), and vfmadd231ps for reference.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -98,6 +106,44 @@ __attribute__((noinline)) void chains_fma_ymm(const std::int32_t* src, std::int3
 }
 QK_TARGET_POP
 
+// 24 vpdpbusd chains and 4 chains of the instruction `Op` (its mnemonic, register form
+// `op src, src, dst` or, for the one-source converts, `op src, dst`).
+enum class BesideOp { vpmuldq, vpsravd, vpaddd, vpshufd, vpackssdw, vcvtdq2ps, vmulps, vmaxps, vcvtps2dq, vfmadd231ps };
+QK_TARGET_PUSH("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")
+template <BesideOp Op>
+__attribute__((noinline)) void beside_vpdpbusd_zmm(const std::int32_t* src, std::int32_t* out) {
+  constexpr std::size_t N = 24, M = 4;
+  const __m512i a = _mm512_set1_epi32(src[0]), b = _mm512_set1_epi32(src[1]);
+  __m512i acc[N], other[M];
+  QK_PEAK_UNROLL for (std::size_t i = 0; i < N; ++i) acc[i] = _mm512_set1_epi32(src[2] + static_cast<int>(i));
+  // The other chains hold normal floats (1.5 to 4.5, times 1.0 in vmulps) so that no float
+  // instruction meets a denormal and its slow path; the integer ones do not care.
+  const __m512i f = _mm512_castps_si512(_mm512_set1_ps(static_cast<float>(src[2] - 2)));  // 1.0
+  QK_PEAK_UNROLL for (std::size_t i = 0; i < M; ++i) other[i] = _mm512_castps_si512(_mm512_set1_ps(1.5f + static_cast<float>(i)));
+  for (std::size_t s = 0; s < kSteps; ++s) {
+    QK_PEAK_UNROLL for (std::size_t i = 0; i < N; ++i) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc[i]) : "v"(a), "v"(b));
+    QK_PEAK_UNROLL for (std::size_t i = 0; i < M; ++i) {
+      if constexpr (Op == BesideOp::vpmuldq) __asm__("vpmuldq %1, %0, %0" : "+v"(other[i]) : "v"(f));
+      if constexpr (Op == BesideOp::vpsravd) __asm__("vpsravd %1, %0, %0" : "+v"(other[i]) : "v"(f));
+      if constexpr (Op == BesideOp::vpaddd) __asm__("vpaddd %1, %0, %0" : "+v"(other[i]) : "v"(f));
+      if constexpr (Op == BesideOp::vpshufd) __asm__("vpshufd $0xf5, %0, %0" : "+v"(other[i]));
+      if constexpr (Op == BesideOp::vpackssdw) __asm__("vpackssdw %1, %0, %0" : "+v"(other[i]) : "v"(f));
+      if constexpr (Op == BesideOp::vcvtdq2ps) __asm__("vcvtdq2ps %0, %0" : "+v"(other[i]));
+      if constexpr (Op == BesideOp::vmulps) __asm__("vmulps %1, %0, %0" : "+v"(other[i]) : "v"(f));
+      if constexpr (Op == BesideOp::vmaxps) __asm__("vmaxps %1, %0, %0" : "+v"(other[i]) : "v"(f));
+      if constexpr (Op == BesideOp::vcvtps2dq) __asm__("vcvtps2dq %0, %0" : "+v"(other[i]));
+      if constexpr (Op == BesideOp::vfmadd231ps) __asm__("vfmadd231ps %1, %1, %0" : "+v"(other[i]) : "v"(f));
+    }
+  }
+  __m512i sum = acc[0];
+  QK_PEAK_UNROLL for (std::size_t i = 1; i < N; ++i) sum = _mm512_add_epi32(sum, acc[i]);
+  QK_PEAK_UNROLL for (std::size_t i = 0; i < M; ++i) sum = _mm512_xor_si512(sum, other[i]);
+  alignas(64) std::int32_t lanes[16];
+  _mm512_store_si512(lanes, sum);
+  *out = lanes[0] + lanes[15];
+}
+QK_TARGET_POP
+
 using ChainFn = void (*)(const std::int32_t*, std::int32_t*);
 
 // macs_per_instruction: multiply-accumulates one instruction does (lanes x products per lane).
@@ -140,6 +186,21 @@ QK_PEAK_ROW(fma_f32_zmm, kZmmFma, chains_fma_zmm, 16.0, 24);
 QK_PEAK_ROW(fma_f32_zmm, kZmmFma, chains_fma_zmm, 16.0, 30);
 QK_PEAK_ROWS(fma_f32_ymm, kYmmFma, chains_fma_ymm, 8.0);
 QK_PEAK_ROW(fma_f32_ymm, kYmmFma, chains_fma_ymm, 8.0, 14);
+
+// GOPS of the 24 vpdpbusd only (the 4 other instructions are not counted).
+#define QK_BESIDE_ROW(op)                                                                                       \
+  BENCHMARK_CAPTURE(run_chains, beside_##op, kZmmVnni, &beside_vpdpbusd_zmm<BesideOp::op>, std::size_t{24}, 64.0) \
+      ->Name("peak/vpdpbusd_zmm_beside/" #op)
+QK_BESIDE_ROW(vpmuldq);
+QK_BESIDE_ROW(vpsravd);
+QK_BESIDE_ROW(vpaddd);
+QK_BESIDE_ROW(vpshufd);
+QK_BESIDE_ROW(vpackssdw);
+QK_BESIDE_ROW(vcvtdq2ps);
+QK_BESIDE_ROW(vmulps);
+QK_BESIDE_ROW(vmaxps);
+QK_BESIDE_ROW(vcvtps2dq);
+QK_BESIDE_ROW(vfmadd231ps);
 
 }  // namespace
 
