@@ -394,9 +394,7 @@ class ConvS8 {
     const bool nibbles = kernel->layout.b_nibbles != 0;
     // (flip_s8_ explained below; a flipped pointwise layer is gathered too, as a plain xor copy.)
     // For int4 the flip also removes the row term the s8 side costs (gemm_s4_x86.hpp).
-    // A pointwise layer also flips for a family that would xor s8 A in its loop (the Zen 4 form):
-    // the loop xors each A element once per tile column (five times in mbv2_1x1_56, whose K of
-    // 24 leaves the loop short), the copy once.
+    // (And a pointwise layer for a family that xors s8 A in its loop: the Zen 4 form, below.)
     flip_s8_ = d.input_type == ElementType::s8 &&
                (kernel->layout.s8_weight_offset != 0 ||
                 (path_ == ConvPath::pointwise && kernel->layout.s8_activation_offset != 0));

@@ -46,7 +46,8 @@ QK_KERNEL_INLINE void gemm_f32_tile_rows(const GemmF32Args& args, std::size_t m0
   QK_F32_DECL_ROW(0) QK_F32_DECL_ROW(1) QK_F32_DECL_ROW(2) QK_F32_DECL_ROW(3)
   QK_F32_DECL_ROW(4) QK_F32_DECL_ROW(5) QK_F32_DECL_ROW(6) QK_F32_DECL_ROW(7)
   QK_F32_DECL_ROW(8) QK_F32_DECL_ROW(9) QK_F32_DECL_ROW(10) QK_F32_DECL_ROW(11)
-  // Tiles of up to two panels (12 x 32: first_224) read A into each FMA as a broadcast operand,
+  // Tiles of up to two panels (12 x 32: first_224) read A into each FMA as a broadcast operand
+  // (AVX-512; on AVX2 T::fma_bcast compiles to the shared vbroadcastss as before),
   // two reads of one float where one vbroadcastss fed both FMAs: 24 instructions per K step
   // instead of 36. first_224 (K = 27, six interleaved pairs, min of 5): 233-236 -> 223-226 us.
   // The FMA rate is not why: a loop of 24 independent FMAs runs as fast with 12 vbroadcastss
@@ -54,7 +55,7 @@ QK_KERNEL_INLINE void gemm_f32_tile_rows(const GemmF32Args& args, std::size_t m0
   // more of the next tile while one tile's 24 results are stored (not verified: no counters).
   // Not for 3 and 4 panels: 6 x 64 tiles read A four times then, and the fp32 GEMMs
   // (3136x64x576: 2062-2067 -> 2153-2169 us) were slower.
-  constexpr bool kFold = T::kFoldBroadcast && NB <= 2;
+  constexpr bool kFold = NB <= 2;
   const float* const a_m0 = args.a + m0 * args.lda;
   const std::size_t lda = args.lda, ps = args.panel_stride;
   const std::size_t seg = args.a_segment != 0 ? args.a_segment : args.k;

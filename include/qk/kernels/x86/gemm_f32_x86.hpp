@@ -31,7 +31,7 @@ struct F32Traits {
   static QK_KERNEL_INLINE Vec bcast(const float* p) noexcept { return _mm512_set1_ps(*p); }
   static QK_KERNEL_INLINE Vec fma(Vec a, Vec b, Vec c) noexcept { return _mm512_fmadd_ps(a, b, c); }
   // c + broadcast(*p) * b as one instruction, the broadcast folded into the FMA ({1to16}). The
-  // tiles of up to two panels use it for A instead of one vbroadcastss shared by the panels'
+  // tiles of up to two panels call it once per panel for A, where one vbroadcastss fed both
   // FMAs (gemm_f32_tile.inl says why). Inline assembly because the compilers never fold a
   // broadcast that feeds two FMAs, even read twice: they merge the two reads (and with the
   // second read's pointer hidden from them, first_224 was no faster); written in both dialects,
@@ -44,7 +44,6 @@ struct F32Traits {
     return _mm512_fmadd_ps(_mm512_set1_ps(*p), b, c);
 #endif
   }
-  static constexpr bool kFoldBroadcast = true;
   template <bool CLAMP>
   static QK_KERNEL_INLINE void store_out(float* p, Vec v, Vec lo, Vec hi, std::size_t count) noexcept {
     if constexpr (CLAMP) v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
@@ -69,9 +68,9 @@ struct F32Traits {
   static QK_KERNEL_INLINE Vec load(const float* p) noexcept { return _mm256_loadu_ps(p); }
   static QK_KERNEL_INLINE Vec bcast(const float* p) noexcept { return _mm256_broadcast_ss(p); }
   static QK_KERNEL_INLINE Vec fma(Vec a, Vec b, Vec c) noexcept { return _mm256_fmadd_ps(a, b, c); }
-  // (AVX2 has no broadcast operand: the tiles share one vbroadcastss between panels.)
+  // AVX2 has no broadcast operand: the compiler merges the panels' two broadcasts of *p into
+  // one vbroadcastss, the code the tiles had before AVX-512 folded them.
   static QK_KERNEL_INLINE Vec fma_bcast(const float* p, Vec b, Vec c) noexcept { return fma(bcast(p), b, c); }
-  static constexpr bool kFoldBroadcast = false;
   template <bool CLAMP>
   static QK_KERNEL_INLINE void store_out(float* p, Vec v, Vec lo, Vec hi, std::size_t count) noexcept {
     if constexpr (CLAMP) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
