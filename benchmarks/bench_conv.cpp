@@ -1,7 +1,8 @@
 // Convolution benchmarks: qk int8 (and qk fp32) against oneDNN (s8 and f32) and XNNPACK (qc8), in one run.
 //
 // Names: conv/<impl>/<layer> (and conv/qk_s8/<layer>/single_rounding: TFLITE_SINGLE_ROUNDING
-// requantization); counter GOPS = 2 * MACs per second. Batch 1, single thread, NHWC
+// requantization; conv/qk_s8/<layer>/float_scale: ONNX's float requantization with oneDNN's
+// output scales, the like-for-like row for conv/onednn_s8); counter GOPS = 2 * MACs per second. Batch 1, single thread, NHWC
 // activations. Every int8 row computes the same layer: s8 activations (zero point 0), s8
 // weights with per-output-channel scales, int32 bias, requantized to s8. Weights are packed /
 // reordered once, outside the timed loop (oneDNN: format_tag::any reordered in advance).
@@ -63,8 +64,11 @@ void set_geometry(const Layer& l, qk::ConvGeometry* d) {
 // OHWI weights ([Cout][k][k][Cin/groups]), shared by qk and XNNPACK (GOHWI without the depthwise flag).
 qk_bench::Buffer<std::int8_t> layer_weights(const Layer& l) { return random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -127, 127, 2); }
 
-void bench_qk_int(benchmark::State& state, Layer l, bool int4,
-                  qk::RequantRounding rounding = qk::RequantRounding::double_rounding) {
+// The output stage of the qk int8 rows: TFLite's fixed-point requantization (either rounding),
+// or ONNX's float one.
+enum class Stage { double_rounding, single_rounding, float_scale };
+
+void bench_qk_int(benchmark::State& state, Layer l, bool int4, Stage stage = Stage::double_rounding) {
   const auto x = random_vector<std::int8_t>(l.h * l.w * l.cin, -128, 127, 1);
   const auto w = int4 ? random_vector<std::int8_t>(l.cout * l.k * l.k * l.cin_g(), -8, 7, 2) : layer_weights(l);
   qk_bench::Buffer<std::uint8_t> w4(int4 ? (w.size() + 1) / 2 : 0, 0);  // two a byte, the first in the low nibble
@@ -72,6 +76,7 @@ void bench_qk_int(benchmark::State& state, Layer l, bool int4,
     w4[i / 2] = static_cast<std::uint8_t>(w4[i / 2] | ((static_cast<unsigned>(w[i]) & 0x0Fu) << (i % 2 == 0 ? 0 : 4)));
   const auto bias = random_vector<std::int32_t>(l.cout, -1000, 1000, 3);
   qk_bench::Buffer<std::int32_t> mult(l.cout, 1518500250), shift(l.cout, -9);
+  const qk_bench::Buffer<float> scale(l.cout, 0.0013f);  // bench_onednn's output scales, zero point 0
   qk::ConvS8Desc d;
   set_geometry(l, &d);
   d.weights = w.data();
@@ -85,7 +90,11 @@ void bench_qk_int(benchmark::State& state, Layer l, bool int4,
   }
   qk_bench::Buffer<std::uint8_t> ws(ws_bytes);
   const auto out =
-      qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, -1, -128, 127, rounding);
+      stage == Stage::float_scale
+          ? qk::OutputStage::float_requant(qk::OutputType::s8, scale.data(), true, 0, -128, 127)
+          : qk::OutputStage::fixed_point_requant(qk::OutputType::s8, mult.data(), shift.data(), true, -1, -128, 127,
+                                                 stage == Stage::single_rounding ? qk::RequantRounding::single_rounding
+                                                                                 : qk::RequantRounding::double_rounding);
   qk_bench::Buffer<std::int8_t> y(l.out_h() * l.out_w() * l.cout);
   for (auto _ : state) {
     qk::Status st = qk::conv_s8(layer, 1, x.data(), out, y.data(), ws.data(), ws_bytes);
@@ -99,9 +108,11 @@ void bench_qk_s8(benchmark::State& state, Layer l) { bench_qk_int(state, l, fals
 void bench_qk_s4(benchmark::State& state, Layer l) { bench_qk_int(state, l, true); }
 // conv/qk_s8/<layer>/single_rounding: the same layer with TFLITE_SINGLE_ROUNDING requantization,
 // for its ratio to conv/qk_s8/<layer> (double rounding) in one run.
-void bench_qk_s8_single(benchmark::State& state, Layer l) {
-  bench_qk_int(state, l, false, qk::RequantRounding::single_rounding);
-}
+void bench_qk_s8_single(benchmark::State& state, Layer l) { bench_qk_int(state, l, false, Stage::single_rounding); }
+// conv/qk_s8/<layer>/float_scale: ONNX QLinearConv's requantization, float(acc) * scale rounded
+// half to even, with bench_onednn's per-channel scales and zero point: the same output stage as
+// conv/onednn_s8, where conv/qk_s8 does TFLite's exact integer one.
+void bench_qk_s8_float(benchmark::State& state, Layer l) { bench_qk_int(state, l, false, Stage::float_scale); }
 
 // qk's fp32 convolution on the same layer (float activations, weights and bias): the float
 // baseline within qk. It is a plain composition (im2col + qk::gemm_f32, a direct depthwise loop
@@ -222,6 +233,9 @@ void register_all() {
     const std::string name = l.name;
     benchmark::RegisterBenchmark(("conv/qk_s8/" + name).c_str(), bench_qk_s8, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
     benchmark::RegisterBenchmark(("conv/qk_s8/" + name + "/single_rounding").c_str(), bench_qk_s8_single, l)
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("conv/qk_s8/" + name + "/float_scale").c_str(), bench_qk_s8_float, l)
         ->Unit(benchmark::kMicrosecond)
         ->UseRealTime();
     benchmark::RegisterBenchmark(("conv/qk_s4/" + name).c_str(), bench_qk_s4, l)->Unit(benchmark::kMicrosecond)->UseRealTime();
