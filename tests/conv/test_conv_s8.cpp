@@ -42,6 +42,10 @@ struct Case {
   // (+-(2^29 - 2^20), alternating sign: the 32-bit second stage takes them); 2 near the int32
   // limits (+-(2^31 - 2^22): the narrow form would overflow there, so the 64-bit one must run).
   int bias_mode = 0;
+  // Float scales (stages 3-4): 0 random in [1e-5, 0.02]; 1 from a list of edges: products on .5
+  // ties (0.5, 1.5, 2.5), beyond the int32 range or infinite (1e3 with bias_mode 2, 1e30,
+  // FLT_MAX), vanishing (FLT_MIN).
+  int scale_mode = 0;
 };
 
 std::uint8_t draw(std::mt19937& rng, qk::ElementType t, Fill fill) {
@@ -88,6 +92,11 @@ qk::ConvPath run_case(Case c, std::mt19937& rng, std::size_t threads = 1) {
     REQUIRE(qk::quantize_multiplier(real, &mult[j], &sh).ok());
     shift[j] = sh;
     scale[j] = static_cast<float>(real);
+    if (c.scale_mode == 1) {
+      const float edges[] = {0.5f, 1.5f, 2.5f, 1e3f, 1e30f, std::numeric_limits<float>::max(), std::numeric_limits<float>::min(),
+                             0.3f, 1.0f};
+      scale[j] = edges[rng() % 9];
+    }
   }
   if (c.shift_mode == 0 && (c.stage == 1 || c.stage == 2)) {
     shift[0] = 2;
@@ -325,7 +334,20 @@ TEST_CASE("conv_s8: depthwise int8-weight column kernel and its int16 fallback")
         c.out_type = qk::OutputType::u8;
         c.full_range = false;
         c.out_type = qk::OutputType::s8;
-        c.stage = 3;  // a stage the column kernel hands to finish_row()
+        c.stage = 3;  // float requantization: the fast mode with the float form
+        run_case(c, rng);
+        c.scale_mode = 1;  // at the float form's edges, every zero point, full and narrowed ranges
+        for (auto out_type : {qk::OutputType::s8, qk::OutputType::u8})
+          for (int bias_mode : {0, 2})
+            for (int zsel = 0; zsel < 3; ++zsel) {
+              const bool s8 = out_type == qk::OutputType::s8;
+              c.out_type = out_type, c.bias_mode = bias_mode, c.full_range = zsel != 2;
+              c.out_zp = s8 ? (zsel == 0 ? -128 : 127) : (zsel == 0 ? 0 : 255);
+              c.per_channel = (rng() & 1) != 0;
+              run_case(c, rng);
+            }
+        c.scale_mode = 0, c.bias_mode = 0, c.full_range = false, c.per_channel = true;
+        c.stage = 4;  // a stage the column kernel hands to finish_row()
         run_case(c, rng);
       }
   }

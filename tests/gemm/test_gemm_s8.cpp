@@ -333,6 +333,67 @@ TEST_CASE("gemm_s8: fixed-point requantization at rounding ties, every right shi
   }
 }
 
+// ONNX float requantization (OutputStage::float_scale) at its edges, every kernel: K = 1 and
+// B = 1 (or a u8 B less its zero point: the row term, uniform or per column) make acc = a + bias for 259 rows of
+// a = -128..127, so consecutive accumulators meet scales whose products land on .5 ties (0.5,
+// 1.5, 2.5: round half to even), overflow the int32 range (1e3 at the INT32 extremes, 1e30 and
+// FLT_MAX: +-inf), or vanish (FLT_MIN). The AVX-512 float form clamps only above in float and
+// lets cvtps2dq's INT32_MIN stand for everything below; its zero point is added in int16 after the
+// first pack: every zero point from the type's minimum to its maximum, with the clamp range full
+// (the packs are the clamp) and narrowed. N = 32 and 20 take the register epilogue of the 12 x 32
+// tiles, 48, 150 and 64 the 3- and 4-panel tiles, M = 259 every row tail.
+TEST_CASE("gemm_s8: float requantization at ties, overflowing and vanishing scales, every zero point") {
+  const std::int32_t kMin = std::numeric_limits<std::int32_t>::min(), kMax = std::numeric_limits<std::int32_t>::max();
+  const float scales[] = {0.5f, 1.5f, 2.5f, 1e-5f, 0.0078125f, 1e3f, 1e30f, std::numeric_limits<float>::max(),
+                          std::numeric_limits<float>::min(), 0.3f, 1.0f, 0.013f};
+  const std::int32_t biases[] = {0, 1, -1, -2, 3, 1 << 20, -(1 << 20), kMax - 300, kMin + 300, 12345, -54321, 255};
+  QK_FOR_EACH_ISA(isa) {
+    for (std::size_t n : {32u, 20u, 48u, 150u, 64u, 9u})
+      for (int term = 0; term < 3; ++term) {  // no row term; uniform; per column
+        const std::size_t m = 259, k = 1;
+        // u8 131 - zero point 130 = 1: packed as s8, the zero point is 2 (128 would be 0, no row term).
+        std::vector<std::uint8_t> a(m), b(n, term == 0 ? 1 : 131);
+        for (std::size_t i = 0; i < m; ++i) a[i] = static_cast<std::uint8_t>(i % 256);  // as s8: -128..127 shifted
+        std::vector<std::int32_t> bias(n), zb(n, 130);
+        std::vector<float> scale(n);
+        for (std::size_t j = 0; j < n; ++j) {
+          scale[j] = scales[j % 12];
+          bias[j] = biases[(j / 12 + j) % 12];
+          if (term == 2) zb[j] = 130 - static_cast<std::int32_t>(j % 2);  // 131 - 129 = 2 on odd columns
+        }
+        for (auto a_type : {qk::ElementType::s8, qk::ElementType::u8}) {
+          qk::GemmS8WeightsDesc d = qk::GemmS8WeightsDesc::k_by_n(k, n, reinterpret_cast<const std::int8_t*>(b.data()), bias.data());
+          d.a_type = a_type;
+          if (term != 0) d.b_type = qk::ElementType::u8, d.zero_point = zb.data(), d.zero_point_per_column = term == 2;
+          qk::GemmS8Weights w;
+          REQUIRE(w.pack(d).ok());
+          for (auto out_type : {qk::OutputType::s8, qk::OutputType::u8})
+            for (int zsel = 0; zsel < 4; ++zsel)
+              for (bool narrow : {false, true})
+                for (bool per_channel : {true, false}) {
+                  const bool s8 = out_type == qk::OutputType::s8;
+                  const std::int32_t zp = s8 ? (zsel == 0 ? -128 : zsel == 1 ? 0 : zsel == 2 ? 127 : -3)
+                                             : (zsel == 0 ? 0 : zsel == 1 ? 128 : zsel == 2 ? 255 : 120);
+                  const std::int32_t qmin = s8 ? (narrow ? -100 : -128) : (narrow ? 10 : 0);
+                  const std::int32_t qmax = s8 ? (narrow ? 90 : 127) : (narrow ? 200 : 255);
+                  // Per tensor: a different scale per pass, so that every one is met.
+                  std::vector<float> sc = scale;
+                  if (!per_channel) sc[0] = scales[(static_cast<std::size_t>(zsel) * 3 + n) % 12];
+                  const auto out = qk::OutputStage::float_requant(out_type, sc.data(), per_channel, zp, qmin, qmax);
+                  std::vector<std::uint8_t> got(m * n, 0xCD), want(m * n, 0xCD);
+                  REQUIRE(qk::gemm_s8(w, m, a.data(), k, out, got.data(), n).ok());
+                  qk::reference::gemm_int8(m, n, k, a.data(), k, a_type == qk::ElementType::s8, 0, b.data(), n, 1,
+                                           d.b_type == qk::ElementType::s8, d.zero_point, d.zero_point_per_column,
+                                           bias.data(), out, want.data(), n);
+                  INFO("n=" << n << " term=" << term << " a_s8=" << (a_type == qk::ElementType::s8) << " s8=" << s8
+                            << " zp=" << zp << " narrow=" << narrow << " per_channel=" << per_channel);
+                  REQUIRE(got == want);
+                }
+        }
+      }
+  }
+}
+
 // Random requantization parameters over the whole validated range, both roundings, every kernel:
 // accumulators at and near INT32_MIN / INT32_MAX (K = 1, B = 1: acc = a + bias), shifts anywhere
 // in [-31, 30], multipliers at the extremes of [0, 2^31) or random, and column groups whose

@@ -27,8 +27,9 @@
 //    accumulator can start from it. block == 0 means the portable layout: int32 w'[t][channel],
 //    no pairs.
 //  - the epilogue is bit-identical to the GEMM's finish_row(): AVX-512 kernels requantize 8-bit
-//    TFLite (double rounding) outputs themselves with the per-channel constants hoisted per
-//    channel block for the whole row; every other case calls the family's finish_row().
+//    TFLite outputs (either rounding; the column kernel also ONNX's float requantization)
+//    themselves with the per-channel constants hoisted per channel block for the whole row;
+//    every other case calls the family's finish_row().
 //
 // The column kernel (`quad_run`, avx512vnni only; chosen at packing when every w' fits int8 and
 // kernel_h <= 4, as with all TFLite weights). vpdpbusd sums four u8 x s8 products per int32

@@ -111,12 +111,18 @@ QK_KERNEL_INLINE DwColumn dwc_middle(const DwColumn& a, const DwColumn& b) noexc
 // so epi_single_shift_narrow applies (9 ops per 16 lanes instead of 11, no 64-bit compares).
 // TFLite's MobileNet layers, with normalized multipliers and biases far below 2^28, always
 // take it.
+//
+// Float (ONNX's float_scale to 8 bits) runs as the fast mode, with epi_float_scale in place of
+// the single-shift form (a branch per vector, taken the same way for the whole segment): its
+// narrowing is the fast mode's (zero point added as int16, 8-bit clamp), and a mode of its own
+// would be a third more of this kernel to compile in every program.
 enum DwMode : int { kDwGeneral = 0, kDwFast = 1, kDwLean = 2, kDwNarrow = 3 };
 struct DwColumnRequant {
   SingleShift q[4];
   __m512i zp16, qmin8, qmax8, lo32, hi32, zp32;
+  __m512 scale[4], float_hi;  // the float form's
   int mode = kDwGeneral;
-  bool fast = false, out_s8 = true;
+  bool fast = false, out_s8 = true, float_form = false;
   // Short channel tails (<= 32 of a segment's 64 lanes): the accumulators are transposed to
   // channel order and only the live vectors requantized, the parameters kept in channel order.
   bool channel_order = false;
@@ -149,6 +155,30 @@ struct DwColumnRequant {
     channel_order = !pair && count <= 32;
     zp16 = qmin8 = qmax8 = lo32 = hi32 = zp32 = zero;
     for (int k = 0; k < 4; ++k) q[k] = SingleShift{zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero};
+    for (int k = 0; k < 4; ++k) scale[k] = _mm512_setzero_ps();
+    float_hi = _mm512_setzero_ps();
+    if (s.kind == OutputStage::Kind::float_scale && output_type_size(s.type) == 1) {
+      if (s.per_channel) {
+        // Scales as bits through the int32 loader (its loads are intrinsics, which may alias);
+        // lanes past the channels get 0.0f.
+        __m512i bits[4];
+        param(reinterpret_cast<const std::int32_t*>(s.scale), true, pair, channel_order, c0, count, 0, bits);
+        for (int k = 0; k < 4; ++k) scale[k] = _mm512_castsi512_ps(bits[k]);
+      } else {
+        for (int k = 0; k < 4; ++k) scale[k] = _mm512_set1_ps(s.scale[0]);
+      }
+      float_hi = _mm512_set1_ps(static_cast<float>(s.qmax - s.zero_point));  // exact: |qmax - zp| <= 510
+      float_form = fast = true;
+      mode = kDwFast;
+      out_s8 = s.type == OutputType::s8;
+      zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point));
+      qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin));
+      qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));
+      lo32 = _mm512_set1_epi32(s.qmin - s.zero_point);
+      hi32 = _mm512_set1_epi32(s.qmax - s.zero_point);
+      zp32 = _mm512_set1_epi32(s.zero_point);
+      return;
+    }
     // Either rounding: single rounding is the same form with other constants (SingleShift).
     if (s.kind != OutputStage::Kind::fixed_point || output_type_size(s.type) != 1) return;
     __m512i m[4], sh[4];
@@ -194,6 +224,7 @@ struct DwColumnRequant {
   template <int Mode>
   QK_KERNEL_INLINE __m512i apply(__m512i x, int k) const noexcept {
     if constexpr (Mode == kDwNarrow) return epi_single_shift_narrow(x, _mm512_shuffle_epi32(x, _MM_PERM_DDBB), q[k]);
+    if (float_form) return epi_float_scale(x, scale[k], float_hi);
     return epi_single_shift(x, _mm512_shuffle_epi32(x, _MM_PERM_DDBB), q[k]);
   }
 

@@ -167,8 +167,9 @@ inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_sign
 // for the hoisted version).
 // No single-shift fast path on ymm (see epilogue_avx512.inl): the group constants are empty.
 struct TileRequant {
-  static constexpr bool fast = false, narrow = false, kPipelined = false;
+  static constexpr bool fast = false, narrow = false, float_form = false, kPipelined = false;
 };
+enum class TileForm { single_shift, narrow, float_scale };
 // The AVX-512 tiles' pipelined epilogue (epilogue_avx512.inl); never taken here (kPipelined).
 struct PendingTile {
   const std::int32_t* acc = nullptr;
@@ -178,8 +179,9 @@ struct PendingTile {
 };
 template <std::size_t NB>
 QK_KERNEL_INLINE void finish_pending_row(const GemmS8Args&, const TileRequant&, const PendingTile&, std::size_t) noexcept {}
-// The AVX-512 tiles' register epilogue (epilogue_avx512.inl); never taken here (narrow is false).
-template <std::size_t NB, bool kTwoRows, class Vec>
+// The AVX-512 tiles' register epilogue (epilogue_avx512.inl); never taken here (narrow and
+// float_form are false).
+template <std::size_t NB, bool kTwoRows, TileForm kForm, class Vec>
 QK_KERNEL_INLINE void finish_pair_in_registers(const GemmS8Args&, const TileRequant&, std::uint8_t*, std::size_t, Vec, Vec,
                                                Vec, Vec) noexcept {}
 inline void prepare_tile_requant(const GemmS8Args&, std::size_t, std::size_t, TileRequant*) noexcept {}

@@ -244,6 +244,7 @@ struct TileRequant {
   struct alignas(64) Column {
     __m512i zero_point;  // per-column row-term coefficients (per_column row term only)
     SingleShift q;
+    __m512 scale;        // the float form's scales (float_form only)
   };
   Column col[kMaxVectors];
   // The single-shift form applies to every column of the group; the tile then starts its
@@ -254,11 +255,50 @@ struct TileRequant {
   // row term, so finish_tile uses epi_single_shift_narrow.
   bool narrow = false;
   bool clamp = false;  // [qmin, qmax] is narrower than the output type: clamp after narrowing
+  // The float form (ONNX's float_scale to 8 bits, epi_float_scale): fast is set too (the tile
+  // starts at the column offsets), narrow is not. With no row term it also finishes from the
+  // tile's registers (finish_pair_in_registers), as the narrow form does.
+  bool float_form = false;
+  __m512 float_hi;        // qmax - zero point, as floats
+  __m512i zero_point16;   // the zero point, as int16 (added after the first pack)
 };
+
+// The float form for 16 accumulators: float(x) * scale, rounded half to even, up to the
+// addition of the zero point. 4 ops where detail::requantize_float clamps both sides in double:
+//  - only the upper bound is applied in float (min with qmax - zp, which also maps +inf);
+//  - a product below -2^31 (or -inf) converts to INT32_MIN, cvtps2dq's "integer indefinite",
+//    which lies below qmin - zp as the product does: the saturating packs and the 8-bit clamp
+//    give qmin for it and for every other value below the range;
+//  - the zero point is added as int16 with saturation after the first pack (tile_row_bytes):
+//    in int32, INT32_MIN + a negative zero point would wrap. The values in range are exact
+//    integers within +-510, so int16 holds them and their sum with the zero point.
+// NaN cannot occur: validate_output_stage accepts only finite, positive, normal scales.
+// Of the 4, only the multiply uses vpdpbusd's pipe on Zen 4 (bench_peak's
+// vpdpbusd_zmm_beside rows), against two vpmuldq for the exact fixed-point forms.
+QK_KERNEL_INLINE __m512i epi_float_scale(__m512i x, __m512 scale, __m512 hi) noexcept {
+  return _mm512_cvtps_epi32(_mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(x), scale), hi));
+}
 
 inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::size_t count, TileRequant* rq) noexcept {
   const OutputStage& s = args.out;
-  rq->fast = rq->narrow = false;
+  rq->fast = rq->narrow = rq->float_form = false;
+  rq->float_hi = _mm512_setzero_ps();  // read (unused) by the other forms' shared narrowing
+  rq->zero_point16 = _mm512_setzero_si512();
+  const std::int32_t type_min = s.type == OutputType::s8 ? -128 : 0, type_max = s.type == OutputType::s8 ? 127 : 255;
+  rq->clamp = s.qmin > type_min || s.qmax < type_max;
+  if (s.kind == OutputStage::Kind::float_scale && output_type_size(s.type) == 1 && count <= 16 * TileRequant::kMaxVectors) {
+    for (std::size_t j = 0; 16 * j < count; ++j) {
+      const std::size_t n = n0 + 16 * j;
+      const __mmask16 mask = epi_mask16(count - 16 * j);
+      TileRequant::Column& c = rq->col[j];
+      c.zero_point = args.col_zero_point != nullptr ? _mm512_loadu_si512(args.col_zero_point + n) : _mm512_setzero_si512();
+      c.scale = epi_param_f32(s.scale, s.per_channel, n, mask);
+    }
+    rq->float_hi = _mm512_set1_ps(static_cast<float>(s.qmax - s.zero_point));  // exact: |qmax - zp| <= 510
+    rq->zero_point16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point));
+    rq->fast = rq->float_form = true;
+    return;
+  }
   if (s.kind != OutputStage::Kind::fixed_point || output_type_size(s.type) != 1 || s.zero_point <= -256 ||
       s.zero_point >= 256 || count > 16 * TileRequant::kMaxVectors)
     return;
@@ -284,32 +324,39 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
   }
   rq->fast = bad == 0;
   rq->narrow = rq->fast && wide == 0 && args.col_zero_point == nullptr && room >= 0;
-  const std::int32_t type_min = s.type == OutputType::s8 ? -128 : 0, type_max = s.type == OutputType::s8 ? 127 : 255;
-  rq->clamp = s.qmin > type_min || s.qmax < type_max;
 }
 
-// The tile through the single-shift form, row by row: the row's vectors are requantized in
-// registers, narrowed with saturating packs (exact: packs clamp to the output type, and a value
-// saturating at int16 is beyond it on the same side), clamped to [qmin, qmax] in 8 bits if that
-// is narrower, and stored with one masked store. The tile started its accumulators at the
+// The tile through its hoisted form (TileRequant: single shift, narrow or float), row by row:
+// the row's vectors are requantized in registers, narrowed with saturating packs (exact: packs
+// clamp to the output type, and a value saturating at int16 is beyond it on the same side),
+// clamped to [qmin, qmax] in 8 bits if that is narrower, and stored with one masked store. The tile started its accumulators at the
 // column offsets (gemm_s8_tile_rows), so with no row term the accumulators are the values
 // themselves. The odd lanes come from a vpshufd (port 5, which has room: the shifts are port 0's)
 // and not from a load one element further on: that load spans two of the tile's just-stored
 // vectors, which defeats store forwarding, so the epilogue could not start until the whole tile
-// had retired and committed (3136x144x24: 100 -> 97 us despite the extra op). The vector count
-// and the kind of row term are template parameters: as run-time tests inside the row loop they
-// cost two taken branches per vector.
+// had retired and committed (3136x144x24: 100 -> 97 us despite the extra op). The vector count,
+// the kind of row term and the form are template parameters: as run-time tests inside the row
+// loop they cost two taken branches per vector.
 enum class RowTerm { none, uniform, per_column };
 
-// One tile row's vectors through the single-shift form into v[0..kVectors).
-template <std::size_t kVectors, RowTerm kRowTerm, bool kNarrow>
+// Which requantization a hoisted tile epilogue runs (TileRequant): single shift, its narrow
+// form, or the float form.
+enum class TileForm { single_shift, narrow, float_scale };
+
+// One tile row's vectors through the tile's form into v[0..kVectors).
+template <std::size_t kVectors, RowTerm kRowTerm, TileForm kForm>
 QK_KERNEL_INLINE void tile_row_requant(const TileRequant& rq, const std::int32_t* acc, __m512i row_term, __m512i* v) noexcept {
+  static_assert(kForm != TileForm::narrow || kRowTerm == RowTerm::none, "the narrow form has no row term");
   QK_UNROLL for (std::size_t j = 0; j < kVectors; ++j) {
     const TileRequant::Column& c = rq.col[j];
     __m512i x = _mm512_load_si512(acc + 16 * j);
-    if constexpr (kRowTerm == RowTerm::none) {
+    if constexpr (kForm == TileForm::float_scale) {
+      if constexpr (kRowTerm == RowTerm::uniform) x = _mm512_sub_epi32(x, row_term);
+      if constexpr (kRowTerm == RowTerm::per_column) x = _mm512_sub_epi32(x, _mm512_mullo_epi32(c.zero_point, row_term));
+      v[j] = epi_float_scale(x, c.scale, rq.float_hi);
+    } else if constexpr (kRowTerm == RowTerm::none) {
       const __m512i x_odd = _mm512_shuffle_epi32(x, _MM_PERM_DDBB);  // dword 2i+1 to 2i
-      v[j] = kNarrow ? epi_single_shift_narrow(x, x_odd, c.q) : epi_single_shift(x, x_odd, c.q);
+      v[j] = kForm == TileForm::narrow ? epi_single_shift_narrow(x, x_odd, c.q) : epi_single_shift(x, x_odd, c.q);
     } else {
       x = kRowTerm == RowTerm::uniform ? _mm512_sub_epi32(x, row_term)
                                        : _mm512_sub_epi32(x, _mm512_mullo_epi32(c.zero_point, row_term));
@@ -330,21 +377,25 @@ QK_KERNEL_INLINE __m512i tile_row_term(std::uint32_t coef, const std::int32_t* s
 
 // Four vectors of 16 int32 to 64 bytes in order: per 128-bit lane l the packs give
 // [v0 v1 v2 v3] x (4 values of lane l); the permute `order` puts dword 4l + src at 4 src + l.
+// kAddZeroPoint (the float form): zp16 is added to the int16 values with saturation.
+template <bool kAddZeroPoint = false>
 QK_KERNEL_INLINE __m512i tile_row_bytes(const __m512i* v, bool is_signed, bool clamp, __m512i qmin8, __m512i qmax8,
-                                        __m512i order) noexcept {
-  const __m512i w01 = _mm512_packs_epi32(v[0], v[1]), w23 = _mm512_packs_epi32(v[2], v[3]);
+                                        __m512i order, [[maybe_unused]] __m512i zp16 = __m512i()) noexcept {
+  __m512i w01 = _mm512_packs_epi32(v[0], v[1]), w23 = _mm512_packs_epi32(v[2], v[3]);
+  if constexpr (kAddZeroPoint) w01 = _mm512_adds_epi16(w01, zp16), w23 = _mm512_adds_epi16(w23, zp16);
   __m512i bytes = is_signed ? _mm512_packs_epi16(w01, w23) : _mm512_packus_epi16(w01, w23);
   if (clamp)
     bytes = is_signed ? _mm512_min_epi8(_mm512_max_epi8(bytes, qmin8), qmax8) : _mm512_min_epu8(_mm512_max_epu8(bytes, qmin8), qmax8);
   return _mm512_permutexvar_epi32(order, bytes);
 }
 
-template <std::size_t kVectors, RowTerm kRowTerm, bool kNarrow = false>
-QK_KERNEL_INLINE void finish_tile_single_shift_t(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+template <std::size_t kVectors, RowTerm kRowTerm, TileForm kForm = TileForm::single_shift>
+QK_KERNEL_INLINE void finish_tile_hoisted_t(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
                                                  std::size_t rows, std::size_t n0, std::size_t count,
                                                  const std::int32_t* acc, std::size_t acc_stride,
                                                  const std::int32_t* sums) noexcept {
   const OutputStage& s = args.out;
+  constexpr bool kFloat = kForm == TileForm::float_scale;
   const bool is_signed = s.type == OutputType::s8, clamp = rq.clamp;
   const std::uint32_t coef = args.col_zero_point != nullptr ? static_cast<std::uint32_t>(args.col_zero_point[0]) : 0u;
   const __m512i zero = _mm512_setzero_si512();
@@ -369,9 +420,9 @@ QK_KERNEL_INLINE void finish_tile_single_shift_t(const GemmS8Args& args, const T
         const std::int32_t* const acc_r = acc + r * acc_stride;
         std::uint8_t* const out_r = out + r * ldc;
         __m512i v[4] = {zero, zero, zero, zero};
-        tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc_r, tile_row_term<kRowTerm>(coef, sums, r), v);
-        tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc_r + acc_stride, tile_row_term<kRowTerm>(coef, sums, r + 1), v + 2);
-        const __m512i bytes = tile_row_bytes(v, is_signed, clamp, qmin8, qmax8, order);
+        tile_row_requant<kVectors, kRowTerm, kForm>(rq, acc_r, tile_row_term<kRowTerm>(coef, sums, r), v);
+        tile_row_requant<kVectors, kRowTerm, kForm>(rq, acc_r + acc_stride, tile_row_term<kRowTerm>(coef, sums, r + 1), v + 2);
+        const __m512i bytes = tile_row_bytes<kFloat>(v, is_signed, clamp, qmin8, qmax8, order, rq.zero_point16);
         if (contiguous) {
           _mm512_storeu_si512(out_r, bytes);
         } else {
@@ -386,35 +437,46 @@ QK_KERNEL_INLINE void finish_tile_single_shift_t(const GemmS8Args& args, const T
   // even unused (UBSan, fuzz_gemm).
   for (; r < rows; ++r) {
     __m512i v[TileRequant::kMaxVectors] = {zero, zero, zero, zero};
-    tile_row_requant<kVectors, kRowTerm, kNarrow>(rq, acc + r * acc_stride, tile_row_term<kRowTerm>(coef, sums, r), v);
-    _mm512_mask_storeu_epi8(out + r * ldc, store_mask, tile_row_bytes(v, is_signed, clamp, qmin8, qmax8, order));
+    tile_row_requant<kVectors, kRowTerm, kForm>(rq, acc + r * acc_stride, tile_row_term<kRowTerm>(coef, sums, r), v);
+    _mm512_mask_storeu_epi8(out + r * ldc, store_mask,
+                            tile_row_bytes<kFloat>(v, is_signed, clamp, qmin8, qmax8, order, rq.zero_point16));
   }
 }
 
 template <std::size_t kVectors>
-QK_KERNEL_INLINE void finish_tile_single_shift_v(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+QK_KERNEL_INLINE void finish_tile_hoisted_v(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
                                                  std::size_t rows, std::size_t n0, std::size_t count,
                                                  const std::int32_t* acc, std::size_t acc_stride,
                                                  const std::int32_t* sums) noexcept {
-  if (rq.narrow)
-    finish_tile_single_shift_t<kVectors, RowTerm::none, true>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
+  if (rq.float_form) {
+    if (args.col_zero_point == nullptr)
+      finish_tile_hoisted_t<kVectors, RowTerm::none, TileForm::float_scale>(args, rq, m0, rows, n0, count, acc,
+                                                                                  acc_stride, sums);
+    else if (args.row_term_uniform)
+      finish_tile_hoisted_t<kVectors, RowTerm::uniform, TileForm::float_scale>(args, rq, m0, rows, n0, count, acc,
+                                                                                     acc_stride, sums);
+    else
+      finish_tile_hoisted_t<kVectors, RowTerm::per_column, TileForm::float_scale>(args, rq, m0, rows, n0, count,
+                                                                                        acc, acc_stride, sums);
+  } else if (rq.narrow)
+    finish_tile_hoisted_t<kVectors, RowTerm::none, TileForm::narrow>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
   else if (args.col_zero_point == nullptr)
-    finish_tile_single_shift_t<kVectors, RowTerm::none>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
+    finish_tile_hoisted_t<kVectors, RowTerm::none>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
   else if (args.row_term_uniform)
-    finish_tile_single_shift_t<kVectors, RowTerm::uniform>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
+    finish_tile_hoisted_t<kVectors, RowTerm::uniform>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
   else
-    finish_tile_single_shift_t<kVectors, RowTerm::per_column>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
+    finish_tile_hoisted_t<kVectors, RowTerm::per_column>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
 }
 
-QK_KERNEL_INLINE void finish_tile_single_shift(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+QK_KERNEL_INLINE void finish_tile_hoisted(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
                                                std::size_t rows, std::size_t n0, std::size_t count,
                                                const std::int32_t* acc, std::size_t acc_stride,
                                                const std::int32_t* sums) noexcept {
   switch ((count + 15) / 16) {
-    case 1: finish_tile_single_shift_v<1>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
-    case 2: finish_tile_single_shift_v<2>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
-    case 3: finish_tile_single_shift_v<3>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
-    default: finish_tile_single_shift_v<4>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
+    case 1: finish_tile_hoisted_v<1>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
+    case 2: finish_tile_hoisted_v<2>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
+    case 3: finish_tile_hoisted_v<3>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
+    default: finish_tile_hoisted_v<4>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
   }
 }
 
@@ -437,7 +499,7 @@ QK_KERNEL_INLINE void finish_pending_row(const GemmS8Args& args, const TileRequa
   static_assert(NB >= 3 && NB <= 4, "3- and 4-panel tiles (smaller ones finish from registers)");
   const __m512i zero = _mm512_setzero_si512();
   __m512i v[4] = {zero, zero, zero, zero};
-  tile_row_requant<NB, RowTerm::none, true>(rq, p.acc + r * NB * 16, zero, v);
+  tile_row_requant<NB, RowTerm::none, TileForm::narrow>(rq, p.acc + r * NB * 16, zero, v);
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   const OutputStage& s = args.out;
   const bool is_signed = s.type == OutputType::s8;
@@ -447,6 +509,13 @@ QK_KERNEL_INLINE void finish_pending_row(const GemmS8Args& args, const TileRequa
   _mm512_mask_storeu_epi8(p.out + r * args.ldc_bytes, static_cast<__mmask64>(p.mask), bytes);
 }
 
+// Column vector j of a register-epilogue row through the narrow or the float form.
+template <TileForm kForm>
+QK_KERNEL_INLINE __m512i register_requant(const TileRequant& rq, __m512i x, std::size_t j) noexcept {
+  if constexpr (kForm == TileForm::float_scale) return epi_float_scale(x, rq.col[j].scale, rq.float_hi);
+  else return epi_single_shift_narrow(x, _mm512_shuffle_epi32(x, _MM_PERM_DDBB), rq.col[j].q);
+}
+
 // The narrow single-shift form (TileRequant::narrow) straight from the tile's registers, two
 // rows at a time: x0, x1 are row r's accumulators (columns 0-15, 16-31; x1 unused when NB == 1),
 // x2, x3 row r + 1's (unused when !kTwoRows), stored at out and out + ldc. The tile calls it
@@ -454,30 +523,35 @@ QK_KERNEL_INLINE void finish_pending_row(const GemmS8Args& args, const TileRequa
 // per 12 x 32 tile, a third of the non-epilogue time of first_224 (K = 27). Only tiles of up
 // to 32 columns: wider ones (6 x 64) have no registers to spare. The constants are read from
 // rq, in memory, and never hoisted: the K loop needs every register but a few.
-template <std::size_t NB, bool kTwoRows>
+// kForm: narrow, or float_scale (TileRequant::float_form with no row term), whose 4 ops per
+// vector (epi_float_scale) need no shuffle.
+template <std::size_t NB, bool kTwoRows, TileForm kForm = TileForm::narrow>
 QK_KERNEL_INLINE void finish_pair_in_registers(const GemmS8Args& args, const TileRequant& rq, std::uint8_t* out,
                                                std::size_t count, __m512i x0, __m512i x1, __m512i x2,
                                                __m512i x3) noexcept {
   static_assert(NB <= 2, "up to 32 columns");
+  static_assert(kForm != TileForm::single_shift, "the narrow or the float form");
+  constexpr bool kFloat = kForm == TileForm::float_scale;
   const OutputStage& s = args.out;
   const std::size_t ldc = args.ldc_bytes;
   const __m512i zero = _mm512_setzero_si512();
   __m512i v[4] = {zero, zero, zero, zero};
-  v[0] = epi_single_shift_narrow(x0, _mm512_shuffle_epi32(x0, _MM_PERM_DDBB), rq.col[0].q);
-  if constexpr (NB > 1) v[1] = epi_single_shift_narrow(x1, _mm512_shuffle_epi32(x1, _MM_PERM_DDBB), rq.col[1].q);
+  v[0] = register_requant<kForm>(rq, x0, 0);
+  if constexpr (NB > 1) v[1] = register_requant<kForm>(rq, x1, 1);
   if constexpr (kTwoRows) {
-    v[2] = epi_single_shift_narrow(x2, _mm512_shuffle_epi32(x2, _MM_PERM_DDBB), rq.col[0].q);
-    if constexpr (NB > 1) v[3] = epi_single_shift_narrow(x3, _mm512_shuffle_epi32(x3, _MM_PERM_DDBB), rq.col[1].q);
+    v[2] = register_requant<kForm>(rq, x2, 0);
+    if constexpr (NB > 1) v[3] = register_requant<kForm>(rq, x3, 1);
   }
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   // (The clamp bounds only when clamping: as arguments they were two byte broadcasts, port 5
   // uops, per pair of rows whether used or not.)
   const bool is_signed = s.type == OutputType::s8;
-  const __m512i bytes = rq.clamp ? tile_row_bytes(v, is_signed, true, _mm512_set1_epi8(static_cast<char>(s.qmin)),
-                                                  _mm512_set1_epi8(static_cast<char>(s.qmax)), order)
-                                 : tile_row_bytes(v, is_signed, false, zero, zero, order);
+  const __m512i bytes =
+      rq.clamp ? tile_row_bytes<kFloat>(v, is_signed, true, _mm512_set1_epi8(static_cast<char>(s.qmin)),
+                                        _mm512_set1_epi8(static_cast<char>(s.qmax)), order, rq.zero_point16)
+               : tile_row_bytes<kFloat>(v, is_signed, false, zero, zero, order, rq.zero_point16);
   const __mmask64 row_mask = (__mmask64{1} << count) - 1;  // count <= 32
-  if (kTwoRows && ldc == 32 && count == 32) {  // contiguous rows: one store (see finish_tile_single_shift_t)
+  if (kTwoRows && ldc == 32 && count == 32) {  // contiguous rows: one store (see finish_tile_hoisted_t)
     _mm512_storeu_si512(out, bytes);
     return;
   }
@@ -486,8 +560,10 @@ QK_KERNEL_INLINE void finish_pair_in_registers(const GemmS8Args& args, const Til
     _mm256_mask_storeu_epi8(out + ldc, static_cast<__mmask32>(row_mask), _mm512_extracti64x4_epi64(bytes, 1));
 }
 
-// A whole register tile (rows x count columns of acc, rows acc_stride apart, 64-byte aligned):
-// the common case, TFLite double-rounding requantization to 8 bits, with every per-column
+// A whole register tile (rows x count columns of acc, rows acc_stride apart, 64-byte aligned).
+// The hoisted forms (TileRequant::fast: TFLite's single shift, narrow or not, and ONNX's float
+// to 8 bits) go to finish_tile_hoisted. Below: TFLite double-rounding requantization to 8 bits
+// when the shifts do not allow the single-shift form, with every per-column
 // constant (offset, zero point, multiplier, shifts, rounding mask) computed once per 16 columns
 // and applied to all rows; the tile buffer is rewritten in place with the final int32 values,
 // then each row is narrowed 64 columns per store. Per-row finishing recomputed the constants
@@ -497,7 +573,7 @@ __attribute__((noinline)) inline void finish_tile(const GemmS8Args& args, const 
                                                   std::size_t rows, std::size_t n0, std::size_t count, std::int32_t* acc,
                                                   std::size_t acc_stride, const std::int32_t* sums) noexcept {
   if (rq.fast) {
-    finish_tile_single_shift(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
+    finish_tile_hoisted(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
     return;
   }
   const OutputStage& s = args.out;

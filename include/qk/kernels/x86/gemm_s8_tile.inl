@@ -258,17 +258,25 @@ QK_KERNEL_NOINLINE void QK_TILE_ROWS_FN(const GemmS8Args& args, const TileRequan
 #endif
   if constexpr (QK_TILE_REGISTER_EPILOGUE) {
 #undef QK_TILE_REGISTER_EPILOGUE
+    std::uint8_t* const out = args.c + m0 * args.ldc_bytes + n0;
+#define QK_TILE_FINISH_PAIR(r, s, form)                                                                        \
+  if constexpr (ROWS > r)                                                                                      \
+    finish_pair_in_registers<NB, (ROWS > s), form>(args, rq, out + r * args.ldc_bytes, cols, c##r##0, c##r##1, \
+                                                   c##s##0, c##s##1);
+#define QK_TILE_FINISH_ALL(form)                                                         \
+  QK_TILE_FINISH_PAIR(0, 1, form) QK_TILE_FINISH_PAIR(2, 3, form) QK_TILE_FINISH_PAIR(4, 5, form) \
+  QK_TILE_FINISH_PAIR(6, 7, form) QK_TILE_FINISH_PAIR(8, 9, form) QK_TILE_FINISH_PAIR(10, 11, form)
     if (rq.narrow) {
-      std::uint8_t* const out = args.c + m0 * args.ldc_bytes + n0;
-#define QK_TILE_FINISH_PAIR(r, s)                                                                       \
-  if constexpr (ROWS > r)                                                                              \
-    finish_pair_in_registers<NB, (ROWS > s)>(args, rq, out + r * args.ldc_bytes, cols, c##r##0, c##r##1, \
-                                             c##s##0, c##s##1);
-      QK_TILE_FINISH_PAIR(0, 1) QK_TILE_FINISH_PAIR(2, 3) QK_TILE_FINISH_PAIR(4, 5)
-      QK_TILE_FINISH_PAIR(6, 7) QK_TILE_FINISH_PAIR(8, 9) QK_TILE_FINISH_PAIR(10, 11)
-#undef QK_TILE_FINISH_PAIR
+      QK_TILE_FINISH_ALL(TileForm::narrow)
       return;
     }
+    // The float form (ONNX's float_scale) without a row term: the same, with its 4-op vectors.
+    if (rq.float_form && args.col_zero_point == nullptr) {
+      QK_TILE_FINISH_ALL(TileForm::float_scale)
+      return;
+    }
+#undef QK_TILE_FINISH_ALL
+#undef QK_TILE_FINISH_PAIR
   }
   alignas(64) std::int32_t tile[ROWS][NB * Traits::kLanes];
   QK_TILE_STORE_ROW(0) QK_TILE_STORE_ROW(1) QK_TILE_STORE_ROW(2) QK_TILE_STORE_ROW(3)
