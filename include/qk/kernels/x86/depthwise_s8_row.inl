@@ -11,7 +11,8 @@
 //   store_acc(int32* p, lo, hi): the two pair accumulators back in channel order;
 //   Requant: supported(stage), Requant(stage, c0, count) and store(p, lo, hi, count): the
 //   output stage for one block of channels with its constants held in registers (AVX-512:
-//   8-bit TFLite, either rounding; supported() false elsewhere, and finish_row() is used).
+//   8-bit TFLite, either rounding, and ONNX float; supported() false elsewhere, and
+//   finish_row() is used).
 // No standard headers may be included here.
 //
 // Loop order: channel blocks outer, the row's pixels inner. A block's weights (as memory

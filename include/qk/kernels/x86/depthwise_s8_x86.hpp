@@ -41,7 +41,8 @@
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 (VNNI and BW share everything but the pair product)
-// The hoisted AVX-512 epilogue for 8-bit TFLite outputs (either rounding): the same arithmetic
+// The hoisted AVX-512 epilogue for 8-bit TFLite outputs (either rounding; ONNX float ones per
+// pixel with epilogue_avx512.inl's epi_float_scale and the 32-bit clamp): the same arithmetic
 // as epilogue_avx512.inl's epi_vector (so bit-identical to detail::output_element), with every
 // per-channel constant computed once per channel block and row instead of once per pixel, and
 // in the lo/hi channel order of the pair accumulators, so the accumulators are never permuted:
@@ -58,8 +59,12 @@
     bool combined = false, out_s8 = true, single = false;                                              \
     SingleShift single_lo, single_hi; /* the combined form's constants (epilogue_avx512.inl) */        \
     __m512i zp16, qmin8, qmax8;                                                                        \
+    /* ONNX's float requantization (epi_float_scale), clamped and offset as the integer forms. */     \
+    bool float_form = false;                                                                           \
+    __m512 scale_lo, scale_hi, float_hi;                                                               \
     static bool supported(const OutputStage& s) noexcept {                                             \
-      return s.kind == OutputStage::Kind::fixed_point && output_type_size(s.type) == 1;                 \
+      return (s.kind == OutputStage::Kind::fixed_point || s.kind == OutputStage::Kind::float_scale) &&  \
+             output_type_size(s.type) == 1;                                                            \
     }                                                                                                  \
     /* Per-channel values of channels [c0, c0 + count) as the lo / hi accumulator orders. */           \
     static QK_KERNEL_INLINE void param(const std::int32_t* p, bool per_channel, std::size_t c0,         \
@@ -83,7 +88,23 @@
       single_lo = single_hi = SingleShift{zero, zero, zero, zero, zero, zero, zero, zero, zero, zero, zero}; \
       zp16 = qmin8 = qmax8 = zero;                                                                     \
       mask_lo = mask_hi = thr_lo = thr_hi = clamp_lo = clamp_hi = zp = sh_lo = sh_hi = zero;           \
+      scale_lo = scale_hi = float_hi = _mm512_setzero_ps();                                            \
       if (!active) return;                                                                             \
+      if (s.kind == OutputStage::Kind::float_scale) {                                                  \
+        /* Scales as bits through the int32 loader (intrinsic loads, which may alias). */              \
+        if (s.per_channel) {                                                                           \
+          __m512i lo_bits, hi_bits;                                                                    \
+          param(reinterpret_cast<const std::int32_t*>(s.scale), true, c0, count, &lo_bits, &hi_bits);  \
+          scale_lo = _mm512_castsi512_ps(lo_bits), scale_hi = _mm512_castsi512_ps(hi_bits);            \
+        } else {                                                                                       \
+          scale_lo = scale_hi = _mm512_set1_ps(s.scale[0]);                                            \
+        }                                                                                              \
+        float_hi = _mm512_set1_ps(static_cast<float>(s.qmax - s.zero_point)); /* exact: <= 510 */     \
+        float_form = true;                                                                             \
+        clamp_lo = _mm512_set1_epi32(s.qmin - s.zero_point), clamp_hi = _mm512_set1_epi32(s.qmax - s.zero_point); \
+        zp = _mm512_set1_epi32(s.zero_point);                                                          \
+        return;                                                                                        \
+      }                                                                                                \
       param(s.multiplier, s.per_channel, c0, count, &m_lo, &m_hi);                                     \
       param(s.shift, s.per_channel, c0, count, &sh_lo, &sh_hi);                                        \
       mo_lo = _mm512_srli_epi64(m_lo, 32), mo_hi = _mm512_srli_epi64(m_hi, 32);                       \
@@ -161,7 +182,7 @@
         }                                                                                              \
         return;                                                                                        \
       }                                                                                                \
-      if (any_left || any_min || single) {                                                             \
+      if (any_left || any_min || single || float_form) {                                               \
         QK_UNROLL for (std::size_t i = 0; i < N; ++i) store(p + i * stride, lo[i], hi[i], 32);         \
         return;                                                                                        \
       }                                                                                                \
@@ -188,7 +209,12 @@
     }                                                                                                  \
     QK_KERNEL_INLINE void store(std::uint8_t* p, __m512i lo, __m512i hi, std::size_t count) const noexcept { \
       __m512i a, b;                                                                                    \
-      if (single) {                                                                                    \
+      if (float_form) {                                                                                \
+        /* Below the range cvtps2dq gives INT32_MIN (epi_float_scale): the 32-bit clamp takes it. */  \
+        a = epi_float_scale(lo, scale_lo, float_hi), b = epi_float_scale(hi, scale_hi, float_hi);      \
+        a = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(a, clamp_lo), clamp_hi), zp);          \
+        b = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(b, clamp_lo), clamp_hi), zp);          \
+      } else if (single) {                                                                             \
         a = combined ? epi_single_shift(lo, _mm512_srli_epi64(lo, 32), single_lo) : epi_single_rounding(lo, m_lo, sh_lo); \
         b = combined ? epi_single_shift(hi, _mm512_srli_epi64(hi, 32), single_hi) : epi_single_rounding(hi, m_hi, sh_hi); \
         a = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(a, clamp_lo), clamp_hi), zp);          \
