@@ -329,9 +329,9 @@ inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::si
 // The tile through its hoisted form (TileRequant: single shift, narrow or float), row by row:
 // the row's vectors are requantized in registers, narrowed with saturating packs (exact: packs
 // clamp to the output type, and a value saturating at int16 is beyond it on the same side),
-// clamped to [qmin, qmax] in 8 bits if that is narrower, and stored with one masked store. The tile started its accumulators at the
-// column offsets (gemm_s8_tile_rows), so with no row term the accumulators are the values
-// themselves. The odd lanes come from a vpshufd (port 5, which has room: the shifts are port 0's)
+// clamped to [qmin, qmax] in 8 bits if that is narrower, and stored with one masked store. The
+// tile started its accumulators at the column offsets (gemm_s8_tile_rows), so with no row term
+// the accumulators are the values themselves. The odd lanes come from a vpshufd (port 5, which has room: the shifts are port 0's)
 // and not from a load one element further on: that load spans two of the tile's just-stored
 // vectors, which defeats store forwarding, so the epilogue could not start until the whole tile
 // had retired and committed (3136x144x24: 100 -> 97 us despite the extra op). The vector count,
@@ -391,9 +391,9 @@ QK_KERNEL_INLINE __m512i tile_row_bytes(const __m512i* v, bool is_signed, bool c
 
 template <std::size_t kVectors, RowTerm kRowTerm, TileForm kForm = TileForm::single_shift>
 QK_KERNEL_INLINE void finish_tile_hoisted_t(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
-                                                 std::size_t rows, std::size_t n0, std::size_t count,
-                                                 const std::int32_t* acc, std::size_t acc_stride,
-                                                 const std::int32_t* sums) noexcept {
+                                            std::size_t rows, std::size_t n0, std::size_t count,
+                                            const std::int32_t* acc, std::size_t acc_stride,
+                                            const std::int32_t* sums) noexcept {
   const OutputStage& s = args.out;
   constexpr bool kFloat = kForm == TileForm::float_scale;
   const bool is_signed = s.type == OutputType::s8, clamp = rq.clamp;
@@ -445,19 +445,17 @@ QK_KERNEL_INLINE void finish_tile_hoisted_t(const GemmS8Args& args, const TileRe
 
 template <std::size_t kVectors>
 QK_KERNEL_INLINE void finish_tile_hoisted_v(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
-                                                 std::size_t rows, std::size_t n0, std::size_t count,
-                                                 const std::int32_t* acc, std::size_t acc_stride,
-                                                 const std::int32_t* sums) noexcept {
+                                            std::size_t rows, std::size_t n0, std::size_t count,
+                                            const std::int32_t* acc, std::size_t acc_stride,
+                                            const std::int32_t* sums) noexcept {
   if (rq.float_form) {
+    constexpr TileForm kF = TileForm::float_scale;
     if (args.col_zero_point == nullptr)
-      finish_tile_hoisted_t<kVectors, RowTerm::none, TileForm::float_scale>(args, rq, m0, rows, n0, count, acc,
-                                                                                  acc_stride, sums);
+      finish_tile_hoisted_t<kVectors, RowTerm::none, kF>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
     else if (args.row_term_uniform)
-      finish_tile_hoisted_t<kVectors, RowTerm::uniform, TileForm::float_scale>(args, rq, m0, rows, n0, count, acc,
-                                                                                     acc_stride, sums);
+      finish_tile_hoisted_t<kVectors, RowTerm::uniform, kF>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
     else
-      finish_tile_hoisted_t<kVectors, RowTerm::per_column, TileForm::float_scale>(args, rq, m0, rows, n0, count,
-                                                                                        acc, acc_stride, sums);
+      finish_tile_hoisted_t<kVectors, RowTerm::per_column, kF>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
   } else if (rq.narrow)
     finish_tile_hoisted_t<kVectors, RowTerm::none, TileForm::narrow>(args, rq, m0, rows, n0, count, acc, acc_stride, sums);
   else if (args.col_zero_point == nullptr)
@@ -469,9 +467,9 @@ QK_KERNEL_INLINE void finish_tile_hoisted_v(const GemmS8Args& args, const TileRe
 }
 
 QK_KERNEL_INLINE void finish_tile_hoisted(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
-                                               std::size_t rows, std::size_t n0, std::size_t count,
-                                               const std::int32_t* acc, std::size_t acc_stride,
-                                               const std::int32_t* sums) noexcept {
+                                          std::size_t rows, std::size_t n0, std::size_t count,
+                                          const std::int32_t* acc, std::size_t acc_stride,
+                                          const std::int32_t* sums) noexcept {
   switch ((count + 15) / 16) {
     case 1: finish_tile_hoisted_v<1>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
     case 2: finish_tile_hoisted_v<2>(args, rq, m0, rows, n0, count, acc, acc_stride, sums); break;
