@@ -122,7 +122,7 @@ struct DwColumnRequant {
   __m512i zp16, qmin8, qmax8, lo32, hi32, zp32;
   __m512 scale[4], float_hi;  // the float form's
   int mode = kDwGeneral;
-  bool fast = false, out_s8 = true, float_form = false;
+  bool out_s8 = true, float_form = false;
   // Short channel tails (<= 32 of a segment's 64 lanes): the accumulators are transposed to
   // channel order and only the live vectors requantized, the parameters kept in channel order.
   bool channel_order = false;
@@ -168,15 +168,9 @@ struct DwColumnRequant {
         for (int k = 0; k < 4; ++k) scale[k] = _mm512_set1_ps(s.scale[0]);
       }
       float_hi = _mm512_set1_ps(static_cast<float>(s.qmax - s.zero_point));  // exact: |qmax - zp| <= 510
-      float_form = fast = true;
+      float_form = true;
       mode = kDwFast;
-      out_s8 = s.type == OutputType::s8;
-      zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point));
-      qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin));
-      qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));
-      lo32 = _mm512_set1_epi32(s.qmin - s.zero_point);
-      hi32 = _mm512_set1_epi32(s.qmax - s.zero_point);
-      zp32 = _mm512_set1_epi32(s.zero_point);
+      set_narrowing(s, 0);
       return;
     }
     // Either rounding: single rounding is the same form with other constants (SingleShift).
@@ -190,7 +184,6 @@ struct DwColumnRequant {
       bad = static_cast<__mmask16>(bad | _mm512_cmplt_epi32_mask(m[k], zero) |
                                    _mm512_cmpgt_epi32_mask(sh[k], _mm512_set1_epi32(-1)));
     if (bad != 0) return;
-    fast = true;
     out_s8 = s.type == OutputType::s8;
     const std::int32_t type_min = out_s8 ? -128 : 0, type_max = out_s8 ? 127 : 255;
     __mmask16 wide = 0;  // e > 22: zp * 2^(31+e) could overflow 64 bits
@@ -212,6 +205,13 @@ struct DwColumnRequant {
     }
     const std::int32_t folded_zp = mode == kDwNarrow ? s.zero_point : 0;
     for (int k = 0; k < 4; ++k) q[k] = single_shift_constants(m[k], _mm512_sub_epi32(zero, sh[k]), folded_zp, s.rounding);
+    set_narrowing(s, folded_zp);
+  }
+
+  // The narrowing's constants, for requantized values that already hold `folded_zp` of the zero
+  // point (the lean and narrow modes fold all of it; the fast mode and the float form none).
+  QK_KERNEL_INLINE void set_narrowing(const OutputStage& s, std::int32_t folded_zp) noexcept {
+    out_s8 = s.type == OutputType::s8;
     zp16 = _mm512_set1_epi16(static_cast<std::int16_t>(s.zero_point - folded_zp));
     qmin8 = _mm512_set1_epi8(static_cast<char>(s.qmin));
     qmax8 = _mm512_set1_epi8(static_cast<char>(s.qmax));

@@ -90,6 +90,8 @@
       mask_lo = mask_hi = thr_lo = thr_hi = clamp_lo = clamp_hi = zp = sh_lo = sh_hi = zero;           \
       scale_lo = scale_hi = float_hi = _mm512_setzero_ps();                                            \
       if (!active) return;                                                                             \
+      clamp_lo = _mm512_set1_epi32(s.qmin - s.zero_point), clamp_hi = _mm512_set1_epi32(s.qmax - s.zero_point); \
+      zp = _mm512_set1_epi32(s.zero_point);                                                            \
       if (s.kind == OutputStage::Kind::float_scale) {                                                  \
         /* Scales as bits through the int32 loader (intrinsic loads, which may alias). */              \
         if (s.per_channel) {                                                                           \
@@ -101,8 +103,6 @@
         }                                                                                              \
         float_hi = _mm512_set1_ps(static_cast<float>(s.qmax - s.zero_point)); /* exact: <= 510 */     \
         float_form = true;                                                                             \
-        clamp_lo = _mm512_set1_epi32(s.qmin - s.zero_point), clamp_hi = _mm512_set1_epi32(s.qmax - s.zero_point); \
-        zp = _mm512_set1_epi32(s.zero_point);                                                          \
         return;                                                                                        \
       }                                                                                                \
       param(s.multiplier, s.per_channel, c0, count, &m_lo, &m_hi);                                     \
@@ -116,8 +116,6 @@
       thr_lo = _mm512_srli_epi32(mask_lo, 1), thr_hi = _mm512_srli_epi32(mask_hi, 1);                  \
       const __m512i int_min = _mm512_set1_epi32(std::numeric_limits<std::int32_t>::min());             \
       min_lo = _mm512_cmpeq_epi32_mask(m_lo, int_min), min_hi = _mm512_cmpeq_epi32_mask(m_hi, int_min); \
-      clamp_lo = _mm512_set1_epi32(s.qmin - s.zero_point), clamp_hi = _mm512_set1_epi32(s.qmax - s.zero_point); \
-      zp = _mm512_set1_epi32(s.zero_point);                                                            \
       any_left = _mm512_test_epi32_mask(_mm512_or_si512(left_lo, left_hi), _mm512_or_si512(left_lo, left_hi)) != 0; \
       any_min = (min_lo | min_hi) != 0;                                                                \
       const __mmask16 e0 = _mm512_cmpeq_epi32_mask(right_lo, zero) | _mm512_cmpeq_epi32_mask(right_hi, zero); \
@@ -209,14 +207,14 @@
     }                                                                                                  \
     QK_KERNEL_INLINE void store(std::uint8_t* p, __m512i lo, __m512i hi, std::size_t count) const noexcept { \
       __m512i a, b;                                                                                    \
-      if (float_form) {                                                                                \
-        /* Below the range cvtps2dq gives INT32_MIN (epi_float_scale): the 32-bit clamp takes it. */  \
-        a = epi_float_scale(lo, scale_lo, float_hi), b = epi_float_scale(hi, scale_hi, float_hi);      \
-        a = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(a, clamp_lo), clamp_hi), zp);          \
-        b = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(b, clamp_lo), clamp_hi), zp);          \
-      } else if (single) {                                                                             \
-        a = combined ? epi_single_shift(lo, _mm512_srli_epi64(lo, 32), single_lo) : epi_single_rounding(lo, m_lo, sh_lo); \
-        b = combined ? epi_single_shift(hi, _mm512_srli_epi64(hi, 32), single_hi) : epi_single_rounding(hi, m_hi, sh_hi); \
+      if (float_form || single) {                                                                      \
+        /* Float: below the range cvtps2dq gives INT32_MIN (epi_float_scale); the clamp takes it. */  \
+        if (float_form) {                                                                              \
+          a = epi_float_scale(lo, scale_lo, float_hi), b = epi_float_scale(hi, scale_hi, float_hi);    \
+        } else {                                                                                       \
+          a = combined ? epi_single_shift(lo, _mm512_srli_epi64(lo, 32), single_lo) : epi_single_rounding(lo, m_lo, sh_lo); \
+          b = combined ? epi_single_shift(hi, _mm512_srli_epi64(hi, 32), single_hi) : epi_single_rounding(hi, m_hi, sh_hi); \
+        }                                                                                              \
         a = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(a, clamp_lo), clamp_hi), zp);          \
         b = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(b, clamp_lo), clamp_hi), zp);          \
       } else {                                                                                         \
