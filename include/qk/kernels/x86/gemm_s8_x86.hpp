@@ -150,7 +150,10 @@ struct Traits {
   static QK_KERNEL_INLINE Vec zero() noexcept { return _mm512_setzero_si512(); }
   // Unaligned: pack_into() accepts caller memory of any alignment (see the AVX2 families).
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }
-  // Two activations widened to int16 and placed in every 32-bit lane.
+  // Two activations widened to int16 and placed in every 32-bit lane, in general registers.
+  // avx2's way (a 2-byte broadcast and vpmovzxbw / vpmovsxbw, see there) measured no better on
+  // Zen 4 with zmm (3 interleaved pairs, best of each, per benchmark row: 0.93-1.18x this
+  // time, no consistent direction), so this stays.
   template <bool Signed>
   static QK_KERNEL_INLINE Vec pair(std::uint32_t a0, std::uint32_t a1) noexcept {
     const std::uint32_t lo = Signed ? static_cast<std::uint32_t>(static_cast<std::int8_t>(a0)) & 0xFFFFu : a0;
@@ -240,14 +243,21 @@ struct Traits {
   static QK_KERNEL_INLINE Vec load_b(const std::uint8_t* p) noexcept {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
   }
+  // A group's two activations (p[0], p[1]) widened to int16 in every 32-bit lane: a 2-byte
+  // broadcast load puts a0, a1, a0, a1, ... in the 16 bytes of an xmm, which vpmovzxbw
+  // (u8) or vpmovsxbw (s8) widens to 16 words, a0, a1 in every dword. Two vector ops, no
+  // general register and no constant register. Widened in general registers (two byte loads,
+  // a shift, an or, a move to a vector register and a broadcast), the 6 x 16 tile's K loop was
+  // 73 instructions per group for its 12 vpmaddwd, against 46 now, and int8 ran no faster than
+  // fp32 (docs/performance.md). A byte shuffle of the broadcast (vpshufb) needed a constant
+  // register, the 16th, and GCC spilled an accumulator for it. Reads the group's two bytes.
   template <bool Signed>
-  static QK_KERNEL_INLINE Vec pair(std::uint32_t a0, std::uint32_t a1) noexcept {
-    const std::uint32_t lo = Signed ? static_cast<std::uint32_t>(static_cast<std::int8_t>(a0)) & 0xFFFFu : a0;
-    const std::uint32_t hi = Signed ? static_cast<std::uint32_t>(static_cast<std::int8_t>(a1)) & 0xFFFFu : a1;
-    return _mm256_set1_epi32(static_cast<int>(lo | (hi << 16)));
+  static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept {
+    std::int16_t pair;
+    std::memcpy(&pair, p, 2);
+    const __m128i bytes = _mm_set1_epi16(pair);
+    return Signed ? _mm256_cvtepi8_epi16(bytes) : _mm256_cvtepu8_epi16(bytes);
   }
-  template <bool Signed>
-  static QK_KERNEL_INLINE Vec bcast_a(const std::uint8_t* p) noexcept { return pair<Signed>(p[0], p[1]); }
   template <bool Signed>
   static QK_KERNEL_INLINE Vec madd(Vec acc, Vec a, Vec b) noexcept { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
   static QK_KERNEL_INLINE void store(std::int32_t* p, Vec v) noexcept {
