@@ -144,6 +144,20 @@ struct GemmS8Kernel {
   GemmS8ComposeFn compose_a = nullptr; // optional; null: a convolution pads its runs instead
 };
 
+// The narrow single-shift requantization (epilogue_avx512.inl's epi_single_shift_narrow, and
+// its ymm form in epilogue_avx2.inl) is exact for multipliers of at least kNarrowMultiplierMin
+// (TFLite's QuantizeMultiplier always gives that) and |accumulator| < kNarrowAccumulatorBound.
+constexpr std::int32_t kNarrowMultiplierMin = std::int32_t{1} << 30;
+constexpr std::int64_t kNarrowAccumulatorBound = std::int64_t{1} << 29;
+
+// The largest |start value| (column offset or bias) an accumulator of `terms` u8 x int8 products
+// (each at most 255 * 128 in magnitude) may start from and stay below kNarrowAccumulatorBound;
+// negative when none can. The one bound test of the GEMM epilogues and the depthwise kernel.
+constexpr std::int64_t narrow_offset_room(std::size_t terms) noexcept {
+  const std::size_t capped = terms < (std::size_t{1} << 20) ? terms : (std::size_t{1} << 20);
+  return kNarrowAccumulatorBound - 1 - static_cast<std::int64_t>(capped) * 255 * 128;
+}
+
 // Portable row sums (the definition of GemmS8RowSumsFn).
 inline void row_sums_scalar(const std::uint8_t* a, std::size_t lda, bool a_signed, std::size_t m, std::size_t k,
                             std::int32_t* out) noexcept {

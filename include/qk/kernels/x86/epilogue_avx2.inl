@@ -163,13 +163,152 @@ inline void gemm_s8_row_sums(const std::uint8_t* a, std::size_t lda, bool a_sign
   }
 }
 
-// A whole register tile: row by row (AVX2 keeps the per-row epilogue; see epilogue_avx512.inl
-// for the hoisted version).
-// No single-shift fast path on ymm (see epilogue_avx512.inl): the group constants are empty.
+// The tile epilogue. Two stages to 8 bits with no row term take a hoisted form, with their
+// per-column constants computed once per panel group (prepare_tile_requant):
+//  - TFLite's fixed point with normalized multipliers, right shifts of 1 to 22 and small
+//    accumulators (a K of up to about 16000 with TFLite-sized biases): the narrow single-shift
+//    form of epilogue_avx512.inl (which says why it is exact) on ymm (TileRequant::rows_narrow);
+//  - ONNX's float stage: epilogue_avx512.inl's float form (epi_float_scale, which says why it
+//    is exact) on ymm, the zero point added in int16 after the first pack (rows_float).
+// Everything else goes row by row through finish_row. Why: finish_row spends about 117
+// instructions per 8 outputs (the two-step SRDHM/RDPOT, per-vector tests of the stage and the
+// parameters' masked loads); on a 1x1 layer with K = 24 that was twice the K loop's count
+// (callgrind, QK_ISA=avx2).
+//
+// The AVX-512 tiles' flags stay false here (the tile loop tests them: accumulators start at 0
+// and the register epilogue is never taken); this family's own flags are rows_narrow and
+// rows_float.
 struct TileRequant {
   static constexpr bool fast = false, narrow = false, float_form = false, kPipelined = false;
+  static constexpr std::size_t kMaxVectors = 2;  // the 6 x 16 tile: two panels of 8
+  // epilogue_avx512.inl's SingleShift, the narrow form's half, for 8 lanes.
+  struct Column {
+    __m256i mult, mult_odd2, round_even, round_odd2, e32;
+  };
+  Column col[kMaxVectors];
+  __m256i tie;
+  __m256 scale[kMaxVectors];  // the float form's per-column scales
+  __m256 float_hi;            // qmax - zero point, as floats
+  __m256i zero_point16;       // the zero point, as int16
+  bool rows_narrow = false, rows_float = false;
+  bool clamp = false;  // [qmin, qmax] is narrower than the output type
 };
 enum class TileForm { single_shift, narrow, float_scale };
+
+// epilogue_avx512.inl's single_shift_constants (the narrow form's part) for 8 lanes.
+QK_KERNEL_INLINE TileRequant::Column narrow_constants(__m256i mult, __m256i e, std::int32_t zp, RequantRounding rounding) noexcept {
+  const bool single = rounding == RequantRounding::single_rounding;
+  const __m256i one = _mm256_set1_epi64x(1), k30 = _mm256_set1_epi64x(30), k31 = _mm256_set1_epi64x(31);
+  const __m256i half = _mm256_set1_epi64x(single ? 0 : std::int64_t{1} << 30), zp64 = _mm256_set1_epi64x(zp);
+  const __m256i e_even = _mm256_and_si256(e, _mm256_set1_epi64x(0xFFFFFFFF)), e_odd = _mm256_srli_epi64(e, 32);
+  TileRequant::Column c;
+  c.mult = mult;
+  const __m256i mult_odd = _mm256_srli_epi64(mult, 32);
+  c.mult_odd2 = _mm256_add_epi64(mult_odd, mult_odd);
+  c.round_even = _mm256_add_epi64(_mm256_add_epi64(half, _mm256_sllv_epi64(one, _mm256_add_epi64(e_even, k30))),
+                                  _mm256_sllv_epi64(zp64, _mm256_add_epi64(e_even, k31)));
+  const __m256i round_odd = _mm256_add_epi64(_mm256_add_epi64(half, _mm256_sllv_epi64(one, _mm256_add_epi64(e_odd, k30))),
+                                             _mm256_sllv_epi64(zp64, _mm256_add_epi64(e_odd, k31)));
+  c.round_odd2 = _mm256_add_epi64(round_odd, round_odd);
+  c.e32 = e;
+  return c;
+}
+
+// epilogue_avx512.inl's epi_single_shift_narrow on 8 lanes, the masked add as a blend.
+QK_KERNEL_INLINE __m256i epi_narrow(__m256i x, const TileRequant::Column& c, __m256i tie) noexcept {
+  const __m256i te = _mm256_add_epi64(_mm256_mul_epi32(x, c.mult), c.round_even);
+  const __m256i to = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), c.mult_odd2), c.round_odd2);
+  const __m256i s = _mm256_blend_epi32(_mm256_srli_epi64(te, 31), _mm256_add_epi32(to, x), 0xAA);
+  return _mm256_srav_epi32(_mm256_sub_epi32(s, _mm256_srlv_epi32(x, tie)), c.e32);
+}
+
+inline void prepare_tile_requant(const GemmS8Args& args, std::size_t n0, std::size_t count, TileRequant* rq) noexcept {
+  const OutputStage& s = args.out;
+  rq->rows_narrow = rq->rows_float = false;
+  const std::int32_t type_min = s.type == OutputType::s8 ? -128 : 0, type_max = s.type == OutputType::s8 ? 127 : 255;
+  rq->clamp = s.qmin > type_min || s.qmax < type_max;
+  if (s.kind == OutputStage::Kind::float_scale && output_type_size(s.type) == 1 && count <= 8 * TileRequant::kMaxVectors &&
+      args.col_zero_point == nullptr) {
+    for (std::size_t j = 0; 8 * j < count; ++j) rq->scale[j] = epi_param_f32(s.scale, s.per_channel, n0 + 8 * j, epi_mask(count - 8 * j));
+    rq->float_hi = _mm256_set1_ps(static_cast<float>(s.qmax - s.zero_point));  // exact: |qmax - zp| <= 510
+    rq->zero_point16 = _mm256_set1_epi16(static_cast<std::int16_t>(s.zero_point));
+    rq->rows_float = true;
+    return;
+  }
+  const std::int64_t room = narrow_offset_room(args.k);
+  if (s.kind != OutputStage::Kind::fixed_point || output_type_size(s.type) != 1 || s.zero_point <= -256 ||
+      s.zero_point >= 256 || count > 8 * TileRequant::kMaxVectors || args.col_zero_point != nullptr || room < 0)
+    return;
+  const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+  const __m256i max_e = _mm256_set1_epi32(22), min_mult = _mm256_set1_epi32(kNarrowMultiplierMin - 1);
+  const __m256i offset_room = _mm256_set1_epi32(static_cast<std::int32_t>(room));
+  __m256i bad = zero;
+  for (std::size_t j = 0; 8 * j < count; ++j) {
+    const std::size_t n = n0 + 8 * j;
+    const __m256i mask = epi_mask(count - 8 * j);
+    // e = -shift; lanes past the last column take e = 1 and the smallest valid multiplier
+    // (their bytes are not stored).
+    const __m256i e = _mm256_blendv_epi8(one, _mm256_sub_epi32(zero, epi_param_i32(s.shift, s.per_channel, n, mask)), mask);
+    const __m256i mult = _mm256_blendv_epi8(_mm256_add_epi32(min_mult, one), epi_param_i32(s.multiplier, s.per_channel, n, mask), mask);
+    // The column offsets are padded to whole panels; |INT32_MIN| stays negative and fails the
+    // unsigned test, as it should.
+    const __m256i offset_abs = _mm256_and_si256(
+        mask, _mm256_abs_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(args.col_offset + n))));
+    bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi32(one, e), _mm256_cmpgt_epi32(e, max_e)));
+    bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(min_mult, mult));  // mult < 2^30
+    // offset_abs > room, unsigned: max_epu32(x, room) != room.
+    bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(offset_abs, offset_room), offset_room),
+                                                _mm256_set1_epi32(-1)));
+    rq->col[j] = narrow_constants(mult, e, s.zero_point, s.rounding);
+  }
+  rq->tie = _mm256_set1_epi32(s.rounding == RequantRounding::single_rounding ? 32 : 31);
+  rq->rows_narrow = _mm256_testz_si256(bad, bad) != 0;
+}
+
+// epilogue_avx512.inl's epi_float_scale on 8 lanes: float(x) * scale, bounded above by qmax -
+// zp, rounded half to even; the zero point is added after the first pack.
+QK_KERNEL_INLINE __m256i epi_float_scale(__m256i x, __m256 scale, __m256 hi) noexcept {
+  return _mm256_cvtps_epi32(_mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(x), scale), hi));
+}
+
+// A hoisted form (kFloat: the float form, else the narrow one), row by row: the row's one or two
+// vectors (plus the column offsets, which the tile did not start from), packed to 16 bytes in
+// order, clamped to [qmin, qmax] if narrower than the type, and stored. Not inlined into the
+// tile, as finish_row.
+template <bool kFloat>
+__attribute__((noinline)) inline void finish_tile_hoisted(const GemmS8Args& args, const TileRequant& rq, std::size_t m0,
+                                                          std::size_t rows, std::size_t n0, std::size_t count,
+                                                          const std::int32_t* acc, std::size_t acc_stride) noexcept {
+  const OutputStage& s = args.out;
+  const bool is_signed = s.type == OutputType::s8, clamp = rq.clamp, two = count > 8;
+  const __m128i qmin8 = _mm_set1_epi8(static_cast<char>(s.qmin)), qmax8 = _mm_set1_epi8(static_cast<char>(s.qmax));
+  const __m256i off0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(args.col_offset + n0));
+  const __m256i off1 = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(args.col_offset + n0 + 8)) : off0;
+  std::uint8_t* out = args.c + m0 * args.ldc_bytes + n0;
+  const auto requant = [&rq](__m256i x, std::size_t j) noexcept {
+    if constexpr (kFloat) return epi_float_scale(x, rq.scale[j], rq.float_hi);
+    else return epi_narrow(x, rq.col[j], rq.tie);
+  };
+  for (std::size_t r = 0; r < rows; ++r, acc += acc_stride, out += args.ldc_bytes) {
+    const __m256i v0 = requant(_mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc)), off0), 0);
+    const __m256i v1 = two ? requant(_mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(acc + 8)), off1), 1) : v0;
+    // packs interleaves the 128-bit lanes: v0[0..3] v1[0..3] v0[4..7] v1[4..7]; the permute
+    // restores column order. Saturation at int16, then at 8 bits, is the clamp to the type.
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
+    if constexpr (kFloat) w = _mm256_adds_epi16(w, rq.zero_point16);
+    const __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+    __m128i b = is_signed ? _mm_packs_epi16(lo, hi) : _mm_packus_epi16(lo, hi);
+    if (clamp) b = is_signed ? _mm_min_epi8(_mm_max_epi8(b, qmin8), qmax8) : _mm_min_epu8(_mm_max_epu8(b, qmin8), qmax8);
+    if (count == 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out), b);
+    } else {
+      alignas(16) std::uint8_t bytes[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(bytes), b);
+      std::memcpy(out, bytes, count);
+    }
+  }
+}
+
 // The AVX-512 tiles' pipelined epilogue (epilogue_avx512.inl); never taken here (kPipelined).
 struct PendingTile {
   const std::int32_t* acc = nullptr;
@@ -184,10 +323,17 @@ QK_KERNEL_INLINE void finish_pending_row(const GemmS8Args&, const TileRequant&, 
 template <std::size_t NB, bool kTwoRows, TileForm kForm, class Vec>
 QK_KERNEL_INLINE void finish_pair_in_registers(const GemmS8Args&, const TileRequant&, std::uint8_t*, std::size_t, Vec, Vec,
                                                Vec, Vec) noexcept {}
-inline void prepare_tile_requant(const GemmS8Args&, std::size_t, std::size_t, TileRequant*) noexcept {}
 
-QK_KERNEL_INLINE void finish_tile(const GemmS8Args& args, const TileRequant&, std::size_t m0, std::size_t rows, std::size_t n0,
+QK_KERNEL_INLINE void finish_tile(const GemmS8Args& args, const TileRequant& rq, std::size_t m0, std::size_t rows, std::size_t n0,
                                   std::size_t count, std::int32_t* acc, std::size_t acc_stride,
                                   const std::int32_t* sums) noexcept {
+  if (rq.rows_narrow) {
+    finish_tile_hoisted<false>(args, rq, m0, rows, n0, count, acc, acc_stride);
+    return;
+  }
+  if (rq.rows_float) {
+    finish_tile_hoisted<true>(args, rq, m0, rows, n0, count, acc, acc_stride);
+    return;
+  }
   for (std::size_t r = 0; r < rows; ++r) finish_row(args, m0 + r, n0, count, acc + r * acc_stride, sums[r]);
 }

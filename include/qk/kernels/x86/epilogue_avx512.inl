@@ -221,19 +221,8 @@ QK_KERNEL_INLINE __m512i epi_single_shift_narrow(__m512i x, __m512i x_odd, const
   return _mm512_srav_epi32(_mm512_sub_epi32(s, _mm512_srlv_epi32(x, c.tie)), c.e32);
 }
 
-// The smallest multiplier epi_single_shift_narrow takes.
-constexpr std::int32_t kNarrowMultiplierMin = std::int32_t{1} << 30;
-
-// The bound on |accumulator| under which epi_single_shift_narrow is exact.
-constexpr std::int64_t kNarrowAccumulatorBound = std::int64_t{1} << 29;
-
-// The largest |start value| (column offset or bias) an accumulator of `terms` u8 x int8 products
-// (each at most 255 * 128 in magnitude) may start from and stay below kNarrowAccumulatorBound;
-// negative when none can. The one bound test of the GEMM epilogue and the depthwise kernel.
-constexpr std::int64_t narrow_offset_room(std::size_t terms) noexcept {
-  const std::size_t capped = terms < (std::size_t{1} << 20) ? terms : (std::size_t{1} << 20);
-  return kNarrowAccumulatorBound - 1 - static_cast<std::int64_t>(capped) * 255 * 128;
-}
+// kNarrowMultiplierMin, kNarrowAccumulatorBound and narrow_offset_room(), the conditions of
+// this form, are shared with the AVX2 epilogue (gemm_s8_contract.hpp).
 
 // The GEMM's use of it, for one panel group of up to 64 columns: the per-column constants are
 // computed once per group (gemm_s8_rows) and shared by every tile of the group's rows, with the
