@@ -1,6 +1,8 @@
-// qk/kernels/x86/epilogue_avx2.inl - finish_row() for AVX2 families (avx2, avxvnni): as the
-// AVX-512 epilogue, 8 columns at a time. AVX2 has no masked byte stores, so a partial vector is
-// computed in full (parameters read with fault-free masked loads) and its valid lanes copied out.
+// qk/kernels/x86/epilogue_avx2.inl - the epilogue of the AVX2 families (avx2, avxvnni): two
+// hoisted tile forms (finish_tile_hoisted, see TileRequant below) and finish_row(), which does
+// every other stage as the AVX-512 epilogue's epi_vector, 8 columns at a time. AVX2 has no
+// masked byte stores, so a partial vector is computed in full (parameters read with fault-free
+// masked loads) and its valid lanes copied out.
 // Single-rounding requantization (epi_single_rounding below) is vectorized for right shifts, the
 // usual case; vectors with a shift >= 0 (or outside the validated range) are computed lane by
 // lane with the scalar definition.
